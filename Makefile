@@ -1,0 +1,33 @@
+# bbchain: `make run` starts a master with the browser miner on http://127.0.0.1:8000,
+# `make test` runs every check CI runs.
+WASM_TARGET := wasm32-unknown-unknown
+WASM_OUT := target/$(WASM_TARGET)/release/bbchain_miner_wasm.wasm
+PORT ?= 8000
+
+.PHONY: setup wasm build run test lint test-rust
+
+setup:
+	bash scripts/setup.sh
+
+# The browser miner: the core crate's scan loop compiled to wasm, plus wasm-bindgen's JS glue in web/pkg.
+wasm:
+	cargo build -p bbchain-miner-wasm --release --target $(WASM_TARGET)
+	wasm-bindgen --target web --no-typescript --out-dir web/pkg $(WASM_OUT)
+
+# The wasm first: the release binary embeds web/ (with web/pkg) at compile time.
+build: wasm
+	cargo build --release -p bbchain
+
+run: setup build
+	./target/release/bbchain --start-master --port $(PORT)
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	cargo build -p bbchain-core --target $(WASM_TARGET) --no-default-features
+	cargo build -p bbchain
+	cargo test --workspace
+
+test: lint wasm test-rust

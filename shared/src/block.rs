@@ -1,0 +1,222 @@
+//! Blocks: a header and its entries. The first entry is the coinbase, the rest are user data.
+
+use crate::encode::{DecodeError, Reader, compact_size_len, write_compact_size};
+use crate::hash::Hash256;
+use crate::header::Header;
+use crate::merkle::{MerkleProof, merkle_root};
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Kind byte of a coinbase entry in the canonical encoding.
+const KIND_COINBASE: u8 = 0;
+/// Kind byte of a data entry in the canonical encoding.
+const KIND_DATA: u8 = 1;
+
+/// The coinbase: which height the block is for and who mined it. The extra nonce gives every miner
+/// connection its own merkle root, so no two miners ever hash the same header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Coinbase {
+    /// Height of the block.
+    pub height: u32,
+    /// Chosen by the master per miner job.
+    pub extra_nonce: u64,
+    /// The miner's name, shown in explorers.
+    pub miner: String,
+}
+
+/// One leaf of a block's merkle tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Entry {
+    /// The block's first entry.
+    Coinbase(Coinbase),
+    /// User data: UTF-8 text.
+    Data {
+        /// The text.
+        text: String,
+    },
+}
+
+impl Entry {
+    /// A data entry.
+    pub fn data(text: impl Into<String>) -> Entry {
+        Entry::Data { text: text.into() }
+    }
+
+    /// Appends the canonical encoding.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Entry::Coinbase(coinbase) => {
+                out.push(KIND_COINBASE);
+                out.extend_from_slice(&coinbase.height.to_le_bytes());
+                out.extend_from_slice(&coinbase.extra_nonce.to_le_bytes());
+                write_compact_size(out, coinbase.miner.len() as u64);
+                out.extend_from_slice(coinbase.miner.as_bytes());
+            }
+            Entry::Data { text } => {
+                out.push(KIND_DATA);
+                write_compact_size(out, text.len() as u64);
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+
+    /// The canonical encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Length of the canonical encoding.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Entry::Coinbase(c) => {
+                1 + 4 + 8 + compact_size_len(c.miner.len() as u64) + c.miner.len()
+            }
+            Entry::Data { text } => 1 + compact_size_len(text.len() as u64) + text.len(),
+        }
+    }
+
+    /// Decodes exactly one entry.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Entry, DecodeError> {
+        let mut reader = Reader::new(bytes);
+        let entry = Entry::read(&mut reader)?;
+        reader.finish()?;
+        Ok(entry)
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Result<Entry, DecodeError> {
+        match reader.u8()? {
+            KIND_COINBASE => {
+                let height = reader.u32()?;
+                let extra_nonce = reader.u64()?;
+                let miner = utf8(reader.bytes_with_len("miner name", usize::MAX)?)?;
+                Ok(Entry::Coinbase(Coinbase {
+                    height,
+                    extra_nonce,
+                    miner,
+                }))
+            }
+            KIND_DATA => Ok(Entry::data(utf8(
+                reader.bytes_with_len("data entry", usize::MAX)?,
+            )?)),
+            other => Err(DecodeError::UnknownEntryKind(other)),
+        }
+    }
+
+    /// The merkle leaf: `sha256d` of the canonical encoding. For a data entry this is also its id.
+    pub fn leaf_hash(&self) -> Hash256 {
+        Hash256::sha256d(&self.to_bytes())
+    }
+
+    /// The text of a data entry.
+    pub fn as_data(&self) -> Option<&str> {
+        match self {
+            Entry::Data { text } => Some(text),
+            Entry::Coinbase(_) => None,
+        }
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, DecodeError> {
+    core::str::from_utf8(bytes)
+        .map(String::from)
+        .map_err(|_| DecodeError::InvalidUtf8)
+}
+
+/// The id of a data entry with this text: identical data always has the same id.
+pub fn data_id(text: &str) -> Hash256 {
+    let mut out = Vec::with_capacity(text.len() + 10);
+    out.push(KIND_DATA);
+    write_compact_size(&mut out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+    Hash256::sha256d(&out)
+}
+
+/// A header and its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// Coinbase first, then data entries.
+    pub entries: Vec<Entry>,
+}
+
+impl Block {
+    /// The block hash.
+    pub fn hash(&self) -> Hash256 {
+        self.header.block_hash()
+    }
+
+    /// The coinbase, if the first entry is one.
+    pub fn coinbase(&self) -> Option<&Coinbase> {
+        match self.entries.first() {
+            Some(Entry::Coinbase(coinbase)) => Some(coinbase),
+            _ => None,
+        }
+    }
+
+    /// The data entries' texts, in block order.
+    pub fn data(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().filter_map(Entry::as_data)
+    }
+
+    /// Merkle leaves of the entries, in order.
+    pub fn leaves(&self) -> Vec<Hash256> {
+        self.entries.iter().map(Entry::leaf_hash).collect()
+    }
+
+    /// The merkle root the entries commit to.
+    pub fn compute_merkle_root(&self) -> Hash256 {
+        merkle_root(&self.leaves())
+    }
+
+    /// Inclusion proof for the entry at `index`.
+    pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        MerkleProof::build(&self.leaves(), index)
+    }
+
+    /// Canonical encoding: the header, a CompactSize entry count, then each entry.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        out.extend_from_slice(&self.header.to_bytes());
+        write_compact_size(&mut out, self.entries.len() as u64);
+        for entry in &self.entries {
+            entry.encode_into(&mut out);
+        }
+        out
+    }
+
+    /// Length of the canonical encoding.
+    pub fn encoded_len(&self) -> usize {
+        Header::SIZE
+            + compact_size_len(self.entries.len() as u64)
+            + self.entries.iter().map(Entry::encoded_len).sum::<usize>()
+    }
+
+    /// Decodes one block, refusing input longer than `max_len` before reading it.
+    pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Block, DecodeError> {
+        if bytes.len() > max_len {
+            return Err(DecodeError::TooLarge {
+                what: "block",
+                len: bytes.len() as u64,
+                max: max_len as u64,
+            });
+        }
+        let mut reader = Reader::new(bytes);
+        let header = Header::read(&mut reader)?;
+        let count = reader.compact_size()?;
+        // Every entry takes at least two bytes: never allocate more than the input can hold.
+        if count > reader.remaining() as u64 / 2 {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let mut entries = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            entries.push(Entry::read(&mut reader)?);
+        }
+        reader.finish()?;
+        Ok(Block { header, entries })
+    }
+}

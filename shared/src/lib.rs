@@ -1,0 +1,33 @@
+//! bbchain's consensus core: everything the master, the native miner and the browser miner must agree on.
+//!
+//! The formats are Bitcoin's: the 80-byte header hashed with double SHA-256, compact `bits` targets,
+//! the merkle tree with the last node doubled on odd levels, and most-cumulative-work chain choice.
+//! Difficulty follows ASERT (aserti3-2d). The crate is `no_std` with `alloc`; the `std` feature only
+//! adds `std::error::Error` impls through `thiserror`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod asert;
+pub mod block;
+pub mod encode;
+pub mod hash;
+pub mod header;
+pub mod merkle;
+pub mod mining;
+pub mod params;
+pub mod protocol;
+pub mod target;
+pub mod validation;
+
+pub use block::{Block, Coinbase, Entry};
+pub use encode::DecodeError;
+pub use hash::Hash256;
+pub use header::Header;
+pub use merkle::MerkleProof;
+pub use mining::{Midstate, ScanResult, scan};
+pub use params::ChainParams;
+pub use target::{CompactError, CompactTarget, Target, Work};
+pub use validation::{BlockError, ChainContext};

@@ -1,0 +1,83 @@
+//! Bitcoin's merkle tree: pairs hashed with `sha256d`, the last node doubled on odd levels.
+
+use crate::hash::Hash256;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// The merkle root of `leaves`; all zeros for no leaves.
+pub fn merkle_root(leaves: &[Hash256]) -> Hash256 {
+    if leaves.is_empty() {
+        return Hash256::ZERO;
+    }
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = next_level(&level);
+    }
+    level[0]
+}
+
+fn next_level(level: &[Hash256]) -> Vec<Hash256> {
+    level
+        .chunks(2)
+        .map(|pair| Hash256::sha256d_pair(&pair[0], pair.get(1).unwrap_or(&pair[0])))
+        .collect()
+}
+
+/// Proof that a leaf sits at `index` under a merkle root: the sibling at each level, bottom up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerkleProof {
+    /// Position of the leaf among the leaves.
+    pub index: u32,
+    /// Sibling hashes from the leaf's level up to just below the root.
+    pub siblings: Vec<Hash256>,
+}
+
+impl MerkleProof {
+    /// Builds the proof for `leaves[index]`, or `None` if there is no such leaf.
+    pub fn build(leaves: &[Hash256], index: usize) -> Option<MerkleProof> {
+        if index >= leaves.len() {
+            return None;
+        }
+        let mut siblings = Vec::new();
+        let mut level = leaves.to_vec();
+        let mut position = index;
+        while level.len() > 1 {
+            let sibling = level.get(position ^ 1).unwrap_or(&level[position]);
+            siblings.push(*sibling);
+            level = next_level(&level);
+            position /= 2;
+        }
+        Some(MerkleProof {
+            index: index as u32,
+            siblings,
+        })
+    }
+
+    /// The root this proof leads to from `leaf`.
+    pub fn root(&self, leaf: &Hash256) -> Hash256 {
+        root_from_branch(leaf, self.index, &self.siblings)
+    }
+
+    /// Whether `leaf` is proven to be under `root`.
+    pub fn verify(&self, leaf: &Hash256, root: &Hash256) -> bool {
+        self.siblings.len() < 32
+            && self.index >> self.siblings.len() == 0
+            && self.root(leaf) == *root
+    }
+}
+
+/// Folds a leaf up its branch: how a miner or feed task turns its own coinbase into a merkle root with
+/// O(log n) hashes.
+pub fn root_from_branch(leaf: &Hash256, index: u32, branch: &[Hash256]) -> Hash256 {
+    let mut node = *leaf;
+    let mut position = index;
+    for sibling in branch {
+        node = if position & 1 == 0 {
+            Hash256::sha256d_pair(&node, sibling)
+        } else {
+            Hash256::sha256d_pair(sibling, &node)
+        };
+        position >>= 1;
+    }
+    node
+}

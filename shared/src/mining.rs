@@ -1,0 +1,131 @@
+//! The nonce search both miners run: a SHA-256 midstate over the header's first 64 bytes, then two
+//! compressions per nonce. `sha2` picks the CPU's SHA extensions at run time where they exist.
+
+use crate::hash::Hash256;
+use crate::header::Header;
+use crate::target::Target;
+
+/// SHA-256's initial state.
+const IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The fixed part of a header, hashed once per job instead of once per nonce.
+#[derive(Debug, Clone)]
+pub struct Midstate {
+    /// SHA-256 state after the header's first 64 bytes.
+    state: [u32; 8],
+    /// The second message block with everything but the nonce filled in.
+    tail_block: [u8; 64],
+    /// The header's first 76 bytes, to rebuild a found header.
+    header: Header,
+}
+
+/// What one call to [`scan`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanResult {
+    /// The first nonce in the range whose header meets the target.
+    pub nonce: Option<u32>,
+    /// How many nonces were hashed.
+    pub hashes: u64,
+}
+
+impl Midstate {
+    /// Prepares `header` for scanning; its own nonce is ignored.
+    pub fn new(header: &Header) -> Midstate {
+        let bytes = header.to_bytes();
+        let mut state = IV;
+        let mut first = [0u8; 64];
+        first.copy_from_slice(&bytes[..64]);
+        sha2::block_api::compress256(&mut state, &[first]);
+        let mut tail_block = [0u8; 64];
+        tail_block[..16].copy_from_slice(&bytes[64..80]);
+        tail_block[16] = 0x80;
+        // Message length in bits, big-endian: 80 bytes.
+        tail_block[56..].copy_from_slice(&(80u64 * 8).to_be_bytes());
+        Midstate {
+            state,
+            tail_block,
+            header: *header,
+        }
+    }
+
+    /// The header with `nonce` filled in.
+    pub fn header_with_nonce(&self, nonce: u32) -> Header {
+        Header {
+            nonce,
+            ..self.header
+        }
+    }
+
+    /// The block hash for `nonce`, using the midstate.
+    pub fn hash(&self, nonce: u32) -> Hash256 {
+        let mut tail = self.tail_block;
+        tail[12..16].copy_from_slice(&nonce.to_le_bytes());
+        second_hash(self.first_hash(&tail))
+    }
+
+    fn first_hash(&self, tail: &[u8; 64]) -> [u32; 8] {
+        let mut state = self.state;
+        sha2::block_api::compress256(&mut state, core::slice::from_ref(tail));
+        state
+    }
+}
+
+/// The outer SHA-256 of the 32-byte inner digest, as big-endian state words turned into bytes.
+fn second_hash(inner: [u32; 8]) -> Hash256 {
+    hash_from_state(second_state(inner))
+}
+
+fn second_state(inner: [u32; 8]) -> [u32; 8] {
+    let mut block = [0u8; 64];
+    for (chunk, word) in block[..32].chunks_exact_mut(4).zip(inner) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block[32] = 0x80;
+    block[56..].copy_from_slice(&(32u64 * 8).to_be_bytes());
+    let mut state = IV;
+    sha2::block_api::compress256(&mut state, &[block]);
+    state
+}
+
+fn hash_from_state(state: [u32; 8]) -> Hash256 {
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    Hash256(out)
+}
+
+/// Hashes nonces `start..start + count` (stopping at `u32::MAX`) and returns the first that meets
+/// `target`. Callers work in batches: a batch is cheap to stop between, and one call per hash is not.
+pub fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32) -> ScanResult {
+    let end = start.saturating_add(count.saturating_sub(1));
+    if count == 0 {
+        return ScanResult {
+            nonce: None,
+            hashes: 0,
+        };
+    }
+    // The hash read as a little-endian number has its top 32 bits in the last four bytes, which are
+    // the byte-swapped last state word: most nonces are ruled out by one comparison.
+    let target_top = (target.0 >> 224usize).as_limbs()[0] as u32;
+    let mut tail = midstate.tail_block;
+    let mut hashes = 0u64;
+    for nonce in start..=end {
+        tail[12..16].copy_from_slice(&nonce.to_le_bytes());
+        let state = second_state(midstate.first_hash(&tail));
+        hashes += 1;
+        let top = state[7].swap_bytes();
+        if top < target_top || (top == target_top && target.is_met_by(&hash_from_state(state))) {
+            return ScanResult {
+                nonce: Some(nonce),
+                hashes,
+            };
+        }
+    }
+    ScanResult {
+        nonce: None,
+        hashes,
+    }
+}

@@ -1,0 +1,143 @@
+//! Chain parameters: everything two masters must share to agree on one chain.
+
+use crate::asert::{self, Anchor, AsertParams};
+use crate::block::{Block, Coinbase, Entry};
+use crate::hash::Hash256;
+use crate::header::Header;
+use crate::merkle::merkle_root;
+use crate::target::{CompactTarget, Target};
+use crate::validation::ChainContext;
+
+/// The rules and limits of one bbchain network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParams {
+    /// Short name, as given to `--chain`.
+    pub name: &'static str,
+    /// Peers must agree on this before they talk about blocks.
+    pub network_id: u32,
+    /// Genesis header time.
+    pub genesis_time: u32,
+    /// Genesis header nonce (a solution under `pow_limit`).
+    pub genesis_nonce: u32,
+    /// Genesis coinbase miner field.
+    pub genesis_message: &'static str,
+    /// The easiest target allowed; also the target of the first block after genesis.
+    pub pow_limit: CompactTarget,
+    /// Ideal seconds between blocks.
+    pub target_spacing: u32,
+    /// ASERT half-life in seconds: this much schedule drift doubles or halves the target.
+    pub asert_halflife: u32,
+    /// Largest encoded block.
+    pub max_block_bytes: usize,
+    /// Largest data entry text, in bytes.
+    pub max_entry_bytes: usize,
+    /// Largest miner name, in bytes.
+    pub max_miner_name_bytes: usize,
+    /// How far past the validating node's clock a block's time may be.
+    pub max_future_secs: u32,
+}
+
+/// How many blocks the median-time-past rule looks at, as in Bitcoin.
+pub const MEDIAN_TIME_BLOCKS: usize = 11;
+
+impl ChainParams {
+    /// The default chain: 10 s blocks; the first blocks take about 2^22 hashes (a second of one CPU
+    /// core); a two-minute half-life lets difficulty follow a native miner joining a browser within
+    /// a minute or two.
+    pub fn main() -> ChainParams {
+        ChainParams {
+            name: "main",
+            network_id: 0xbbc4_a101,
+            genesis_time: 1_763_942_400,
+            genesis_nonce: 10_338_765,
+            genesis_message: "bbchain genesis: a basic blockchain, mined from a browser tab",
+            pow_limit: CompactTarget(0x1e03_ffff),
+            target_spacing: 10,
+            asert_halflife: 120,
+            max_block_bytes: 1_000_000,
+            max_entry_bytes: 4096,
+            max_miner_name_bytes: 64,
+            max_future_secs: 120,
+        }
+    }
+
+    /// The test chain: any second hash meets the pow limit, 1 s blocks and a 10 s half-life.
+    pub fn dev() -> ChainParams {
+        ChainParams {
+            name: "dev",
+            network_id: 0xbbc4_de01,
+            genesis_nonce: 0,
+            genesis_message: "bbchain dev genesis",
+            pow_limit: CompactTarget(0x207f_ffff),
+            target_spacing: 1,
+            asert_halflife: 10,
+            ..ChainParams::main()
+        }
+    }
+
+    /// The parameters for a `--chain` name.
+    pub fn by_name(name: &str) -> Option<ChainParams> {
+        match name {
+            "main" => Some(ChainParams::main()),
+            "dev" => Some(ChainParams::dev()),
+            _ => None,
+        }
+    }
+
+    /// The pow limit as a target.
+    pub fn pow_limit_target(&self) -> Target {
+        Target::from_compact(self.pow_limit).expect("pow limits are valid targets")
+    }
+
+    /// The genesis block.
+    pub fn genesis_block(&self) -> Block {
+        let entries = alloc::vec![Entry::Coinbase(Coinbase {
+            height: 0,
+            extra_nonce: 0,
+            miner: self.genesis_message.into(),
+        })];
+        let merkle_root = merkle_root(&[entries[0].leaf_hash()]);
+        let header = Header {
+            version: 1,
+            prev_hash: Hash256::ZERO,
+            merkle_root,
+            time: self.genesis_time,
+            bits: self.pow_limit,
+            nonce: self.genesis_nonce,
+        };
+        Block { header, entries }
+    }
+
+    /// The genesis block's hash.
+    pub fn genesis_hash(&self) -> Hash256 {
+        self.genesis_block().hash()
+    }
+
+    /// The `bits` the child of the context's parent must carry.
+    ///
+    /// Block 1 is at the pow limit. Every later block follows ASERT anchored at block 1 of its own
+    /// branch, with block 1's time minus one spacing as the anchor's parent time, so a chain that
+    /// starts today is measured from today rather than from the genesis date.
+    pub fn expected_bits(&self, context: &ChainContext<'_>) -> CompactTarget {
+        let Some(anchor) = context.anchor else {
+            return self.pow_limit;
+        };
+        let anchor = Anchor {
+            height: 1,
+            parent_time: i64::from(anchor.time) - i64::from(self.target_spacing),
+            target: Target::from_compact(anchor.bits).unwrap_or(self.pow_limit_target()),
+        };
+        let params = AsertParams {
+            target_spacing: i64::from(self.target_spacing),
+            halflife: i64::from(self.asert_halflife),
+            pow_limit: self.pow_limit_target(),
+        };
+        asert::next_target(
+            &anchor,
+            &params,
+            i64::from(context.parent_height),
+            i64::from(context.parent_time),
+        )
+        .to_compact()
+    }
+}

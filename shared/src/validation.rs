@@ -1,0 +1,251 @@
+//! Block validation: the context-free checks any node can run on a block alone, and the contextual
+//! ones that need the block's parent and branch.
+
+use crate::block::{Block, Entry};
+use crate::encode::DecodeError;
+use crate::hash::Hash256;
+use crate::header::Header;
+use crate::params::{ChainParams, MEDIAN_TIME_BLOCKS};
+use crate::target::{CompactError, CompactTarget, Target};
+use alloc::vec::Vec;
+
+/// What is wrong with a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// The bytes are not a block.
+    #[error("malformed block: {0}")]
+    Decode(#[from] DecodeError),
+    /// `bits` is not a valid target.
+    #[error("bad bits: {0}")]
+    BadBits(CompactError),
+    /// `bits` is easier than the chain allows.
+    #[error("bits {0} are above the pow limit")]
+    BitsAbovePowLimit(CompactTarget),
+    /// The hash does not meet the target.
+    #[error("hash {0} does not meet its target")]
+    HighHash(Hash256),
+    /// The block is larger than allowed.
+    #[error("block is {len} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Encoded size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The first entry is not a coinbase.
+    #[error("first entry is not a coinbase")]
+    NoCoinbase,
+    /// A coinbase appears after the first entry.
+    #[error("entry {0} is a second coinbase")]
+    ExtraCoinbase(usize),
+    /// The miner name is too long.
+    #[error("miner name is {len} bytes, more than the {max} allowed")]
+    MinerNameTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A data entry is empty or too long.
+    #[error("entry {index} is {len} bytes; data entries are 1 to {max} bytes")]
+    BadEntrySize {
+        /// Position in the block.
+        index: usize,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Two entries are identical (this also rules out Bitcoin's duplicate-leaf merkle mutation).
+    #[error("entry {0} appears twice")]
+    DuplicateEntry(usize),
+    /// The merkle root does not commit to the entries.
+    #[error("merkle root does not match the entries")]
+    BadMerkleRoot,
+    /// The parent is not the one the context describes.
+    #[error("block does not build on {expected}")]
+    WrongParent {
+        /// The parent the context is for.
+        expected: Hash256,
+    },
+    /// `bits` differ from what the difficulty rule requires.
+    #[error("bits {got} should be {expected}")]
+    WrongBits {
+        /// Required bits.
+        expected: CompactTarget,
+        /// Bits in the header.
+        got: CompactTarget,
+    },
+    /// The time is not after the median of the last 11 blocks.
+    #[error("time {time} is not after the median time past {median}")]
+    TimeTooOld {
+        /// Header time.
+        time: u32,
+        /// The median of the parent and its ancestors.
+        median: u32,
+    },
+    /// The time is too far ahead of the validating node's clock.
+    #[error("time {time} is more than allowed ahead of now ({max})")]
+    TimeTooNew {
+        /// Header time.
+        time: u32,
+        /// The latest allowed time.
+        max: u32,
+    },
+    /// The coinbase height is not the parent's plus one.
+    #[error("coinbase height {got} should be {expected}")]
+    WrongHeight {
+        /// Required height.
+        expected: u32,
+        /// Height in the coinbase.
+        got: u32,
+    },
+}
+
+/// Block 1 of a branch: the ASERT anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchAnchor {
+    /// Block 1's time.
+    pub time: u32,
+    /// Block 1's bits.
+    pub bits: CompactTarget,
+}
+
+/// What the contextual rules need to know about the block's parent and its branch.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainContext<'a> {
+    /// Hash of the parent.
+    pub parent_hash: Hash256,
+    /// Height of the parent.
+    pub parent_height: u32,
+    /// Time of the parent.
+    pub parent_time: u32,
+    /// Times of the parent and its ancestors, newest first: up to 11 of them.
+    pub recent_times: &'a [u32],
+    /// Block 1 of this branch; `None` when the parent is genesis.
+    pub anchor: Option<BranchAnchor>,
+}
+
+impl ChainContext<'_> {
+    /// The median time past: a new block's time must be above it.
+    pub fn median_time_past(&self) -> u32 {
+        let mut times: Vec<u32> = self
+            .recent_times
+            .iter()
+            .take(MEDIAN_TIME_BLOCKS)
+            .copied()
+            .collect();
+        if times.is_empty() {
+            return self.parent_time;
+        }
+        times.sort_unstable();
+        times[times.len() / 2]
+    }
+}
+
+/// Checks `bits` against the pow limit and the hash against `bits`; returns the target.
+pub fn check_proof_of_work(header: &Header, params: &ChainParams) -> Result<Target, BlockError> {
+    let target = header.target().map_err(BlockError::BadBits)?;
+    if target > params.pow_limit_target() {
+        return Err(BlockError::BitsAbovePowLimit(header.bits));
+    }
+    let hash = header.block_hash();
+    if !target.is_met_by(&hash) {
+        return Err(BlockError::HighHash(hash));
+    }
+    Ok(target)
+}
+
+/// Every check that needs nothing but the block itself.
+pub fn check_block(block: &Block, params: &ChainParams) -> Result<(), BlockError> {
+    let len = block.encoded_len();
+    if len > params.max_block_bytes {
+        return Err(BlockError::TooLarge {
+            len,
+            max: params.max_block_bytes,
+        });
+    }
+    check_proof_of_work(&block.header, params)?;
+    let coinbase = block.coinbase().ok_or(BlockError::NoCoinbase)?;
+    if coinbase.miner.len() > params.max_miner_name_bytes {
+        return Err(BlockError::MinerNameTooLong {
+            len: coinbase.miner.len(),
+            max: params.max_miner_name_bytes,
+        });
+    }
+    for (index, entry) in block.entries.iter().enumerate().skip(1) {
+        match entry {
+            Entry::Coinbase(_) => return Err(BlockError::ExtraCoinbase(index)),
+            Entry::Data { text } if text.is_empty() || text.len() > params.max_entry_bytes => {
+                return Err(BlockError::BadEntrySize {
+                    index,
+                    len: text.len(),
+                    max: params.max_entry_bytes,
+                });
+            }
+            Entry::Data { .. } => {}
+        }
+    }
+    let leaves = block.leaves();
+    let mut sorted: Vec<(Hash256, usize)> = leaves.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(BlockError::DuplicateEntry(pair[1].1.max(pair[0].1)));
+    }
+    if crate::merkle::merkle_root(&leaves) != block.header.merkle_root {
+        return Err(BlockError::BadMerkleRoot);
+    }
+    Ok(())
+}
+
+/// The header's checks against its parent: link, difficulty and time. `now` is the node's clock.
+pub fn check_header_context(
+    header: &Header,
+    context: &ChainContext<'_>,
+    params: &ChainParams,
+    now: u32,
+) -> Result<(), BlockError> {
+    if header.prev_hash != context.parent_hash {
+        return Err(BlockError::WrongParent {
+            expected: context.parent_hash,
+        });
+    }
+    let expected = params.expected_bits(context);
+    if header.bits != expected {
+        return Err(BlockError::WrongBits {
+            expected,
+            got: header.bits,
+        });
+    }
+    let median = context.median_time_past();
+    if header.time <= median {
+        return Err(BlockError::TimeTooOld {
+            time: header.time,
+            median,
+        });
+    }
+    let max = now.saturating_add(params.max_future_secs);
+    if header.time > max {
+        return Err(BlockError::TimeTooNew {
+            time: header.time,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// The contextual checks of a whole block: its header's, and the coinbase height.
+pub fn check_block_context(
+    block: &Block,
+    context: &ChainContext<'_>,
+    params: &ChainParams,
+    now: u32,
+) -> Result<(), BlockError> {
+    check_header_context(&block.header, context, params, now)?;
+    let expected = context.parent_height + 1;
+    let got = block.coinbase().ok_or(BlockError::NoCoinbase)?.height;
+    if got != expected {
+        return Err(BlockError::WrongHeight { expected, got });
+    }
+    Ok(())
+}
