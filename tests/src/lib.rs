@@ -1,0 +1,297 @@
+//! Harness for bbchain's end-to-end tests: real `bbchain` processes on loopback ports, each with its
+//! own throw-away data directory, killed when the test ends.
+//!
+//! The binary is `$BBCHAIN_BIN`, or `target/debug/bbchain` of this workspace (`make test` builds it
+//! before the tests run).
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The `bbchain` binary under test.
+pub fn bbchain_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("BBCHAIN_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/bbchain");
+    assert!(
+        path.exists(),
+        "no bbchain binary at {}: run `cargo build -p bbchain` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Runs `bbchain` with `args` to completion.
+pub fn run_bbchain(args: &[&str]) -> Output {
+    Command::new(bbchain_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bbchain")
+}
+
+/// A running `bbchain` process whose output goes to a log file; killed on drop.
+pub struct Process {
+    child: Option<Child>,
+    log: PathBuf,
+    _log_dir: TempDir,
+}
+
+/// Starts `bbchain` with `args` in the background.
+pub fn spawn_bbchain(args: &[&str]) -> Process {
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log = log_dir.path().join("output.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let child = Command::new(bbchain_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .expect("start bbchain");
+    Process {
+        child: Some(child),
+        log,
+        _log_dir: log_dir,
+    }
+}
+
+impl Process {
+    /// Everything the process printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits up to 10 s for a clean exit (SIGKILL after that); returns whether it exited
+    /// by itself with status 0.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `bbchain --start-master --chain dev` process on a free port with its own data directory, which
+/// survives restarts of the process and is deleted on drop.
+pub struct Master {
+    /// The port it listens on.
+    pub port: u16,
+    /// Extra arguments it was started with.
+    args: Vec<String>,
+    data_dir: TempDir,
+    /// The running process.
+    pub process: Process,
+}
+
+impl Master {
+    /// Starts a dev-chain master with `extra` arguments and waits until its API answers.
+    pub fn start(extra: &[&str]) -> Master {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let port = free_port();
+        let process = Master::spawn(port, data_dir.path(), &args);
+        let mut master = Master {
+            port,
+            args,
+            data_dir,
+            process,
+        };
+        master.wait_ready();
+        master
+    }
+
+    fn spawn(port: u16, data_dir: &Path, extra: &[String]) -> Process {
+        let port = port.to_string();
+        let data_dir = data_dir.to_str().expect("utf-8 temp path");
+        let mut args = vec![
+            "--start-master",
+            "--chain",
+            "dev",
+            "--port",
+            &port,
+            "--data-dir",
+            data_dir,
+        ];
+        args.extend(extra.iter().map(String::as_str));
+        spawn_bbchain(&args)
+    }
+
+    fn wait_ready(&mut self) {
+        let url = self.url("/api/status");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if matches!(try_get(&url), Some((200, _))) {
+                return;
+            }
+            assert!(
+                self.process.is_running(),
+                "master exited at start:\n{}",
+                self.process.log()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "master did not answer in 30 s:\n{}",
+                self.process.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:<port>`, as `--nodes` takes it.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// `ws://127.0.0.1:<port><path>`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The data directory given with `--data-dir` (the master keeps its files under `<it>/<port>/`).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// SIGKILL, mid-whatever.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// SIGTERM and wait; returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        self.process.stop()
+    }
+
+    /// Starts the process again on the same port and data directory (after `kill` or `stop`).
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process = Master::spawn(self.port, self.data_dir.path(), &self.args);
+        self.wait_ready();
+    }
+
+    /// `GET /api/status`.
+    pub fn status(&self) -> Value {
+        let (code, body) = http_get(&self.url("/api/status"));
+        assert_eq!(code, 200, "GET /api/status: {body}");
+        body
+    }
+
+    /// The main chain's height.
+    pub fn height(&self) -> u64 {
+        self.status()["height"].as_u64().expect("status.height")
+    }
+}
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into()
+    })
+}
+
+fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Option<(u16, Value)> {
+    let mut response = response.ok()?;
+    let code = response.status().as_u16();
+    let text = response.body_mut().read_to_string().ok()?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Some((code, body))
+}
+
+fn try_get(url: &str) -> Option<(u16, Value)> {
+    read(agent().get(url).call())
+}
+
+/// `GET url` -> (status, JSON body; a non-JSON body comes back as a JSON string).
+pub fn http_get(url: &str) -> (u16, Value) {
+    try_get(url).unwrap_or_else(|| panic!("GET {url}: no answer"))
+}
+
+/// `POST url` with a JSON body -> (status, JSON body).
+pub fn http_post_json(url: &str, body: &Value) -> (u16, Value) {
+    read(agent().post(url).send_json(body)).unwrap_or_else(|| panic!("POST {url}: no answer"))
+}
+
+/// `POST url` with raw bytes and a content type -> (status, JSON body).
+pub fn http_post_raw(url: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    read(
+        agent()
+            .post(url)
+            .header("content-type", content_type)
+            .send(body),
+    )
+    .unwrap_or_else(|| panic!("POST {url}: no answer"))
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, panicking with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
