@@ -18,6 +18,7 @@ pub mod header;
 pub mod merkle;
 pub mod mining;
 pub mod params;
+pub mod peer;
 pub mod protocol;
 pub mod target;
 pub mod validation;
