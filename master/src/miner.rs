@@ -1,27 +1,182 @@
-//! The native miner (being written): connects to a master's work feed and runs the core `scan` loop.
+//! The native miner: takes work from a master's WebSocket feed (`/ws/mine`, see `docs/protocol.md`)
+//! and hashes it on every core with the core crate's `scan` loop.
+//!
+//! - [`work`]: a job prepared for hashing, and the disjoint nonce batches threads claim from it;
+//! - [`hashers`]: the mining threads and the board they take work from;
+//! - [`feed`]: connecting to the first reachable master, failing over, reconnecting with backoff;
+//! - [`session`]: one connection's conversation (hello, jobs, submits, status lines).
+
+mod feed;
+mod hashers;
+mod session;
+mod work;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bbchain_core::{Hash256, Header, Target};
+
+/// The agent string sent in `hello`.
+pub const AGENT: &str = concat!("bbchain-native/", env!("CARGO_PKG_VERSION"));
+
+/// Longest miner name a master accepts, in bytes (`docs/protocol.md`).
+pub const MAX_NAME_BYTES: usize = 64;
 
 /// How the native miner is started.
 #[derive(Debug, Clone)]
 pub struct MinerConfig {
     /// Masters as `host:port`, tried in order.
     pub nodes: Vec<String>,
-    /// Mining threads.
+    /// Mining threads; 0 means one per core.
     pub threads: usize,
-    /// Name put in the coinbase of found blocks.
+    /// Name put in the coinbase of found blocks; empty means [`default_name`].
     pub name: String,
 }
 
+/// The name used when none is given: the host's name, or `native-miner`.
+pub fn default_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && name.len() <= MAX_NAME_BYTES);
+    host.unwrap_or_else(|| "native-miner".to_owned())
+}
+
+/// `threads`, or one per core when it is 0.
+pub fn thread_count(threads: usize) -> usize {
+    if threads > 0 {
+        threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 /// Mines until `shutdown` completes.
+///
+/// A master that cannot be reached is not an error: the miner logs it and keeps retrying. Only a
+/// configuration the miner cannot work with (no nodes, a bad name) ends it early.
 pub async fn run(
     config: MinerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let _ = (config, shutdown);
-    anyhow::bail!("the native miner is not built yet")
+    let nodes: Vec<String> = config
+        .nodes
+        .iter()
+        .map(|node| node.trim().to_owned())
+        .filter(|node| !node.is_empty())
+        .collect();
+    anyhow::ensure!(
+        !nodes.is_empty(),
+        "the miner needs at least one master: --nodes host:port"
+    );
+    let name = if config.name.is_empty() {
+        default_name()
+    } else {
+        config.name
+    };
+    anyhow::ensure!(
+        name.len() <= MAX_NAME_BYTES,
+        "the miner name is {} bytes long; at most {MAX_NAME_BYTES} fit in a coinbase",
+        name.len()
+    );
+    let threads = thread_count(config.threads);
+    tracing::info!("native miner \"{name}\" starting {threads} threads");
+    feed::mine(&nodes, &name, threads, shutdown).await
 }
 
-/// Measures the hashrate offline with `threads` threads and prints `hashrate: <n> H/s`.
+/// How long [`benchmark`] lets the threads warm up, then measures.
+const BENCH_WARMUP: Duration = Duration::from_secs(1);
+const BENCH_MEASURE: Duration = Duration::from_secs(5);
+
+/// Measures the hashrate offline with `threads` threads (0: one per core) and prints
+/// `hashrate: <n> H/s`.
+///
+/// It runs the real mining threads on a synthetic header with an impossible target (zero), so the
+/// figure includes the batch and job-check overhead of actual mining.
 pub fn benchmark(threads: usize) -> anyhow::Result<()> {
-    let _ = threads;
-    anyhow::bail!("the benchmark is not built yet")
+    let threads = thread_count(threads);
+    println!(
+        "benchmark: {threads} thread(s), {} s warm-up, {} s measured",
+        BENCH_WARMUP.as_secs(),
+        BENCH_MEASURE.as_secs()
+    );
+    let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    let hashers = hashers::Hashers::spawn(threads, events).context("starting mining threads")?;
+    let header = Header {
+        version: 1,
+        prev_hash: Hash256::sha256d(b"bbchain benchmark"),
+        merkle_root: Hash256::sha256d(b"bbchain benchmark root"),
+        time: 1_763_942_400,
+        bits: bbchain_core::CompactTarget(0x1d00_ffff),
+        nonce: 0,
+    };
+    let impossible = Target::from_be_bytes([0; 32]);
+    let work = work::Work::new(0, "benchmark".into(), 1, &header, impossible);
+    hashers.board().publish(Some(Arc::new(work)));
+
+    std::thread::sleep(BENCH_WARMUP);
+    let (start_hashes, started) = (hashers.board().hashes(), Instant::now());
+    std::thread::sleep(BENCH_MEASURE);
+    let hashes = hashers.board().hashes() - start_hashes;
+    let rate = hashes as f64 / started.elapsed().as_secs_f64();
+    drop(hashers);
+    println!("hashrate: {rate:.0} H/s");
+    Ok(())
+}
+
+/// A hashrate for people: `12.34 MH/s`.
+fn format_rate(rate: f64) -> String {
+    const UNITS: [&str; 5] = ["H/s", "kH/s", "MH/s", "GH/s", "TH/s"];
+    let mut rate = rate.max(0.0);
+    let mut unit = 0;
+    while rate >= 1000.0 && unit + 1 < UNITS.len() {
+        rate /= 1000.0;
+        unit += 1;
+    }
+    format!("{rate:.2} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_well() {
+        assert_eq!(format_rate(0.0), "0.00 H/s");
+        assert_eq!(format_rate(999.0), "999.00 H/s");
+        assert_eq!(format_rate(12_345_678.0), "12.35 MH/s");
+    }
+
+    #[test]
+    fn zero_threads_means_every_core() {
+        assert_eq!(thread_count(3), 3);
+        assert!(thread_count(0) >= 1);
+    }
+
+    #[test]
+    fn the_default_name_fits_a_coinbase() {
+        let name = default_name();
+        assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES);
+    }
+
+    #[tokio::test]
+    async fn bad_configurations_are_refused_at_once() {
+        let no_nodes = MinerConfig {
+            nodes: vec![" ".into()],
+            threads: 1,
+            name: "x".into(),
+        };
+        let error = run(no_nodes, std::future::pending()).await.unwrap_err();
+        assert!(error.to_string().contains("--nodes"), "{error}");
+
+        let long_name = MinerConfig {
+            nodes: vec!["127.0.0.1:1".into()],
+            threads: 1,
+            name: "n".repeat(65),
+        };
+        let error = run(long_name, std::future::pending()).await.unwrap_err();
+        assert!(error.to_string().contains("64"), "{error}");
+    }
 }
