@@ -1,18 +1,48 @@
 //! The mining threads: each hashes batches of the current job with the core's `scan` and looks for
 //! newer work between batches, so a clean job reaches every thread within one batch.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bbchain_core::scan;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::work::{SessionId, Work};
 
-/// Nonces per batch: about a millisecond (SHA extensions) to a few tens of milliseconds (plain
-/// code) of one core, which bounds how long a thread keeps hashing a replaced job.
-pub const BATCH: u32 = 1 << 15;
+/// How long one batch should take: long enough that the per-batch bookkeeping is noise, short
+/// enough that a replaced job stops being hashed within milliseconds on any CPU.
+const BATCH_TIME: Range<Duration> = Duration::from_millis(2)..Duration::from_millis(8);
+/// Bounds of the batch size, in nonces.
+const BATCH_MIN: u32 = 1 << 8;
+const BATCH_MAX: u32 = 1 << 22;
+
+/// One thread's batch size, doubled or halved until a batch takes about [`BATCH_TIME`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSize(u32);
+
+impl BatchSize {
+    /// A small first batch: the right size is found within a few batches.
+    pub fn new() -> BatchSize {
+        BatchSize(1 << 12)
+    }
+
+    /// Nonces to claim next.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Adjusts to a full batch having taken `elapsed`.
+    pub fn adapt(&mut self, elapsed: Duration) {
+        if elapsed < BATCH_TIME.start {
+            self.0 = (self.0 * 2).min(BATCH_MAX);
+        } else if elapsed > BATCH_TIME.end {
+            self.0 = (self.0 / 2).max(BATCH_MIN);
+        }
+    }
+}
 
 /// What the threads tell the connection task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,11 +194,12 @@ impl Drop for Hashers {
 fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
     let mut generation = 0;
     let mut work = None;
+    let mut size = BatchSize::new();
     loop {
         let batch = work
             .as_deref()
             .filter(|work: &&Work| !work.is_solved())
-            .and_then(|work| work.claim(BATCH).map(|batch| (work, batch)));
+            .and_then(|work| work.claim(size.get()).map(|batch| (work, batch)));
         let Some((job, batch)) = batch else {
             match board.wait_for_change(generation) {
                 Some((new_generation, new_work)) => (generation, work) = (new_generation, new_work),
@@ -182,17 +213,21 @@ fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
                 job_id: job.job_id.clone(),
             });
         }
+        let started = Instant::now();
         let result = scan(&job.midstate, &job.target, batch.start, batch.count);
         board.hashes.fetch_add(result.hashes, Ordering::Relaxed);
-        if let Some(nonce) = result.nonce
-            && job.mark_solved()
-        {
-            let _ = events.send(Event::Found {
-                session: job.session,
-                job_id: job.job_id.clone(),
-                height: job.height,
-                nonce,
-            });
+        match result.nonce {
+            None if batch.count == size.get() => size.adapt(started.elapsed()),
+            Some(nonce) if job.mark_solved() => {
+                let _ = events.send(Event::Found {
+                    session: job.session,
+                    job_id: job.job_id.clone(),
+                    height: job.height,
+                    nonce,
+                });
+            }
+            // A short final batch, or another thread solved the job first.
+            _ => {}
         }
         if !board.is_current(generation) {
             let slot = board.lock();
@@ -207,6 +242,7 @@ fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::miner::work::NONCE_SPACE;
     use crate::miner::work::tests::sample_header;
     use bbchain_core::Target;
     use std::time::{Duration, Instant};
@@ -272,7 +308,7 @@ mod tests {
         let old = work(1, "old", impossible);
         hashers.board().publish(Some(Arc::clone(&old)));
         let deadline = Instant::now() + Duration::from_secs(10);
-        while hashers.board().hashes() < u64::from(BATCH) * 4 {
+        while hashers.board().hashes() < 1 << 16 {
             assert!(Instant::now() < deadline, "threads do not hash");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -296,11 +332,14 @@ mod tests {
         let hashers = Hashers::spawn(2, tx).unwrap();
         let impossible = Target::from_be_bytes([0; 32]);
         let job = work(4, "tail", impossible);
-        // Skip to the last few batches so the test does not hash four billion nonces.
-        while job
-            .claim(BATCH)
-            .is_some_and(|b| u64::from(b.start) < (1 << 32) - 8 * u64::from(BATCH))
-        {}
+        // Skip to the last 65536 nonces so the test does not hash four billion.
+        let skip = NONCE_SPACE - (1 << 16);
+        let mut claimed = 0;
+        while claimed + u64::from(BATCH_MAX) <= skip {
+            job.claim(BATCH_MAX);
+            claimed += u64::from(BATCH_MAX);
+        }
+        job.claim((skip - claimed) as u32);
         hashers.board().publish(Some(job));
         assert_eq!(
             next_event(&mut rx),
@@ -311,6 +350,26 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(100));
         assert!(rx.try_recv().is_err(), "exhaustion is reported once");
+    }
+
+    #[test]
+    fn batches_grow_when_fast_and_shrink_when_slow_within_bounds() {
+        let mut size = BatchSize::new();
+        let first = size.get();
+        size.adapt(Duration::from_micros(100));
+        assert_eq!(size.get(), first * 2);
+        size.adapt(Duration::from_millis(5));
+        assert_eq!(size.get(), first * 2, "about right: unchanged");
+        size.adapt(Duration::from_millis(50));
+        assert_eq!(size.get(), first);
+        for _ in 0..40 {
+            size.adapt(Duration::ZERO);
+        }
+        assert_eq!(size.get(), BATCH_MAX);
+        for _ in 0..40 {
+            size.adapt(Duration::from_secs(1));
+        }
+        assert_eq!(size.get(), BATCH_MIN);
     }
 
     #[test]

@@ -98,7 +98,8 @@ impl<'a> Session<'a> {
         loop {
             let reply = tokio::select! {
                 () = &mut *shutdown => {
-                    let _ = stream.close(None).await;
+                    // A polite goodbye, but a stuck master must not hold up Ctrl-C.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), stream.close(None)).await;
                     return SessionEnd::Shutdown;
                 }
                 incoming = stream.next() => match incoming {
