@@ -1,3 +1,18 @@
 //! The bbchain node: chain storage, data queue, REST API, work feed, peer sync, and the native miner.
+//!
+//! `cli` parses the command line; `server::app` builds the router over a [`node::Node`] handle,
+//! the one way into the chain state (see `node` for its API).
 
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod events;
+pub mod feed;
 pub mod miner;
+pub mod node;
+pub mod server;
+pub mod store;
+pub mod views;
+pub mod web;

@@ -1,4 +1,3 @@
-fn main() {
-    eprintln!("bbchain: the command line is being built");
-    std::process::exit(1);
+fn main() -> std::process::ExitCode {
+    bbchain::cli::main()
 }

@@ -1,0 +1,73 @@
+//! Node settings: where the data lives, which chain, and every limit a client can run into.
+
+use bbchain_core::ChainParams;
+use std::path::PathBuf;
+
+/// Limits that keep one node safe from heavy or hostile clients. Each has a test that crosses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLimits {
+    /// Largest HTTP request body (`413` above it).
+    pub max_body_bytes: usize,
+    /// Most data entries waiting for a block (`503` when full).
+    pub max_pending: usize,
+    /// Largest WebSocket message a client may send (the socket is closed above it).
+    pub max_ws_message_bytes: usize,
+    /// Most open WebSocket connections, feed and events together (`503` above it).
+    pub max_connections: usize,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            max_body_bytes: 64 * 1024,
+            max_pending: 100_000,
+            max_ws_message_bytes: 4096,
+            max_connections: 20_000,
+        }
+    }
+}
+
+/// Everything a master needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The chain's rules.
+    pub params: ChainParams,
+    /// The database file.
+    pub db_path: PathBuf,
+    /// Other masters (`host:port`), kept for peer sync.
+    pub peers: Vec<String>,
+    /// Client limits.
+    pub limits: NodeLimits,
+    /// How long new data may wait before miners get a refreshed job.
+    pub refresh_delay: std::time::Duration,
+}
+
+impl NodeConfig {
+    /// A config with default limits.
+    pub fn new(params: ChainParams, db_path: PathBuf) -> NodeConfig {
+        NodeConfig {
+            params,
+            db_path,
+            peers: Vec::new(),
+            limits: NodeLimits::default(),
+            refresh_delay: std::time::Duration::from_millis(250),
+        }
+    }
+}
+
+/// The data root: `--data-dir`, else `BBCHAIN_DATA_DIR` (clap reads both), else `<data_dir>/bbchain`.
+pub fn default_data_root() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("bbchain")
+}
+
+/// A master's own folder: `<data root>/<port>`.
+pub fn node_dir(data_root: &std::path::Path, port: u16) -> PathBuf {
+    data_root.join(port.to_string())
+}
+
+/// The database file inside a node folder.
+pub fn db_file(node_dir: &std::path::Path) -> PathBuf {
+    node_dir.join("chain.redb")
+}

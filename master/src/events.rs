@@ -1,0 +1,72 @@
+//! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
+
+use crate::node::NodeEvent;
+use crate::server::AppState;
+use crate::views::{self, BlockSummary};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::error::RecvError;
+
+/// `GET /ws/events`.
+pub async fn events(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    match app.connection_permit() {
+        Ok(permit) => ws
+            .max_message_size(app.node.limits().max_ws_message_bytes)
+            .on_upgrade(move |socket| run(socket, app, permit)),
+        Err(err) => axum::response::IntoResponse::into_response(err),
+    }
+}
+
+fn status_message(app: &AppState) -> Value {
+    json!({"type": "status", "status": views::status(&app.node, &app.node.snapshot())})
+}
+
+/// The JSON of one event.
+pub fn event_message(app: &AppState, event: &NodeEvent) -> Value {
+    match event {
+        NodeEvent::BlockConnected { block, height } => json!({
+            "type": "block",
+            "block": BlockSummary::of(block, *height, app.node.params()),
+        }),
+        NodeEvent::Reorg {
+            detached,
+            height,
+            tip,
+        } => json!({"type": "reorg", "detached": detached, "height": height, "tip": tip}),
+        NodeEvent::DataAdded { id } => json!({"type": "data", "id": id, "status": "pending"}),
+        NodeEvent::DataConfirmed { id, height, block } => json!({
+            "type": "data", "id": id, "status": "confirmed", "height": height, "block": block,
+        }),
+        NodeEvent::Miners { count } => json!({"type": "miners", "count": count}),
+    }
+}
+
+async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
+    let mut events = app.node.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    let mut next = Some(status_message(&app));
+    loop {
+        if let Some(message) = next.take() {
+            let text = message.to_string();
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        next = tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => Some(event_message(&app, &event)),
+                // Too slow to keep up: start again from the current status.
+                Err(RecvError::Lagged(_)) => Some(status_message(&app)),
+                Err(RecvError::Closed) => break,
+            },
+            message = socket.recv() => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => None,
+            },
+            _ = shutdown.changed() => break,
+        };
+    }
+}

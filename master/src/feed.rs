@@ -1,0 +1,211 @@
+//! The work feed `/ws/mine`: jobs out, solutions in (see `docs/protocol.md`).
+//!
+//! Each connection task watches the one shared [`BlockTemplate`]; on a change it fills in its own
+//! coinbase (miner name + a process-wide unique extra nonce) and folds it up the template's merkle
+//! branch, so a new tip costs O(log n) hashes per miner.
+
+use crate::node::template::unix_now;
+use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
+use crate::server::AppState;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
+use bbchain_core::validation::check_block;
+use bbchain_core::{Coinbase, Hash256, Header};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Jobs a connection remembers: older ones are answered with "unknown or stale job".
+const JOBS_KEPT: usize = 8;
+
+/// Extra nonces are unique within the process; the start differs between runs.
+static EXTRA_NONCE: AtomicU64 = AtomicU64::new(0);
+
+fn next_extra_nonce() -> u64 {
+    let _ = EXTRA_NONCE.compare_exchange(
+        0,
+        u64::from(unix_now()) << 24,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    EXTRA_NONCE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// `GET /ws/mine`.
+pub async fn mine(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    match app.connection_permit() {
+        Ok(permit) => ws
+            .max_message_size(app.node.limits().max_ws_message_bytes)
+            .on_upgrade(move |socket| run(socket, app, permit)),
+        Err(err) => axum::response::IntoResponse::into_response(err),
+    }
+}
+
+/// One job handed to this miner.
+struct JobState {
+    id: String,
+    template: Arc<BlockTemplate>,
+    coinbase: Coinbase,
+    header: Header,
+}
+
+/// A miner after its hello.
+struct Session {
+    name: String,
+    jobs: VecDeque<JobState>,
+    /// The tip the latest job builds on: a job on another tip is `clean`.
+    tip: Option<Hash256>,
+    _guard: MinerGuard,
+}
+
+impl Session {
+    /// A new job from `template`, forgetting older jobs when the tip moved.
+    fn new_job(&mut self, template: Arc<BlockTemplate>) -> MasterMessage {
+        let clean = self.tip != Some(template.prev_hash);
+        if clean {
+            self.jobs.clear();
+        }
+        self.tip = Some(template.prev_hash);
+        let extra_nonce = next_extra_nonce();
+        let coinbase = template.coinbase(&self.name, extra_nonce);
+        let header = template.header(&coinbase, unix_now());
+        let id = format!("{extra_nonce:x}");
+        let job = Job::new(
+            id.clone(),
+            clean,
+            template.height,
+            &header,
+            &template.target,
+        );
+        if self.jobs.len() == JOBS_KEPT {
+            self.jobs.pop_front();
+        }
+        self.jobs.push_back(JobState {
+            id,
+            template,
+            coinbase,
+            header,
+        });
+        MasterMessage::Job(job)
+    }
+}
+
+async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
+    let node = app.node.clone();
+    let mut templates = node.watch_template();
+    let mut shutdown = app.shutdown.clone();
+    let mut session: Option<Session> = None;
+    loop {
+        let reply = tokio::select! {
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => handle(&node, &mut session, &mut templates, text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => Some(rejected(None, "binary messages are not supported; send JSON text")),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => None,
+            },
+            changed = templates.changed(), if session.is_some() => {
+                if changed.is_err() {
+                    break;
+                }
+                let template = templates.borrow_and_update().clone();
+                session.as_mut().map(|s| s.new_job(template))
+            }
+            _ = shutdown.changed() => break,
+        };
+        if let Some(reply) = reply {
+            let text = serde_json::to_string(&reply).expect("messages serialize");
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn rejected(job_id: Option<String>, reason: impl Into<String>) -> MasterMessage {
+    MasterMessage::Rejected {
+        job_id,
+        reason: reason.into(),
+    }
+}
+
+/// Answers one message from the miner.
+async fn handle(
+    node: &Node,
+    session: &mut Option<Session>,
+    templates: &mut tokio::sync::watch::Receiver<Arc<BlockTemplate>>,
+    text: &str,
+) -> Option<MasterMessage> {
+    let message: MinerMessage = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(err) => return Some(rejected(None, format!("malformed message: {err}"))),
+    };
+    let max_name = node.params().max_miner_name_bytes;
+    match (message, session.as_mut()) {
+        (MinerMessage::Hello { .. }, Some(_)) => Some(rejected(None, "already said hello")),
+        (MinerMessage::Hello { name, agent }, None) => {
+            if name.is_empty() || name.len() > max_name {
+                return Some(rejected(
+                    None,
+                    format!("name must be 1 to {max_name} bytes"),
+                ));
+            }
+            let agent = agent.unwrap_or_default();
+            if agent.len() > max_name {
+                return Some(rejected(
+                    None,
+                    format!("agent must be at most {max_name} bytes"),
+                ));
+            }
+            let guard = node.register_miner(MinerInfo {
+                name: name.clone(),
+                agent,
+            });
+            let new = session.insert(Session {
+                name,
+                jobs: VecDeque::new(),
+                tip: None,
+                _guard: guard,
+            });
+            Some(new.new_job(templates.borrow_and_update().clone()))
+        }
+        (_, None) => Some(rejected(None, "say hello first")),
+        (MinerMessage::GetWork, Some(session)) => {
+            Some(session.new_job(templates.borrow_and_update().clone()))
+        }
+        (MinerMessage::Submit { job_id, nonce }, Some(session)) => {
+            Some(submit(node, session, job_id, nonce).await)
+        }
+    }
+}
+
+/// Verifies a solution and hands the block to the chain writer.
+async fn submit(node: &Node, session: &Session, job_id: String, nonce: u32) -> MasterMessage {
+    let Some(job) = session.jobs.iter().find(|job| job.id == job_id) else {
+        return rejected(Some(job_id), "unknown or stale job");
+    };
+    let header = Header {
+        nonce,
+        ..job.header
+    };
+    let block = job.template.block(job.coinbase.clone(), header);
+    if let Err(err) = check_block(&block, node.params()) {
+        return rejected(Some(job_id), err.to_string());
+    }
+    match node.submit_block(block).await {
+        Ok(SubmitOutcome::Connected { height, hash }) => MasterMessage::Accepted {
+            job_id,
+            hash: hash.to_string(),
+            height,
+        },
+        Ok(SubmitOutcome::SideBranch { .. }) => rejected(
+            Some(job_id),
+            "stale job: the block is stored on a side branch",
+        ),
+        Ok(SubmitOutcome::Duplicate { .. }) => rejected(Some(job_id), "duplicate block"),
+        Err(SubmitError::Invalid(err)) => rejected(Some(job_id), err.to_string()),
+        Err(err) => rejected(Some(job_id), err.to_string()),
+    }
+}

@@ -1,0 +1,483 @@
+//! The node handle: the one way into the chain state for the API, the work feed and (later) peer sync.
+//!
+//! Writes (blocks, data) go as commands to a single writer thread ([`writer`]) that groups whatever
+//! arrived together into one database commit and answers only after that commit. Reads go straight
+//! to redb read transactions or to the snapshot and template the writer publishes after each commit.
+//!
+//! ```text
+//! submit_block / add_data --> writer thread --> redb commit --> replies
+//!                                         \--> snapshot (watch), template (watch), events (broadcast)
+//! ```
+
+pub mod template;
+mod writer;
+
+pub use template::BlockTemplate;
+
+use crate::config::{NodeConfig, NodeLimits};
+use crate::store::{OpenError, Store};
+use bbchain_core::validation::BlockError;
+use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::{broadcast, oneshot, watch};
+
+/// What happened to the chain or the queue, in commit order.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// A block joined the main chain (after a reorg, one event per attached block, lowest first).
+    BlockConnected {
+        /// The block.
+        block: Arc<Block>,
+        /// Its height.
+        height: u32,
+    },
+    /// The main chain switched branches; sent before the attached blocks' events.
+    Reorg {
+        /// How many blocks left the main chain.
+        detached: u32,
+        /// The new tip's height.
+        height: u32,
+        /// The new tip.
+        tip: Hash256,
+    },
+    /// A data entry was queued (new, or back from a detached block).
+    DataAdded {
+        /// Its id.
+        id: Hash256,
+    },
+    /// A data entry was mined into the main chain.
+    DataConfirmed {
+        /// Its id.
+        id: Hash256,
+        /// The block's height.
+        height: u32,
+        /// The block.
+        block: Hash256,
+    },
+    /// The number of connected miners changed.
+    Miners {
+        /// Connected miners.
+        count: usize,
+    },
+}
+
+/// The main chain as of the last commit.
+#[derive(Debug, Clone)]
+pub struct ChainSnapshot {
+    /// Tip hash.
+    pub tip: Hash256,
+    /// Tip height.
+    pub height: u32,
+    /// Tip header time.
+    pub tip_time: u32,
+    /// Cumulative work of the main chain.
+    pub chainwork: Work,
+    /// Bits the next block must carry.
+    pub next_bits: CompactTarget,
+    /// The target those bits stand for.
+    pub next_target: Target,
+    /// Hashes per second over the last blocks.
+    pub hashrate: f64,
+    /// Data entries waiting.
+    pub pending: usize,
+}
+
+/// Where a data entry stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataStatus {
+    /// Waiting for a block.
+    Pending,
+    /// In the main chain.
+    Confirmed {
+        /// The block's height.
+        height: u32,
+        /// The block.
+        block: Hash256,
+        /// Tip height - height + 1.
+        confirmations: u32,
+        /// The block's merkle root.
+        merkle_root: Hash256,
+        /// Proof from the entry's leaf to `merkle_root`.
+        proof: MerkleProof,
+    },
+}
+
+/// What became of a submitted block that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// Stored and now the main chain's tip (possibly after a reorg).
+    Connected {
+        /// Its height.
+        height: u32,
+        /// Its hash.
+        hash: Hash256,
+    },
+    /// Stored on a side branch with no more work than the main chain.
+    SideBranch {
+        /// Its height.
+        height: u32,
+        /// Its hash.
+        hash: Hash256,
+    },
+    /// Already stored.
+    Duplicate {
+        /// Its hash.
+        hash: Hash256,
+    },
+}
+
+/// Why a block was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// It breaks a consensus rule.
+    #[error("{0}")]
+    Invalid(#[from] BlockError),
+    /// Its parent is not stored.
+    #[error("unknown parent block {0}")]
+    UnknownParent(Hash256),
+    /// The database failed; nothing was stored.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a data entry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddDataError {
+    /// Empty text.
+    #[error("data is empty")]
+    Empty,
+    /// Longer than a block allows.
+    #[error("data is {len} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The queue is at its limit.
+    #[error("the data queue is full ({0} entries); try again later")]
+    QueueFull(usize),
+    /// The database failed; nothing was stored.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// A connected miner, for `/api/nodes`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MinerInfo {
+    /// Name from its hello.
+    pub name: String,
+    /// Agent from its hello.
+    pub agent: String,
+}
+
+/// A request to the writer thread.
+enum Command {
+    AddData {
+        text: String,
+        reply: oneshot::Sender<Result<DataStatus, AddDataError>>,
+    },
+    SubmitBlock {
+        block: Block,
+        reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
+    },
+}
+
+struct Shared {
+    params: ChainParams,
+    limits: NodeLimits,
+    peers: Vec<String>,
+    store: Arc<Store>,
+    commands: Mutex<Option<mpsc::Sender<Command>>>,
+    events: broadcast::Sender<NodeEvent>,
+    snapshot: watch::Receiver<Arc<ChainSnapshot>>,
+    template: watch::Receiver<Arc<BlockTemplate>>,
+    miners: Mutex<BTreeMap<u64, MinerInfo>>,
+    next_id: AtomicU64,
+}
+
+/// A cheap, cloneable handle on a running node.
+#[derive(Clone)]
+pub struct Node {
+    shared: Arc<Shared>,
+}
+
+/// Owns the writer thread; [`NodeTask::shutdown`] finishes the pending commits and stops it.
+pub struct NodeTask {
+    node: Node,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl NodeTask {
+    /// Stops accepting commands, lets the writer commit what it has, and waits for it.
+    pub fn shutdown(self) {
+        self.node.shared.commands.lock().expect("lock").take();
+        let _ = self.thread.join();
+    }
+}
+
+impl Node {
+    /// Opens the database and starts the writer thread.
+    pub fn start(config: NodeConfig) -> Result<(Node, NodeTask), OpenError> {
+        let store = Arc::new(Store::open(&config.db_path, &config.params)?);
+        let (commands, receiver) = mpsc::channel();
+        let (events, _) = broadcast::channel(4096);
+        let writer = writer::Writer::load(store.clone(), &config, events.clone())?;
+        let (snapshot_tx, snapshot) = watch::channel(Arc::new(writer.snapshot()));
+        let (template_tx, template) = watch::channel(Arc::new(writer.template()));
+        if !config.peers.is_empty() {
+            writer.save_peers(&config.peers)?;
+        }
+        let node = Node {
+            shared: Arc::new(Shared {
+                params: config.params.clone(),
+                limits: config.limits.clone(),
+                peers: config.peers.clone(),
+                store,
+                commands: Mutex::new(Some(commands)),
+                events,
+                snapshot,
+                template,
+                miners: Mutex::new(BTreeMap::new()),
+                next_id: AtomicU64::new(1),
+            }),
+        };
+        let delay = config.refresh_delay;
+        let thread = std::thread::Builder::new()
+            .name("chain-writer".into())
+            .spawn(move || writer.run(receiver, snapshot_tx, template_tx, delay))
+            .map_err(anyhow::Error::from)?;
+        let task = NodeTask {
+            node: node.clone(),
+            thread,
+        };
+        Ok((node, task))
+    }
+
+    fn send(&self, command: Command) -> bool {
+        match &*self.shared.commands.lock().expect("lock") {
+            Some(sender) => sender.send(command).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Validates and stores a block: the one path for miner submits and (later) synced blocks.
+    pub async fn submit_block(&self, block: Block) -> Result<SubmitOutcome, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        if !self.send(Command::SubmitBlock { block, reply }) {
+            return Err(SubmitError::ShuttingDown);
+        }
+        answer.await.unwrap_or(Err(SubmitError::ShuttingDown))
+    }
+
+    /// Queues a data entry; answers after it is committed. Identical text gives the same id.
+    pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
+        let max = self.shared.params.max_entry_bytes;
+        if text.is_empty() {
+            return Err(AddDataError::Empty);
+        }
+        if text.len() > max {
+            return Err(AddDataError::TooLarge {
+                len: text.len(),
+                max,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        if !self.send(Command::AddData { text, reply }) {
+            return Err(AddDataError::ShuttingDown);
+        }
+        answer.await.unwrap_or(Err(AddDataError::ShuttingDown))
+    }
+
+    /// The chain's rules.
+    pub fn params(&self) -> &ChainParams {
+        &self.shared.params
+    }
+
+    /// Client limits.
+    pub fn limits(&self) -> &NodeLimits {
+        &self.shared.limits
+    }
+
+    /// Peers given at start (`--nodes`).
+    pub fn peers(&self) -> &[String] {
+        &self.shared.peers
+    }
+
+    /// The main chain as of the last commit.
+    pub fn snapshot(&self) -> Arc<ChainSnapshot> {
+        self.shared.snapshot.borrow().clone()
+    }
+
+    /// Follows the snapshot.
+    pub fn watch_snapshot(&self) -> watch::Receiver<Arc<ChainSnapshot>> {
+        self.shared.snapshot.clone()
+    }
+
+    /// Follows the block template miners work on.
+    pub fn watch_template(&self) -> watch::Receiver<Arc<BlockTemplate>> {
+        self.shared.template.clone()
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// A stored block, main chain or side branch.
+    pub fn block(&self, hash: &Hash256) -> anyhow::Result<Option<Block>> {
+        self.shared.store.read()?.block(hash)
+    }
+
+    /// The main-chain block at `height` and its hash.
+    pub fn block_at(&self, height: u32) -> anyhow::Result<Option<(Hash256, Block)>> {
+        let reader = self.shared.store.read()?;
+        let Some(hash) = reader.main_hash(height)? else {
+            return Ok(None);
+        };
+        Ok(reader.block(&hash)?.map(|block| (hash, block)))
+    }
+
+    /// Height of a stored block and whether it is on the main chain.
+    pub fn block_height(&self, hash: &Hash256) -> anyhow::Result<Option<(u32, bool)>> {
+        let reader = self.shared.store.read()?;
+        let Some(record) = reader.record(hash)? else {
+            return Ok(None);
+        };
+        let main = reader.main_hash(record.height)? == Some(*hash);
+        Ok(Some((record.height, main)))
+    }
+
+    /// Main-chain hashes from the tip back: the 10 newest, then doubling steps, then genesis
+    /// (Bitcoin's block locator), for a peer to find where its chain and ours part.
+    pub fn locator(&self) -> anyhow::Result<Vec<Hash256>> {
+        let reader = self.shared.store.read()?;
+        let tip = reader.tip()?;
+        let top = reader.record(&tip)?.map_or(0, |r| r.height);
+        let mut out = Vec::new();
+        let mut height = i64::from(top);
+        let mut step = 1;
+        while height > 0 {
+            if let Some(hash) = reader.main_hash(height as u32)? {
+                out.push(hash);
+            }
+            if out.len() >= 10 {
+                step *= 2;
+            }
+            height -= step;
+        }
+        if let Some(genesis) = reader.main_hash(0)? {
+            out.push(genesis);
+        }
+        Ok(out)
+    }
+
+    /// Up to `max` main-chain headers after the first locator hash on our main chain (after
+    /// genesis if none is).
+    pub fn headers_after(&self, locator: &[Hash256], max: usize) -> anyhow::Result<Vec<Header>> {
+        let reader = self.shared.store.read()?;
+        let mut start = 0;
+        for hash in locator {
+            if let Some(record) = reader.record(hash)?
+                && reader.main_hash(record.height)? == Some(*hash)
+            {
+                start = record.height;
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        let mut height = start + 1;
+        while out.len() < max {
+            let Some(hash) = reader.main_hash(height)? else {
+                break;
+            };
+            match reader.record(&hash)? {
+                Some(record) => out.push(record.header),
+                None => break,
+            }
+            height += 1;
+        }
+        Ok(out)
+    }
+
+    /// Where a data entry stands, or `None` if this node does not know it.
+    pub fn data_status(&self, id: &Hash256) -> anyhow::Result<Option<DataStatus>> {
+        let reader = self.shared.store.read()?;
+        if reader.is_pending(id)? {
+            return Ok(Some(DataStatus::Pending));
+        }
+        let Some(location) = reader.confirmed(id)? else {
+            return Ok(None);
+        };
+        let record = reader
+            .record(&location.block)?
+            .ok_or_else(|| anyhow::anyhow!("confirmed entry in an unknown block"))?;
+        let block = reader
+            .block(&location.block)?
+            .ok_or_else(|| anyhow::anyhow!("confirmed entry in a missing block"))?;
+        let tip = reader.tip()?;
+        let tip_height = reader.record(&tip)?.map_or(0, |r| r.height);
+        let proof = block
+            .proof(location.index as usize)
+            .ok_or_else(|| anyhow::anyhow!("entry index out of range"))?;
+        Ok(Some(DataStatus::Confirmed {
+            height: record.height,
+            block: location.block,
+            confirmations: tip_height.saturating_sub(record.height) + 1,
+            merkle_root: block.header.merkle_root,
+            proof,
+        }))
+    }
+
+    /// Registers a miner connection; it is listed until the guard drops.
+    pub fn register_miner(&self, info: MinerInfo) -> MinerGuard {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let count = {
+            let mut miners = self.shared.miners.lock().expect("lock");
+            miners.insert(id, info);
+            miners.len()
+        };
+        let _ = self.shared.events.send(NodeEvent::Miners { count });
+        MinerGuard {
+            node: self.clone(),
+            id,
+        }
+    }
+
+    /// Connected miners.
+    pub fn miners(&self) -> Vec<MinerInfo> {
+        let miners = self.shared.miners.lock().expect("lock");
+        miners.values().cloned().collect()
+    }
+
+    /// How many miners are connected.
+    pub fn miner_count(&self) -> usize {
+        self.shared.miners.lock().expect("lock").len()
+    }
+}
+
+/// Keeps a miner listed; dropping it unlists the miner.
+pub struct MinerGuard {
+    node: Node,
+    id: u64,
+}
+
+impl Drop for MinerGuard {
+    fn drop(&mut self) {
+        let shared = &self.node.shared;
+        let count = {
+            let mut miners = shared.miners.lock().expect("lock");
+            miners.remove(&self.id);
+            miners.len()
+        };
+        let _ = shared.events.send(NodeEvent::Miners { count });
+    }
+}

@@ -1,0 +1,553 @@
+//! The chain writer: the only code that changes the database.
+//!
+//! It runs on its own thread, takes every command that is waiting, applies them all in one write
+//! transaction (group commit), and answers only after the commit. If a commit fails, it answers
+//! with errors and reloads its in-memory state from the database, so memory never runs ahead of disk.
+
+use super::template::{BlockTemplate, unix_now};
+use super::{
+    AddDataError, ChainSnapshot, Command, DataStatus, NodeEvent, SubmitError, SubmitOutcome,
+};
+use crate::config::NodeConfig;
+use crate::store::{
+    BLOCKS, CONFIRMED, EntryLocation, INDEX, IndexRecord, MAIN, META, META_NEXT_SEQ, META_PEERS,
+    META_TIP, PENDING, PENDING_IDS, Store,
+};
+use anyhow::Context;
+use bbchain_core::block::data_id;
+use bbchain_core::params::MEDIAN_TIME_BLOCKS;
+use bbchain_core::validation::{BranchAnchor, ChainContext, check_block, check_block_context};
+use bbchain_core::{Block, ChainParams, Entry, Hash256, Work};
+use redb::{ReadableTable, WriteTransaction};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+
+/// Most commands applied in one commit.
+const MAX_BATCH: usize = 4096;
+/// Blocks the hashrate estimate looks back over.
+const HASHRATE_WINDOW: u32 = 10;
+/// Room kept in a block for the header, the entry count and the largest coinbase.
+const BLOCK_OVERHEAD: usize = 80 + 9 + 1 + 4 + 8 + 9 + 64;
+
+/// The writer's in-memory view, rebuilt from the database at start and after a failed commit.
+pub(super) struct Writer {
+    store: Arc<Store>,
+    params: ChainParams,
+    max_pending: usize,
+    events: broadcast::Sender<NodeEvent>,
+    /// Every stored block.
+    index: HashMap<Hash256, IndexRecord>,
+    /// Main chain hashes by height.
+    main: Vec<Hash256>,
+    /// The queue: sequence -> (id, text), oldest first.
+    pending: BTreeMap<u64, (Hash256, String)>,
+    /// The queue by id.
+    pending_ids: HashMap<Hash256, u64>,
+    next_seq: u64,
+}
+
+/// What a batch changed, published after its commit.
+#[derive(Default)]
+struct Effects {
+    events: Vec<NodeEvent>,
+    tip_changed: bool,
+    queue_changed: bool,
+}
+
+/// A command's answer, sent after the commit.
+enum Reply {
+    Data(
+        tokio::sync::oneshot::Sender<Result<DataStatus, AddDataError>>,
+        Result<DataStatus, AddDataError>,
+    ),
+    Block(
+        tokio::sync::oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
+        Result<SubmitOutcome, SubmitError>,
+    ),
+}
+
+impl Reply {
+    fn send(self) {
+        match self {
+            Reply::Data(tx, result) => drop(tx.send(result)),
+            Reply::Block(tx, result) => drop(tx.send(result)),
+        }
+    }
+
+    fn fail(self, why: &str) {
+        match self {
+            Reply::Data(tx, _) => drop(tx.send(Err(AddDataError::Storage(why.into())))),
+            Reply::Block(tx, _) => drop(tx.send(Err(SubmitError::Storage(why.into())))),
+        }
+    }
+}
+
+impl Writer {
+    /// Loads the index, main chain and queue from the database.
+    pub(super) fn load(
+        store: Arc<Store>,
+        config: &NodeConfig,
+        events: broadcast::Sender<NodeEvent>,
+    ) -> anyhow::Result<Writer> {
+        let mut writer = Writer {
+            store,
+            params: config.params.clone(),
+            max_pending: config.limits.max_pending,
+            events,
+            index: HashMap::new(),
+            main: Vec::new(),
+            pending: BTreeMap::new(),
+            pending_ids: HashMap::new(),
+            next_seq: 0,
+        };
+        writer.reload()?;
+        Ok(writer)
+    }
+
+    fn reload(&mut self) -> anyhow::Result<()> {
+        let reader = self.store.read()?;
+        self.index = reader
+            .all_records()?
+            .into_iter()
+            .map(|record| (record.hash(), record))
+            .collect();
+        let tip = reader.tip()?;
+        let mut main = Vec::new();
+        let mut cursor = Some(tip);
+        while let Some(hash) = cursor {
+            let record = self
+                .index
+                .get(&hash)
+                .context("main chain block not indexed")?;
+            main.push(hash);
+            cursor = (record.height > 0).then_some(record.header.prev_hash);
+        }
+        main.reverse();
+        self.main = main;
+        self.pending.clear();
+        self.pending_ids.clear();
+        for (seq, text) in reader.all_pending()? {
+            let id = data_id(&text);
+            self.pending_ids.insert(id, seq);
+            self.pending.insert(seq, (id, text));
+        }
+        self.next_seq = match reader.meta(META_NEXT_SEQ)? {
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().context("bad seq")?),
+            None => 0,
+        }
+        .max(self.pending.keys().next_back().map_or(0, |s| s + 1));
+        Ok(())
+    }
+
+    pub(super) fn save_peers(&self, peers: &[String]) -> anyhow::Result<()> {
+        let txn = self.store.db().begin_write()?;
+        txn.open_table(META)?
+            .insert(META_PEERS, peers.join("\n").as_bytes())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn tip(&self) -> &IndexRecord {
+        &self.index[self.main.last().expect("genesis is always there")]
+    }
+
+    /// The contextual-check input for a child of `parent`.
+    fn context_times(&self, parent: &IndexRecord) -> Vec<u32> {
+        let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
+        let mut cursor = Some(parent);
+        while let Some(record) = cursor {
+            times.push(record.header.time);
+            if times.len() == MEDIAN_TIME_BLOCKS || record.height == 0 {
+                break;
+            }
+            cursor = self.index.get(&record.header.prev_hash);
+        }
+        times
+    }
+
+    fn context<'a>(&self, parent: &IndexRecord, times: &'a [u32]) -> ChainContext<'a> {
+        ChainContext {
+            parent_hash: parent.hash(),
+            parent_height: parent.height,
+            parent_time: parent.header.time,
+            recent_times: times,
+            anchor: parent.anchor,
+        }
+    }
+
+    /// The published view of the main chain.
+    pub(super) fn snapshot(&self) -> ChainSnapshot {
+        let tip = *self.tip();
+        let times = self.context_times(&tip);
+        let next_bits = self.params.expected_bits(&self.context(&tip, &times));
+        let back = tip.height.saturating_sub(HASHRATE_WINDOW);
+        let old = &self.index[&self.main[back as usize]];
+        let seconds = tip.header.time.saturating_sub(old.header.time).max(1);
+        let work = Work(tip.chainwork.0 - old.chainwork.0);
+        ChainSnapshot {
+            tip: tip.hash(),
+            height: tip.height,
+            tip_time: tip.header.time,
+            chainwork: tip.chainwork,
+            next_bits,
+            next_target: bbchain_core::Target::from_compact(next_bits)
+                .unwrap_or(self.params.pow_limit_target()),
+            hashrate: work.to_f64() / f64::from(seconds),
+            pending: self.pending.len(),
+        }
+    }
+
+    /// The next block's template: queued entries oldest first, up to the block size limit.
+    pub(super) fn template(&self) -> BlockTemplate {
+        let tip = *self.tip();
+        let times = self.context_times(&tip);
+        let context = self.context(&tip, &times);
+        let bits = self.params.expected_bits(&context);
+        let mut budget = self.params.max_block_bytes.saturating_sub(BLOCK_OVERHEAD);
+        let mut entries = Vec::new();
+        for (_, text) in self.pending.values() {
+            let entry = Entry::data(text.as_str());
+            let len = entry.encoded_len();
+            if len > budget {
+                break;
+            }
+            budget -= len;
+            entries.push(entry);
+        }
+        BlockTemplate::new(
+            tip.height + 1,
+            tip.hash(),
+            bits,
+            context.median_time_past().saturating_add(1),
+            entries,
+        )
+    }
+
+    /// Serves commands until every sender is gone.
+    pub(super) fn run(
+        mut self,
+        commands: mpsc::Receiver<Command>,
+        snapshot: watch::Sender<Arc<ChainSnapshot>>,
+        template: watch::Sender<Arc<BlockTemplate>>,
+        refresh_delay: Duration,
+    ) {
+        let mut refresh_at: Option<Instant> = None;
+        loop {
+            let first = match refresh_at {
+                Some(at) => {
+                    match commands.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                        Ok(command) => Some(command),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                None => match commands.recv() {
+                    Ok(command) => Some(command),
+                    Err(_) => return,
+                },
+            };
+            if let Some(first) = first {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match commands.try_recv() {
+                        Ok(command) => batch.push(command),
+                        Err(_) => break,
+                    }
+                }
+                let effects = self.apply(batch);
+                if effects.tip_changed || effects.queue_changed {
+                    snapshot.send_replace(Arc::new(self.snapshot()));
+                }
+                for event in effects.events {
+                    let _ = self.events.send(event);
+                }
+                if effects.tip_changed {
+                    template.send_replace(Arc::new(self.template()));
+                    refresh_at = None;
+                } else if effects.queue_changed && refresh_at.is_none() {
+                    refresh_at = Some(Instant::now() + refresh_delay);
+                }
+            }
+            if refresh_at.is_some_and(|at| at <= Instant::now()) {
+                template.send_replace(Arc::new(self.template()));
+                refresh_at = None;
+            }
+        }
+    }
+
+    /// Applies a batch in one transaction and answers every command.
+    fn apply(&mut self, batch: Vec<Command>) -> Effects {
+        let mut effects = Effects::default();
+        let mut replies = Vec::with_capacity(batch.len());
+        let result = (|| -> anyhow::Result<()> {
+            let txn = self.store.db().begin_write()?;
+            for command in batch {
+                match command {
+                    Command::AddData { text, reply } => {
+                        let result = self.add_data(&txn, text, &mut effects)?;
+                        replies.push(Reply::Data(reply, result));
+                    }
+                    Command::SubmitBlock { block, reply } => {
+                        let result = self.submit_block(&txn, block, &mut effects)?;
+                        replies.push(Reply::Block(reply, result));
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => replies.into_iter().for_each(Reply::send),
+            Err(err) => {
+                tracing::error!("commit failed: {err:#}");
+                let why = format!("{err:#}");
+                replies.into_iter().for_each(|reply| reply.fail(&why));
+                if let Err(err) = self.reload() {
+                    tracing::error!("cannot reload chain state: {err:#}");
+                }
+                effects = Effects {
+                    tip_changed: true,
+                    ..Effects::default()
+                };
+            }
+        }
+        effects
+    }
+
+    fn add_data(
+        &mut self,
+        txn: &WriteTransaction,
+        text: String,
+        effects: &mut Effects,
+    ) -> anyhow::Result<Result<DataStatus, AddDataError>> {
+        let id = data_id(&text);
+        if self.pending_ids.contains_key(&id) {
+            return Ok(Ok(DataStatus::Pending));
+        }
+        if let Some(bytes) = txn.open_table(CONFIRMED)?.get(id.0)? {
+            let location = EntryLocation::from_bytes(bytes.value())?;
+            return Ok(Ok(self.confirmed_status(txn, location)?));
+        }
+        if self.pending.len() >= self.max_pending {
+            return Ok(Err(AddDataError::QueueFull(self.max_pending)));
+        }
+        self.queue(txn, id, text)?;
+        effects.queue_changed = true;
+        effects.events.push(NodeEvent::DataAdded { id });
+        Ok(Ok(DataStatus::Pending))
+    }
+
+    fn confirmed_status(
+        &self,
+        txn: &WriteTransaction,
+        location: EntryLocation,
+    ) -> anyhow::Result<DataStatus> {
+        let record = self.index.get(&location.block).context("unknown block")?;
+        let block = read_block(txn, &location.block, self.params.max_block_bytes)?;
+        Ok(DataStatus::Confirmed {
+            height: record.height,
+            block: location.block,
+            confirmations: self.tip().height.saturating_sub(record.height) + 1,
+            merkle_root: block.header.merkle_root,
+            proof: block
+                .proof(location.index as usize)
+                .context("entry index out of range")?,
+        })
+    }
+
+    /// Appends to the queue, in memory and in the transaction.
+    fn queue(&mut self, txn: &WriteTransaction, id: Hash256, text: String) -> anyhow::Result<()> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        txn.open_table(PENDING)?.insert(seq, text.as_str())?;
+        txn.open_table(PENDING_IDS)?.insert(id.0, seq)?;
+        txn.open_table(META)?
+            .insert(META_NEXT_SEQ, self.next_seq.to_le_bytes().as_slice())?;
+        self.pending_ids.insert(id, seq);
+        self.pending.insert(seq, (id, text));
+        Ok(())
+    }
+
+    fn unqueue(&mut self, txn: &WriteTransaction, id: &Hash256) -> anyhow::Result<()> {
+        if let Some(seq) = self.pending_ids.remove(id) {
+            self.pending.remove(&seq);
+            txn.open_table(PENDING)?.remove(seq)?;
+            txn.open_table(PENDING_IDS)?.remove(id.0)?;
+        }
+        Ok(())
+    }
+
+    fn submit_block(
+        &mut self,
+        txn: &WriteTransaction,
+        block: Block,
+        effects: &mut Effects,
+    ) -> anyhow::Result<Result<SubmitOutcome, SubmitError>> {
+        let hash = block.hash();
+        if self.index.contains_key(&hash) {
+            return Ok(Ok(SubmitOutcome::Duplicate { hash }));
+        }
+        if let Err(err) = check_block(&block, &self.params) {
+            return Ok(Err(err.into()));
+        }
+        let Some(parent) = self.index.get(&block.header.prev_hash).copied() else {
+            return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
+        };
+        let times = self.context_times(&parent);
+        let context = self.context(&parent, &times);
+        if let Err(err) = check_block_context(&block, &context, &self.params, unix_now()) {
+            return Ok(Err(err.into()));
+        }
+        let height = parent.height + 1;
+        let work = block
+            .header
+            .target()
+            .map_err(anyhow::Error::from)?
+            .to_work();
+        let record = IndexRecord {
+            header: block.header,
+            height,
+            chainwork: parent.chainwork + work,
+            anchor: if height == 1 {
+                Some(BranchAnchor {
+                    time: block.header.time,
+                    bits: block.header.bits,
+                })
+            } else {
+                parent.anchor
+            },
+        };
+        txn.open_table(BLOCKS)?
+            .insert(hash.0, block.to_bytes().as_slice())?;
+        txn.open_table(INDEX)?
+            .insert(hash.0, record.to_bytes().as_slice())?;
+        self.index.insert(hash, record);
+        if record.chainwork > self.tip().chainwork {
+            self.switch_to(txn, hash, block, effects)?;
+            Ok(Ok(SubmitOutcome::Connected { height, hash }))
+        } else {
+            Ok(Ok(SubmitOutcome::SideBranch { height, hash }))
+        }
+    }
+
+    /// Makes `new_tip` the main chain's tip: detaches the old branch down to the fork, attaches
+    /// the new one, and requeues detached data the new branch lacks, all in `txn`.
+    fn switch_to(
+        &mut self,
+        txn: &WriteTransaction,
+        new_tip: Hash256,
+        new_block: Block,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        let first_event = effects.events.len();
+        let mut attach = Vec::new();
+        let mut cursor = new_tip;
+        loop {
+            let record = &self.index[&cursor];
+            if self.main.get(record.height as usize) == Some(&cursor) {
+                break;
+            }
+            attach.push(cursor);
+            cursor = record.header.prev_hash;
+        }
+        attach.reverse();
+        let fork_height = self.index[&cursor].height;
+        let detach: Vec<Hash256> = self.main.drain(fork_height as usize + 1..).rev().collect();
+
+        let mut main = txn.open_table(MAIN)?;
+        let mut confirmed = txn.open_table(CONFIRMED)?;
+        let mut returned = Vec::new();
+        for hash in &detach {
+            let record = self.index[hash];
+            main.remove(record.height)?;
+            let block = read_block(txn, hash, self.params.max_block_bytes)?;
+            for text in block.data() {
+                confirmed.remove(data_id(text).0)?;
+            }
+            returned.push(block);
+        }
+        let mut attached_ids = HashSet::new();
+        for hash in &attach {
+            let record = self.index[hash];
+            let block = if *hash == new_tip {
+                new_block.clone()
+            } else {
+                read_block(txn, hash, self.params.max_block_bytes)?
+            };
+            main.insert(record.height, hash.0)?;
+            let mut confirmations = Vec::new();
+            for (index, entry) in block.entries.iter().enumerate().skip(1) {
+                let Some(text) = entry.as_data() else {
+                    continue;
+                };
+                let id = data_id(text);
+                let location = EntryLocation {
+                    block: *hash,
+                    index: index as u32,
+                };
+                confirmed.insert(id.0, location.to_bytes().as_slice())?;
+                attached_ids.insert(id);
+                confirmations.push(NodeEvent::DataConfirmed {
+                    id,
+                    height: record.height,
+                    block: *hash,
+                });
+            }
+            self.main.push(*hash);
+            effects.events.push(NodeEvent::BlockConnected {
+                block: Arc::new(block),
+                height: record.height,
+            });
+            effects.events.extend(confirmations);
+        }
+        drop((main, confirmed));
+        for id in &attached_ids {
+            self.unqueue(txn, id)?;
+        }
+        // Detached data goes back to the queue, oldest block first, even past the queue limit:
+        // nothing accepted is ever lost.
+        for block in returned.iter().rev() {
+            for text in block.data() {
+                let id = data_id(text);
+                if !attached_ids.contains(&id) && !self.pending_ids.contains_key(&id) {
+                    self.queue(txn, id, text.to_string())?;
+                    effects.events.push(NodeEvent::DataAdded { id });
+                }
+            }
+        }
+        txn.open_table(META)?
+            .insert(META_TIP, new_tip.0.as_slice())?;
+        if !detach.is_empty() {
+            let tip = self.tip();
+            // The reorg event comes before the attached blocks' events.
+            effects.events.insert(
+                first_event,
+                NodeEvent::Reorg {
+                    detached: detach.len() as u32,
+                    height: tip.height,
+                    tip: new_tip,
+                },
+            );
+            tracing::info!(
+                "reorg: {} blocks detached, {} attached, tip {} at {}",
+                detach.len(),
+                attach.len(),
+                new_tip,
+                tip.height
+            );
+        } else {
+            tracing::info!("block {} at height {}", new_tip, self.tip().height);
+        }
+        effects.tip_changed = true;
+        effects.queue_changed = true;
+        Ok(())
+    }
+}
+
+fn read_block(txn: &WriteTransaction, hash: &Hash256, max_len: usize) -> anyhow::Result<Block> {
+    let table = txn.open_table(BLOCKS)?;
+    let bytes = table.get(hash.0)?.context("stored block missing")?;
+    Ok(Block::from_bytes(bytes.value(), max_len)?)
+}

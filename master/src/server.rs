@@ -1,0 +1,133 @@
+//! The HTTP server: routes, shared state, and the master's start and graceful stop.
+
+use crate::api::{self, AppError};
+use crate::config::NodeConfig;
+use crate::node::Node;
+use crate::{events, feed, web};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::StatusCode;
+use axum::routing::{any, get};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node.
+    pub node: Node,
+    /// One permit per open WebSocket (`NodeLimits::max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// Turns `true` when the server is stopping: long-lived sockets close.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl FromRef<AppState> for Node {
+    fn from_ref(state: &AppState) -> Node {
+        state.node.clone()
+    }
+}
+
+impl AppState {
+    /// State for `node`, with a sender that stops the sockets.
+    pub fn new(node: Node) -> (AppState, watch::Sender<bool>) {
+        let (stop, shutdown) = watch::channel(false);
+        let connections = Arc::new(Semaphore::new(node.limits().max_connections));
+        (
+            AppState {
+                node,
+                connections,
+                shutdown,
+            },
+            stop,
+        )
+    }
+
+    /// A WebSocket slot, or `503` when all are taken.
+    pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        self.connections.clone().try_acquire_owned().map_err(|_| {
+            AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "too many connections (limit {})",
+                    self.node.limits().max_connections
+                ),
+            )
+        })
+    }
+}
+
+/// Every route of a master.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.node.limits().max_body_bytes;
+    let api = Router::new()
+        .route("/data", axum::routing::post(api::post_data))
+        .route("/data/{id}", get(api::get_data))
+        .route("/status", get(api::get_status))
+        .route("/blocks", get(api::get_blocks))
+        .route("/blocks/{id}", get(api::get_block))
+        .route("/nodes", get(api::get_nodes))
+        .fallback(any(api::not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .nest("/api", api)
+        .route("/ws/mine", get(feed::mine))
+        .route("/ws/events", get(events::events))
+        .fallback(web::static_file)
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+}
+
+/// Runs a master on `addr` until SIGINT or SIGTERM, then stops cleanly.
+pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+    let (node, task) = Node::start(config)?;
+    let snapshot = node.snapshot();
+    tracing::info!(
+        "master on http://{} ({} chain, height {}, tip {})",
+        listener.local_addr()?,
+        node.params().name,
+        snapshot.height,
+        snapshot.tip
+    );
+    let (state, stop) = AppState::new(node);
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping");
+            let _ = stop.send(true);
+        })
+        .await;
+    tokio::task::spawn_blocking(move || task.shutdown()).await?;
+    served?;
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

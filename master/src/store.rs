@@ -1,0 +1,300 @@
+//! The redb database: tables, record encodings, and small read helpers.
+//!
+//! Only the chain writer (`node::writer`) opens write transactions; everyone else reads through
+//! [`Store::read`], which never blocks the writer.
+
+use anyhow::{Context, bail};
+use bbchain_core::validation::BranchAnchor;
+use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, Work};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+/// Every block ever accepted, main chain or side branch: hash -> canonical encoding.
+pub const BLOCKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("blocks");
+/// What the chain logic needs per block: hash -> [`IndexRecord`] encoding.
+pub const INDEX: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("index");
+/// The main chain: height -> hash.
+pub const MAIN: TableDefinition<u32, [u8; 32]> = TableDefinition::new("main");
+/// Data entries in main-chain blocks: id -> block hash (32 bytes) and entry index (u32 LE).
+pub const CONFIRMED: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("confirmed");
+/// The data queue in arrival order: sequence number -> text.
+pub const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
+/// The data queue by id: id -> sequence number.
+pub const PENDING_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("pending_ids");
+/// Single values: see the `META_*` keys.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Hash of the main chain's tip.
+pub const META_TIP: &str = "tip";
+/// Genesis hash: a data dir belongs to one chain.
+pub const META_GENESIS: &str = "genesis";
+/// The next data queue sequence number.
+pub const META_NEXT_SEQ: &str = "next_seq";
+/// The peers given with `--nodes`, newline separated.
+pub const META_PEERS: &str = "peers";
+
+/// What the chain logic keeps about each block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexRecord {
+    /// The block's header.
+    pub header: Header,
+    /// Its height.
+    pub height: u32,
+    /// Work of the block and all its ancestors.
+    pub chainwork: Work,
+    /// Block 1 of its branch (itself at height 1, `None` for genesis).
+    pub anchor: Option<BranchAnchor>,
+}
+
+impl IndexRecord {
+    const SIZE: usize = Header::SIZE + 4 + 32 + 1 + 4 + 4;
+
+    /// Fixed-size encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::SIZE);
+        out.extend_from_slice(&self.header.to_bytes());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        out.extend_from_slice(&self.chainwork.to_be_bytes());
+        let anchor = self.anchor.unwrap_or(BranchAnchor {
+            time: 0,
+            bits: CompactTarget(0),
+        });
+        out.push(u8::from(self.anchor.is_some()));
+        out.extend_from_slice(&anchor.time.to_le_bytes());
+        out.extend_from_slice(&anchor.bits.0.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`IndexRecord::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<IndexRecord> {
+        if bytes.len() != Self::SIZE {
+            bail!("index record is {} bytes", bytes.len());
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let header = Header::from_bytes(&bytes[..80])?;
+        let chainwork = Work::from_be_bytes(bytes[84..116].try_into().expect("32 bytes"));
+        let anchor = (bytes[116] == 1).then(|| BranchAnchor {
+            time: u32_at(117),
+            bits: CompactTarget(u32_at(121)),
+        });
+        Ok(IndexRecord {
+            header,
+            height: u32_at(80),
+            chainwork,
+            anchor,
+        })
+    }
+
+    /// The block's hash.
+    pub fn hash(&self) -> Hash256 {
+        self.header.block_hash()
+    }
+}
+
+/// Where a confirmed data entry sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLocation {
+    /// The main-chain block holding it.
+    pub block: Hash256,
+    /// Its position among the block's entries (the coinbase is 0).
+    pub index: u32,
+}
+
+impl EntryLocation {
+    /// 36-byte encoding.
+    pub fn to_bytes(self) -> [u8; 36] {
+        let mut out = [0u8; 36];
+        out[..32].copy_from_slice(&self.block.0);
+        out[32..].copy_from_slice(&self.index.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`EntryLocation::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<EntryLocation> {
+        if bytes.len() != 36 {
+            bail!("entry location is {} bytes", bytes.len());
+        }
+        Ok(EntryLocation {
+            block: Hash256(bytes[..32].try_into().expect("32 bytes")),
+            index: u32::from_le_bytes(bytes[32..].try_into().expect("4 bytes")),
+        })
+    }
+}
+
+/// The shared database handle.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    max_block_bytes: usize,
+}
+
+/// Why a database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process (a running master) holds the database.
+    #[error("the database {0} is in use by a running master")]
+    InUse(String),
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` for `params`' chain, storing genesis if new.
+    pub fn open(path: &Path, params: &ChainParams) -> Result<Store, OpenError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(OpenError::InUse(path.display().to_string()));
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err)
+                    .context(format!("cannot open {}", path.display()))
+                    .into());
+            }
+        };
+        let store = Store {
+            db,
+            max_block_bytes: params.max_block_bytes,
+        };
+        store.init(params)?;
+        Ok(store)
+    }
+
+    fn init(&self, params: &ChainParams) -> anyhow::Result<()> {
+        let genesis = params.genesis_block();
+        let hash = genesis.hash();
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let known = meta.get(META_GENESIS)?.map(|v| v.value().to_vec());
+            match known {
+                Some(known) if known == hash.0 => {}
+                Some(_) => bail!(
+                    "this data dir belongs to another chain than '{}' (see --chain, --data-dir)",
+                    params.name
+                ),
+                None => {
+                    meta.insert(META_GENESIS, hash.0.as_slice())?;
+                    meta.insert(META_TIP, hash.0.as_slice())?;
+                    let record = IndexRecord {
+                        header: genesis.header,
+                        height: 0,
+                        chainwork: genesis.header.target()?.to_work(),
+                        anchor: None,
+                    };
+                    txn.open_table(BLOCKS)?
+                        .insert(hash.0, genesis.to_bytes().as_slice())?;
+                    txn.open_table(INDEX)?
+                        .insert(hash.0, record.to_bytes().as_slice())?;
+                    txn.open_table(MAIN)?.insert(0, hash.0)?;
+                }
+            }
+            // Create every table so readers never meet a missing one.
+            txn.open_table(CONFIRMED)?;
+            txn.open_table(PENDING)?;
+            txn.open_table(PENDING_IDS)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The database, for the writer.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// A consistent read view.
+    pub fn read(&self) -> anyhow::Result<StoreReader> {
+        Ok(StoreReader {
+            txn: self.db.begin_read()?,
+            max_block_bytes: self.max_block_bytes,
+        })
+    }
+}
+
+/// One read transaction with typed helpers.
+pub struct StoreReader {
+    txn: ReadTransaction,
+    max_block_bytes: usize,
+}
+
+impl StoreReader {
+    /// The main-chain hash at `height`.
+    pub fn main_hash(&self, height: u32) -> anyhow::Result<Option<Hash256>> {
+        let table = self.txn.open_table(MAIN)?;
+        Ok(table.get(height)?.map(|v| Hash256(v.value())))
+    }
+
+    /// A stored block.
+    pub fn block(&self, hash: &Hash256) -> anyhow::Result<Option<Block>> {
+        let table = self.txn.open_table(BLOCKS)?;
+        match table.get(hash.0)? {
+            Some(bytes) => Ok(Some(Block::from_bytes(
+                bytes.value(),
+                self.max_block_bytes,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored block's index record.
+    pub fn record(&self, hash: &Hash256) -> anyhow::Result<Option<IndexRecord>> {
+        let table = self.txn.open_table(INDEX)?;
+        match table.get(hash.0)? {
+            Some(bytes) => Ok(Some(IndexRecord::from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Where a confirmed data entry is.
+    pub fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
+        let table = self.txn.open_table(CONFIRMED)?;
+        match table.get(id.0)? {
+            Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a data entry is waiting in the queue.
+    pub fn is_pending(&self, id: &Hash256) -> anyhow::Result<bool> {
+        Ok(self.txn.open_table(PENDING_IDS)?.get(id.0)?.is_some())
+    }
+
+    /// Every index record (for the writer's start-up).
+    pub fn all_records(&self) -> anyhow::Result<Vec<IndexRecord>> {
+        let table = self.txn.open_table(INDEX)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            out.push(IndexRecord::from_bytes(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The data queue, oldest first (for the writer's start-up).
+    pub fn all_pending(&self) -> anyhow::Result<Vec<(u64, String)>> {
+        let table = self.txn.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let row = row?;
+            out.push((row.0.value(), row.1.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// A single value.
+    pub fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let table = self.txn.open_table(META)?;
+        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The main chain's tip hash.
+    pub fn tip(&self) -> anyhow::Result<Hash256> {
+        let bytes = self.meta(META_TIP)?.context("no tip stored")?;
+        Ok(Hash256(bytes.as_slice().try_into().context("bad tip")?))
+    }
+}

@@ -1,0 +1,113 @@
+//! JSON shapes of the REST API and the event feed, exactly as `docs/protocol.md` lists them.
+
+use crate::node::{ChainSnapshot, DataStatus, Node};
+use bbchain_core::{Block, ChainParams, Hash256};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// A block summary: `{"height","hash","prev_hash","time","bits","nonce","miner","entries","difficulty"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockSummary {
+    /// Height.
+    pub height: u32,
+    /// Hash.
+    pub hash: Hash256,
+    /// Parent hash.
+    pub prev_hash: Hash256,
+    /// Header time.
+    pub time: u32,
+    /// Compact target.
+    pub bits: bbchain_core::CompactTarget,
+    /// Nonce.
+    pub nonce: u32,
+    /// Miner name from the coinbase.
+    pub miner: String,
+    /// Data entries (not counting the coinbase).
+    pub entries: usize,
+    /// How many times harder than the pow limit.
+    pub difficulty: f64,
+}
+
+impl BlockSummary {
+    /// The summary of `block` at `height`.
+    pub fn of(block: &Block, height: u32, params: &ChainParams) -> BlockSummary {
+        let target = block.header.target().unwrap_or(params.pow_limit_target());
+        BlockSummary {
+            height,
+            hash: block.hash(),
+            prev_hash: block.header.prev_hash,
+            time: block.header.time,
+            bits: block.header.bits,
+            nonce: block.header.nonce,
+            miner: block
+                .coinbase()
+                .map(|c| c.miner.clone())
+                .unwrap_or_default(),
+            entries: block.entries.len().saturating_sub(1),
+            difficulty: target.difficulty(&params.pow_limit_target()),
+        }
+    }
+}
+
+/// `GET /api/blocks/{id}`: the summary plus merkle root, confirmations (0 off the main chain),
+/// coinbase and data.
+pub fn block_detail(block: &Block, height: u32, confirmations: u32, params: &ChainParams) -> Value {
+    let mut value =
+        serde_json::to_value(BlockSummary::of(block, height, params)).unwrap_or_default();
+    let data: Vec<Value> = block
+        .data()
+        .map(|text| json!({"id": bbchain_core::block::data_id(text), "text": text}))
+        .collect();
+    let extra = json!({
+        "merkle_root": block.header.merkle_root,
+        "confirmations": confirmations,
+        "coinbase": block.coinbase(),
+        "data": data,
+    });
+    if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
+        map.extend(more);
+    }
+    value
+}
+
+/// `GET /api/status` (also the `status` event).
+pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
+    let params = node.params();
+    json!({
+        "network": params.name,
+        "height": snapshot.height,
+        "tip": snapshot.tip,
+        "bits": snapshot.next_bits,
+        "target": snapshot.next_target.to_hex(),
+        "difficulty": snapshot.next_target.difficulty(&params.pow_limit_target()),
+        "target_interval": params.target_spacing,
+        "hashrate": snapshot.hashrate,
+        "chainwork": snapshot.chainwork,
+        "miners": node.miner_count(),
+        "peers": node.peers().len(),
+        "pending": snapshot.pending,
+        "genesis": params.genesis_hash(),
+    })
+}
+
+/// `GET /api/data/{id}` and the answer to `POST /api/data`.
+pub fn data_status(id: &Hash256, status: &DataStatus) -> Value {
+    match status {
+        DataStatus::Pending => json!({"id": id, "status": "pending"}),
+        DataStatus::Confirmed {
+            height,
+            block,
+            confirmations,
+            merkle_root,
+            proof,
+        } => json!({
+            "id": id,
+            "status": "confirmed",
+            "height": height,
+            "block": block,
+            "confirmations": confirmations,
+            "merkle_root": merkle_root,
+            "proof": proof,
+        }),
+    }
+}

@@ -1,0 +1,38 @@
+//! The page: the repository's `web/` folder (with `web/pkg/` from `make wasm`) embedded at build time.
+
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../web/"]
+#[allow_missing = true]
+struct Web;
+
+/// Shown at `/` when the build had no `web/index.html`.
+const NO_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>bbchain</title></head>\
+<body><h1>bbchain master</h1><p>This build has no web page (web/index.html was missing at build time). \
+The API is at <a href=\"/api/status\">/api/status</a>.</p></body></html>";
+
+/// Serves `web/<path>`, `index.html` for folders, with the right content type.
+pub async fn static_file(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let path = if path.is_empty() || path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_string()
+    };
+    match Web::get(&path) {
+        Some(file) => {
+            let mime = if path.ends_with(".wasm") {
+                "application/wasm".to_string()
+            } else {
+                mime_guess::from_path(&path)
+                    .first_or_octet_stream()
+                    .to_string()
+            };
+            ([(header::CONTENT_TYPE, mime)], file.data).into_response()
+        }
+        None if path == "index.html" => Html(NO_PAGE).into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
