@@ -1,0 +1,263 @@
+//! The work feed `/ws/mine` and the event feed `/ws/events`, over real loopback sockets.
+
+mod common;
+
+use bbchain::config::NodeLimits;
+use bbchain::node::DataStatus;
+use bbchain_core::block::data_id;
+use bbchain_core::protocol::Job;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_miner_gets_a_job_mines_it_and_the_data_is_confirmed() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let id = data_id("Some data");
+    test.node.add_data("Some data".into()).await.unwrap();
+    let mut ws = test.ws("/ws/mine").await;
+    let mut job = hello(&mut ws, "alice").await;
+    assert_eq!(job["clean"], true);
+    assert_eq!(job["height"], 1);
+    let parsed: Job = parse(&job);
+    assert_eq!(parsed.header().unwrap().prev_hash, test.node.snapshot().tip);
+    // The data reaches a job within the refresh delay.
+    while test.node.data_status(&id).unwrap() == Some(DataStatus::Pending) {
+        let answer = mine_job(&mut ws, &job).await;
+        assert_eq!(answer["type"], "accepted", "{answer}");
+        job = recv_type(&mut ws, "job").await;
+        assert_eq!(job["clean"], true, "a new tip voids older jobs");
+    }
+    let Some(DataStatus::Confirmed {
+        height,
+        proof,
+        merkle_root,
+        ..
+    }) = test.node.data_status(&id).unwrap()
+    else {
+        panic!("confirmed")
+    };
+    assert!(proof.verify(&id, &merkle_root));
+    let (_, block) = test.node.block_at(height).unwrap().unwrap();
+    assert_eq!(block.coinbase().unwrap().miner, "alice");
+    assert!(block.data().any(|text| text == "Some data"));
+    assert_eq!(test.node.snapshot().pending, 0);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn bad_feed_messages_are_rejected_and_the_connection_carries_on() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut ws = test.ws("/ws/mine").await;
+    let cases = [
+        (
+            json!({"type": "submit", "job_id": "1", "nonce": 1}),
+            "say hello first",
+        ),
+        (json!({"type": "get_work"}), "say hello first"),
+        (json!({"type": "hello", "name": ""}), "name must be"),
+        (
+            json!({"type": "hello", "name": "x".repeat(65)}),
+            "name must be",
+        ),
+        (json!({"type": "dance"}), "malformed message"),
+        (json!({"nonce": 5}), "malformed message"),
+        (
+            json!({"type": "submit", "job_id": "1", "nonce": -1}),
+            "malformed message",
+        ),
+    ];
+    for (message, reason) in cases {
+        send(&mut ws, message.clone()).await;
+        let answer = recv(&mut ws).await;
+        assert_eq!(answer["type"], "rejected", "{message}");
+        assert!(
+            answer["reason"].as_str().unwrap().contains(reason),
+            "{message}: {answer}"
+        );
+    }
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(recv(&mut ws).await["type"], "rejected");
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert!(
+        recv(&mut ws).await["reason"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
+
+    let job = hello(&mut ws, "bob").await;
+    send(&mut ws, json!({"type": "hello", "name": "bob"})).await;
+    assert_eq!(recv(&mut ws).await["reason"], "already said hello");
+    send(
+        &mut ws,
+        json!({"type": "submit", "job_id": "nope", "nonce": 1}),
+    )
+    .await;
+    let answer = recv(&mut ws).await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["job_id"].as_str()),
+        (Some("rejected"), Some("nope"))
+    );
+    assert_eq!(answer["reason"], "unknown or stale job");
+    // Wrong work: a nonce whose hash misses the target.
+    let bad = nonce_for(&job, false);
+    send(
+        &mut ws,
+        json!({"type": "submit", "job_id": job["job_id"], "nonce": bad}),
+    )
+    .await;
+    let answer = recv(&mut ws).await;
+    assert_eq!(answer["type"], "rejected");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not meet its target"),
+        "{answer}"
+    );
+    // A good one is accepted, the same again is a duplicate, and the job is stale after that.
+    let good = solve(&job);
+    let submit = json!({"type": "submit", "job_id": job["job_id"], "nonce": good});
+    send(&mut ws, submit.clone()).await;
+    assert_eq!(recv_type(&mut ws, "accepted").await["height"], 1);
+    let next = recv_type(&mut ws, "job").await;
+    assert_eq!(next["clean"], true);
+    send(&mut ws, submit).await;
+    assert_eq!(recv(&mut ws).await["reason"], "unknown or stale job");
+    // get_work gives a fresh job on the same tip, not clean.
+    send(&mut ws, json!({"type": "get_work"})).await;
+    let fresh = recv_type(&mut ws, "job").await;
+    assert_eq!(fresh["clean"], false);
+    assert_ne!(fresh["header"], next["header"], "a fresh extra nonce");
+    assert_eq!(mine_job(&mut ws, &fresh).await["type"], "accepted");
+    assert_eq!(test.node.snapshot().height, 2);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_closes_only_that_socket() {
+    let limits = NodeLimits {
+        max_ws_message_bytes: 200,
+        ..NodeLimits::default()
+    };
+    let test = TestNode::start(limits).await;
+    let mut ws = test.ws("/ws/mine").await;
+    let _ = ws
+        .send(Message::Text(
+            json!({"type": "hello", "name": "a".repeat(300)})
+                .to_string()
+                .into(),
+        ))
+        .await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(closed);
+    let mut other = test.ws("/ws/mine").await;
+    assert_eq!(hello(&mut other, "ok").await["type"], "job");
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503() {
+    let limits = NodeLimits {
+        max_connections: 2,
+        ..NodeLimits::default()
+    };
+    let test = TestNode::start(limits).await;
+    let _one = test.ws("/ws/mine").await;
+    let _two = test.ws("/ws/events").await;
+    let third = tokio_tungstenite::connect_async(format!("ws://{}/ws/mine", test.addr)).await;
+    match third {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
+    drop(_one);
+    // The slot frees once the first socket is gone.
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok((ws, _)) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws/mine", test.addr)).await
+        {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some());
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn every_miner_gets_a_clean_job_quickly_after_a_new_tip() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut miners = Vec::new();
+    for i in 0..20 {
+        let mut ws = test.ws("/ws/mine").await;
+        let job = hello(&mut ws, &format!("m{i}")).await;
+        miners.push((ws, job));
+    }
+    let headers: std::collections::HashSet<_> = miners
+        .iter()
+        .map(|(_, job)| job["header"].clone())
+        .collect();
+    assert_eq!(headers.len(), 20, "every miner has its own header");
+    let (mut finder, job) = miners.pop().unwrap();
+    assert_eq!(mine_job(&mut finder, &job).await["type"], "accepted");
+    for (ws, _) in &mut miners {
+        let job = recv_type(ws, "job").await;
+        assert_eq!(job["clean"], true);
+        assert_eq!(job["height"], 2);
+    }
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn events_feed_reports_status_data_blocks_and_miners() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut events = test.ws("/ws/events").await;
+    let status = recv(&mut events).await;
+    assert_eq!(status["type"], "status");
+    assert_eq!(status["status"]["network"], "dev");
+    let mut miner = test.ws("/ws/mine").await;
+    let _ = hello(&mut miner, "carol").await;
+    assert_eq!(recv_type(&mut events, "miners").await["count"], 1);
+    test.node.add_data("event data".into()).await.unwrap();
+    let id = data_id("event data").to_string();
+    let pending = recv_type(&mut events, "data").await;
+    assert_eq!(
+        (pending["id"].as_str(), pending["status"].as_str()),
+        (Some(id.as_str()), Some("pending"))
+    );
+    // Mine until the data is in; the page sees the block and the confirmation.
+    loop {
+        let job = recv_type(&mut miner, "job").await;
+        let answer = mine_job(&mut miner, &job).await;
+        assert_eq!(answer["type"], "accepted");
+        let block = recv_type(&mut events, "block").await;
+        assert_eq!(block["block"]["miner"], "carol");
+        if block["block"]["entries"] == 1 {
+            let confirmed = recv_type(&mut events, "data").await;
+            assert_eq!(confirmed["status"], "confirmed");
+            assert_eq!(confirmed["id"], id.as_str());
+            break;
+        }
+    }
+    drop(miner);
+    assert_eq!(recv_type(&mut events, "miners").await["count"], 0);
+    test.stop().await;
+}
