@@ -1,0 +1,194 @@
+//! Property tests: every encoding round-trips, and truncated or garbage bytes give an error, never
+//! a panic.
+
+use bbchain_core::target::ExpandedCompact;
+use bbchain_core::{Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target};
+use proptest::prelude::*;
+use ruint::aliases::{U256, U512};
+
+const MAX_BLOCK: usize = 1_000_000;
+
+fn header() -> impl Strategy<Value = Header> {
+    (
+        any::<i32>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(version, prev, root, time, bits, nonce)| Header {
+            version,
+            prev_hash: Hash256(prev),
+            merkle_root: Hash256(root),
+            time,
+            bits: CompactTarget(bits),
+            nonce,
+        })
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    prop_oneof![
+        (any::<u32>(), any::<u64>(), ".{0,20}").prop_map(|(height, extra_nonce, miner)| {
+            Entry::Coinbase(Coinbase {
+                height,
+                extra_nonce,
+                miner,
+            })
+        }),
+        ".{0,80}".prop_map(Entry::data),
+        // Long enough for a 3-byte CompactSize length.
+        "[a-z]{250,300}".prop_map(Entry::data),
+    ]
+}
+
+fn block() -> impl Strategy<Value = Block> {
+    (header(), prop::collection::vec(entry(), 0..12))
+        .prop_map(|(header, entries)| Block { header, entries })
+}
+
+fn u256() -> impl Strategy<Value = U256> {
+    // Mostly values of every bit length, not just huge ones.
+    (any::<[u8; 32]>(), 0usize..=256).prop_map(|(bytes, bits)| {
+        let value = U256::from_be_bytes(bytes);
+        if bits == 256 {
+            value
+        } else {
+            value & ((U256::from(1u8) << bits) - U256::from(1u8))
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn header_round_trips(header in header()) {
+        let bytes = header.to_bytes();
+        prop_assert_eq!(Header::from_bytes(&bytes), Ok(header));
+    }
+
+    #[test]
+    fn any_80_bytes_are_a_header_that_reencodes_identically(bytes in any::<[u8; 80]>()) {
+        let header = Header::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(header.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn entry_round_trips(entry in entry()) {
+        let bytes = entry.to_bytes();
+        prop_assert_eq!(bytes.len(), entry.encoded_len());
+        prop_assert_eq!(Entry::from_bytes(&bytes), Ok(entry));
+    }
+
+    #[test]
+    fn block_round_trips(block in block()) {
+        let bytes = block.to_bytes();
+        prop_assert_eq!(bytes.len(), block.encoded_len());
+        prop_assert_eq!(Block::from_bytes(&bytes, MAX_BLOCK), Ok(block.clone()));
+        let json = serde_json::to_string(&block).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Block>(&json).unwrap(), block);
+    }
+
+    #[test]
+    fn truncated_encodings_are_errors(block in block(), cut in any::<prop::sample::Index>()) {
+        let bytes = block.to_bytes();
+        let short = &bytes[..cut.index(bytes.len())];
+        prop_assert!(Block::from_bytes(short, MAX_BLOCK).is_err());
+        prop_assert!(Header::from_bytes(&bytes[..cut.index(Header::SIZE)]).is_err());
+        if let Some(entry) = block.entries.first() {
+            let bytes = entry.to_bytes();
+            prop_assert!(Entry::from_bytes(&bytes[..cut.index(bytes.len())]).is_err());
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_errors(block in block(), extra in prop::collection::vec(any::<u8>(), 1..8)) {
+        let mut bytes = block.to_bytes();
+        bytes.extend_from_slice(&extra);
+        prop_assert!(Block::from_bytes(&bytes, MAX_BLOCK).is_err());
+        let mut header = block.header.to_bytes().to_vec();
+        header.extend_from_slice(&extra);
+        prop_assert!(Header::from_bytes(&header).is_err());
+        if let Some(entry) = block.entries.first() {
+            let mut bytes = entry.to_bytes();
+            bytes.extend_from_slice(&extra);
+            prop_assert!(Entry::from_bytes(&bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        // Whatever decodes must re-encode to the same bytes: one encoding per value.
+        if let Ok(header) = Header::from_bytes(&bytes) {
+            prop_assert_eq!(header.to_bytes().to_vec(), bytes.clone());
+        }
+        if let Ok(entry) = Entry::from_bytes(&bytes) {
+            prop_assert_eq!(entry.to_bytes(), bytes.clone());
+        }
+        if let Ok(block) = Block::from_bytes(&bytes, MAX_BLOCK) {
+            prop_assert_eq!(block.to_bytes(), bytes.clone());
+        }
+        prop_assert!(Block::from_bytes(&bytes, 10).is_err() || bytes.len() <= 10);
+    }
+
+    #[test]
+    fn garbage_after_a_valid_header_never_panics(
+        header in header(),
+        tail in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut bytes = header.to_bytes().to_vec();
+        bytes.extend_from_slice(&tail);
+        if let Ok(block) = Block::from_bytes(&bytes, MAX_BLOCK) {
+            prop_assert_eq!(block.to_bytes(), bytes);
+        }
+    }
+
+    #[test]
+    fn compact_round_trips_exactly_for_representable_targets(
+        mantissa in 1u32..0x0080_0000,
+        size in 1u32..=32,
+    ) {
+        // `mantissa` placed at byte `size`: exact whenever no set bit is shifted out below byte 0.
+        let compact = CompactTarget(size << 24 | mantissa);
+        let ExpandedCompact { value, negative, overflow } = compact.expand();
+        prop_assert!(!negative && !overflow);
+        if !value.is_zero() {
+            let target = Target::from_compact(compact).unwrap();
+            let back = target.to_compact();
+            prop_assert_eq!(Target::from_compact(back), Ok(target));
+            // Canonical forms (no leading zero byte in the mantissa) come back bit for bit.
+            if mantissa >= 0x8000 && (size >= 3 || mantissa & ((1 << (8 * (3 - size))) - 1) == 0) {
+                prop_assert_eq!(back, compact);
+            }
+        }
+    }
+
+    #[test]
+    fn to_compact_keeps_the_top_bits_and_is_stable(value in u256()) {
+        let compact = CompactTarget::from_value(value, false);
+        let expanded = compact.expand();
+        prop_assert!(!expanded.negative && !expanded.overflow);
+        // Rounds down to the top 23 or 24 bits, so never by more than a part in 2^15.
+        prop_assert!(expanded.value <= value);
+        prop_assert!(value - expanded.value <= value >> 15);
+        prop_assert_eq!(CompactTarget::from_value(expanded.value, false), compact);
+    }
+
+    #[test]
+    fn overflow_flag_means_more_than_256_bits(compact in any::<u32>()) {
+        let expanded = CompactTarget(compact).expand();
+        let size = compact >> 24;
+        // Core shifts small sizes' mantissa first, and judges the sign on what is left.
+        let word = match size {
+            0..=3 => (compact & 0x007f_ffff) >> (8 * (3 - size)),
+            _ => compact & 0x007f_ffff,
+        };
+        let word_bits = 32 - word.leading_zeros();
+        let fits = size <= 3 || word == 0 || word_bits + 8 * (size - 3) <= 256;
+        prop_assert_eq!(expanded.overflow, !fits, "{:08x}", compact);
+        if fits {
+            let wide = U512::from(word) << (8 * size.saturating_sub(3) as usize);
+            prop_assert_eq!(U512::from(expanded.value), wide);
+        }
+        prop_assert_eq!(expanded.negative, word != 0 && compact & 0x0080_0000 != 0);
+    }
+}
