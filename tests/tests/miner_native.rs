@@ -1,6 +1,6 @@
 //! The native miner (`bbchain --start-miner`) against real dev-chain masters.
 
-use bbchain_e2e::{Master, Process, free_port, http_get, spawn_bbchain, wait_for};
+use bbchain_e2e::{Master, Process, free_port, http_get, run_bbchain, spawn_bbchain, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -153,4 +153,29 @@ fn two_miners_on_one_master_never_hash_the_same_header() {
         let log = miner.log();
         assert!(duplicate_rejections(&log).is_empty(), "{log}");
     }
+}
+
+#[test]
+fn a_name_too_long_for_a_coinbase_is_refused_in_one_line() {
+    let long = "n".repeat(65);
+    let output = run_bbchain(&["--start-miner", "--nodes", "127.0.0.1:1", "--name", &long]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error: Vec<&str> = stderr.lines().filter(|l| l.contains("bbchain:")).collect();
+    assert_eq!(error.len(), 1, "{stderr}");
+    assert!(error[0].contains("64"), "{stderr}");
+}
+
+#[test]
+fn the_benchmark_ends_with_the_hashrate() {
+    let output = run_bbchain(&["--benchmark", "--threads", "1"]);
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().expect("output");
+    let rate = last
+        .strip_prefix("hashrate: ")
+        .and_then(|rest| rest.strip_suffix(" H/s"))
+        .and_then(|number| number.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("last line is not `hashrate: <n> H/s`: {stdout}"));
+    assert!(rate > 0.0, "{stdout}");
 }
