@@ -1,0 +1,278 @@
+//! Chain state through the node handle: branches, reorgs, requeued data, restarts, bad blocks.
+
+mod common;
+
+use bbchain::config::NodeLimits;
+use bbchain::node::{DataStatus, NodeEvent, SubmitError, SubmitOutcome};
+use bbchain_core::block::data_id;
+use bbchain_core::validation::{BlockError, BranchAnchor, ChainContext};
+use bbchain_core::{Block, ChainParams, Coinbase, Entry, Header, Midstate, scan};
+use common::TestNode;
+
+/// A branch built by hand: headers from genesis.
+#[derive(Clone)]
+struct Branch(Vec<Header>);
+
+fn now() -> u32 {
+    bbchain::node::template::unix_now()
+}
+
+impl Branch {
+    fn genesis() -> Branch {
+        Branch(vec![ChainParams::dev().genesis_block().header])
+    }
+
+    /// The next block with `data`, mined; `tweak` may spoil it before mining.
+    fn next_with(&self, data: &[&str], miner: &str, tweak: impl FnOnce(&mut Block)) -> Block {
+        let params = ChainParams::dev();
+        let parent = *self.0.last().unwrap();
+        let height = self.0.len() as u32;
+        let times: Vec<u32> = self.0.iter().rev().take(11).map(|h| h.time).collect();
+        let anchor = self.0.get(1).map(|h| BranchAnchor {
+            time: h.time,
+            bits: h.bits,
+        });
+        let context = ChainContext {
+            parent_hash: parent.block_hash(),
+            parent_height: height - 1,
+            parent_time: parent.time,
+            recent_times: &times,
+            anchor,
+        };
+        let mut entries = vec![Entry::Coinbase(Coinbase {
+            height,
+            extra_nonce: 0,
+            miner: miner.into(),
+        })];
+        entries.extend(data.iter().map(|text| Entry::data(*text)));
+        let time = if height == 1 {
+            now() - 100
+        } else {
+            parent.time + 1
+        };
+        let mut block = Block {
+            header: Header {
+                version: 1,
+                prev_hash: parent.block_hash(),
+                merkle_root: Default::default(),
+                time,
+                bits: params.expected_bits(&context),
+                nonce: 0,
+            },
+            entries,
+        };
+        tweak(&mut block);
+        block.header.merkle_root = block.compute_merkle_root();
+        let midstate = Midstate::new(&block.header);
+        let target = block.header.target().unwrap();
+        block.header.nonce = scan(&midstate, &target, 0, u32::MAX).nonce.unwrap();
+        block
+    }
+
+    fn next(&self, data: &[&str], miner: &str) -> Block {
+        self.next_with(data, miner, |_| {})
+    }
+
+    fn push(&mut self, block: &Block) {
+        self.0.push(block.header);
+    }
+}
+
+async fn submit(test: &TestNode, branch: &mut Branch, data: &[&str], miner: &str) -> SubmitOutcome {
+    let block = branch.next(data, miner);
+    branch.push(&block);
+    test.node.submit_block(block).await.unwrap()
+}
+
+fn status(test: &TestNode, text: &str) -> Option<DataStatus> {
+    test.node.data_status(&data_id(text)).unwrap()
+}
+
+fn confirmed_at(test: &TestNode, text: &str) -> Option<u32> {
+    match status(test, text) {
+        Some(DataStatus::Confirmed { height, .. }) => Some(height),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_most_work_branch_wins_and_left_data_returns_to_the_queue() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    for text in ["x", "shared", "y"] {
+        test.node.add_data(text.into()).await.unwrap();
+    }
+    let mut a = Branch::genesis();
+    let mut b = Branch::genesis();
+    assert!(matches!(
+        submit(&test, &mut a, &["x", "shared"], "a").await,
+        SubmitOutcome::Connected { height: 1, .. }
+    ));
+    assert!(matches!(
+        submit(&test, &mut a, &[], "a").await,
+        SubmitOutcome::Connected { height: 2, .. }
+    ));
+    assert_eq!(confirmed_at(&test, "x"), Some(1));
+    assert_eq!(status(&test, "y"), Some(DataStatus::Pending));
+
+    let mut events = test.node.subscribe();
+    assert!(matches!(
+        submit(&test, &mut b, &["shared", "y"], "b").await,
+        SubmitOutcome::SideBranch { height: 1, .. }
+    ));
+    // Equal work does not move the tip: the first seen stays.
+    assert!(matches!(
+        submit(&test, &mut b, &[], "b").await,
+        SubmitOutcome::SideBranch { height: 2, .. }
+    ));
+    assert_eq!(test.node.snapshot().tip, a.0[2].block_hash());
+    let outcome = submit(&test, &mut b, &[], "b").await;
+    assert!(matches!(
+        outcome,
+        SubmitOutcome::Connected { height: 3, .. }
+    ));
+
+    let snapshot = test.node.snapshot();
+    assert_eq!((snapshot.height, snapshot.tip), (3, b.0[3].block_hash()));
+    assert_eq!(
+        status(&test, "x"),
+        Some(DataStatus::Pending),
+        "x went back to the queue"
+    );
+    assert_eq!(confirmed_at(&test, "shared"), Some(1));
+    assert_eq!(confirmed_at(&test, "y"), Some(1));
+    assert_eq!(snapshot.pending, 1);
+    match events.recv().await.unwrap() {
+        NodeEvent::Reorg {
+            detached,
+            height,
+            tip,
+        } => {
+            assert_eq!((detached, height, tip), (2, 3, b.0[3].block_hash()))
+        }
+        other => panic!("expected a reorg first, got {other:?}"),
+    }
+    let mut connected = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let NodeEvent::BlockConnected { height, .. } = event {
+            connected.push(height);
+        }
+    }
+    assert_eq!(connected, [1, 2, 3]);
+    // The new main chain is what the API reads.
+    for height in 1..=3 {
+        assert_eq!(
+            test.node.block_at(height).unwrap().unwrap().0,
+            b.0[height as usize].block_hash()
+        );
+    }
+    assert_eq!(
+        test.node.block_height(&a.0[1].block_hash()).unwrap(),
+        Some((1, false))
+    );
+
+    // After a restart everything is still there.
+    let dir = test.stop().await;
+    let test = TestNode::start_in(dir, NodeLimits::default()).await;
+    assert_eq!(test.node.snapshot().tip, b.0[3].block_hash());
+    assert_eq!(status(&test, "x"), Some(DataStatus::Pending));
+    assert_eq!(confirmed_at(&test, "y"), Some(1));
+    assert!(
+        test.node.block(&a.0[2].block_hash()).unwrap().is_some(),
+        "side blocks are kept"
+    );
+
+    // Branch a overtakes again: y returns, x is confirmed again.
+    submit(&test, &mut a, &[], "a").await;
+    assert!(matches!(
+        submit(&test, &mut a, &[], "a").await,
+        SubmitOutcome::Connected { height: 4, .. }
+    ));
+    assert_eq!(confirmed_at(&test, "x"), Some(1));
+    assert_eq!(confirmed_at(&test, "shared"), Some(1));
+    assert_eq!(status(&test, "y"), Some(DataStatus::Pending));
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn bad_blocks_are_refused_and_change_nothing() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut main = Branch::genesis();
+    submit(&test, &mut main, &[], "m").await;
+    let tip = test.node.snapshot().tip;
+
+    let wrong_bits = main.next_with(&[], "m", |b| {
+        b.header.bits = bbchain_core::CompactTarget(0x207ffffe)
+    });
+    assert!(matches!(
+        test.node.submit_block(wrong_bits).await,
+        Err(SubmitError::Invalid(BlockError::WrongBits { .. }))
+    ));
+    let wrong_height = main.next_with(&[], "m", |b| {
+        b.entries[0] = Entry::Coinbase(Coinbase {
+            height: 7,
+            extra_nonce: 0,
+            miner: "m".into(),
+        })
+    });
+    assert!(matches!(
+        test.node.submit_block(wrong_height).await,
+        Err(SubmitError::Invalid(BlockError::WrongHeight {
+            expected: 2,
+            got: 7
+        }))
+    ));
+    let too_old = main.next_with(&[], "m", |b| b.header.time = main.0[1].time);
+    assert!(matches!(
+        test.node.submit_block(too_old).await,
+        Err(SubmitError::Invalid(BlockError::TimeTooOld { .. }))
+    ));
+    let mut bad_root = main.next(&["data"], "m");
+    bad_root.entries.push(Entry::data("smuggled"));
+    assert!(matches!(
+        test.node.submit_block(bad_root).await,
+        Err(SubmitError::Invalid(_))
+    ));
+    let mut orphan_branch = main.clone();
+    let skipped = orphan_branch.next(&[], "m");
+    orphan_branch.push(&skipped);
+    let orphan = orphan_branch.next(&[], "m");
+    assert!(matches!(
+        test.node.submit_block(orphan).await,
+        Err(SubmitError::UnknownParent(_))
+    ));
+    assert_eq!(test.node.snapshot().tip, tip);
+
+    let good = main.next(&[], "m");
+    assert!(matches!(
+        test.node.submit_block(good.clone()).await,
+        Ok(SubmitOutcome::Connected { .. })
+    ));
+    assert!(matches!(
+        test.node.submit_block(good).await,
+        Ok(SubmitOutcome::Duplicate { .. })
+    ));
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn locator_and_headers_after_let_a_peer_catch_up() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut main = Branch::genesis();
+    for _ in 0..30 {
+        submit(&test, &mut main, &[], "m").await;
+    }
+    let locator = test.node.locator().unwrap();
+    assert_eq!(locator[0], main.0[30].block_hash());
+    assert_eq!(*locator.last().unwrap(), main.0[0].block_hash());
+    assert!(locator.len() < 20);
+    // A peer that has blocks up to 10 gets 11.. from us.
+    let theirs = vec![main.0[10].block_hash(), main.0[0].block_hash()];
+    let headers = test.node.headers_after(&theirs, 5).unwrap();
+    assert_eq!(headers, main.0[11..16].to_vec());
+    let unknown = vec![bbchain_core::Hash256([3; 32])];
+    assert_eq!(
+        test.node.headers_after(&unknown, 2).unwrap(),
+        main.0[1..3].to_vec()
+    );
+    test.stop().await;
+}
