@@ -197,7 +197,7 @@ pub async fn get_block(State(node): State<Node>, Path(id): Path<String>) -> ApiR
 
 /// `GET /api/nodes`.
 pub async fn get_nodes(State(node): State<Node>) -> Json<Value> {
-    Json(json!({"masters": node.peers(), "miners": node.miners()}))
+    Json(json!({"masters": node.linked_masters(), "miners": node.miners()}))
 }
 
 /// Any other `/api/...` path.

@@ -12,6 +12,7 @@ pub mod events;
 pub mod feed;
 pub mod miner;
 pub mod node;
+pub mod peer;
 pub mod server;
 pub mod store;
 pub mod views;

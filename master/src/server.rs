@@ -88,7 +88,9 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+    let seeds = config.peers.clone();
     let (node, task) = Node::start(config)?;
+    let peers = crate::peer::Peers::start(node.clone(), addr.port(), &seeds);
     let snapshot = node.snapshot();
     tracing::info!(
         "master on http://{} ({} chain, height {}, tip {})",
@@ -98,13 +100,19 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
         snapshot.tip
     );
     let (state, stop) = AppState::new(node);
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("stopping");
-            let _ = stop.send(true);
-        })
-        .await;
+    let router = app(state).merge(peers.routes());
+    let links = peers.clone();
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        let _ = stop.send(true);
+        links.stop();
+    })
+    .await;
     tokio::task::spawn_blocking(move || task.shutdown()).await?;
     served?;
     Ok(())

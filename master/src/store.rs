@@ -265,6 +265,20 @@ impl StoreReader {
         Ok(self.txn.open_table(PENDING_IDS)?.get(id.0)?.is_some())
     }
 
+    /// The text of a queued data entry.
+    pub fn pending_text(&self, id: &Hash256) -> anyhow::Result<Option<String>> {
+        let Some(seq) = self
+            .txn
+            .open_table(PENDING_IDS)?
+            .get(id.0)?
+            .map(|v| v.value())
+        else {
+            return Ok(None);
+        };
+        let table = self.txn.open_table(PENDING)?;
+        Ok(table.get(seq)?.map(|v| v.value().to_string()))
+    }
+
     /// Every index record (for the writer's start-up).
     pub fn all_records(&self) -> anyhow::Result<Vec<IndexRecord>> {
         let table = self.txn.open_table(INDEX)?;

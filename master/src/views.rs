@@ -84,7 +84,7 @@ pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
         "hashrate": snapshot.hashrate,
         "chainwork": snapshot.chainwork,
         "miners": node.miner_count(),
-        "peers": node.peers().len(),
+        "peers": node.linked_masters().len(),
         "pending": snapshot.pending,
         "genesis": params.genesis_hash(),
     })

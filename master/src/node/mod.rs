@@ -201,6 +201,8 @@ struct Shared {
     snapshot: watch::Receiver<Arc<ChainSnapshot>>,
     template: watch::Receiver<Arc<BlockTemplate>>,
     miners: Mutex<BTreeMap<u64, MinerInfo>>,
+    /// Masters linked right now (kept up to date by `peer`).
+    linked: Mutex<Vec<String>>,
     next_id: AtomicU64,
 }
 
@@ -247,6 +249,7 @@ impl Node {
                 snapshot,
                 template,
                 miners: Mutex::new(BTreeMap::new()),
+                linked: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(1),
             }),
         };
@@ -276,6 +279,35 @@ impl Node {
             return Err(SubmitError::ShuttingDown);
         }
         answer.await.unwrap_or(Err(SubmitError::ShuttingDown))
+    }
+
+    /// Validates and stores blocks in order (a batch from peer sync): every block is queued before
+    /// the first answer is awaited, so the writer applies them in order and in one commit.
+    pub async fn submit_blocks(
+        &self,
+        blocks: Vec<Block>,
+    ) -> Vec<Result<SubmitOutcome, SubmitError>> {
+        let answers: Vec<_> = blocks
+            .into_iter()
+            .map(|block| {
+                let (reply, answer) = oneshot::channel();
+                self.send(Command::SubmitBlock { block, reply })
+                    .then_some(answer)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            out.push(match answer {
+                Some(answer) => answer.await.unwrap_or(Err(SubmitError::ShuttingDown)),
+                None => Err(SubmitError::ShuttingDown),
+            });
+        }
+        out
+    }
+
+    /// The text of a queued data entry (for gossip to peers).
+    pub fn pending_text(&self, id: &Hash256) -> anyhow::Result<Option<String>> {
+        self.shared.store.read()?.pending_text(id)
     }
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
@@ -310,6 +342,16 @@ impl Node {
     /// Peers given at start (`--nodes`).
     pub fn peers(&self) -> &[String] {
         &self.shared.peers
+    }
+
+    /// Masters linked right now, as `host:port` where they accept peers.
+    pub fn linked_masters(&self) -> Vec<String> {
+        self.shared.linked.lock().expect("lock").clone()
+    }
+
+    /// Called by `peer` whenever a link opens or closes.
+    pub fn set_linked_masters(&self, masters: Vec<String>) {
+        *self.shared.linked.lock().expect("lock") = masters;
     }
 
     /// The main chain as of the last commit.

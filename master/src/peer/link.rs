@@ -1,0 +1,566 @@
+//! One link to another master: the handshake, then its requests, our answers, headers-first sync
+//! and gossip until either side hangs up.
+
+use super::headers::HeaderTrail;
+use super::sync::{BlockQueue, DownloadError};
+use super::{LinkInfo, OUTBOX, Peers};
+use crate::node::{Node, SubmitError};
+use anyhow::Context;
+use bbchain_core::params::MEDIAN_TIME_BLOCKS;
+use bbchain_core::peer::{
+    Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
+    MAX_PEER_ADDRS, PEER_PROTOCOL_VERSION, PeerMessage,
+};
+use bbchain_core::validation::BranchAnchor;
+use bbchain_core::{Block, BlockError, Hash256, Header};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
+
+/// How long the other side has to say hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an open request may go unanswered before the link is dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a long sync logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// A WebSocket frame, whichever library carried it.
+pub(super) enum Frame {
+    Text(String),
+    Binary,
+    Close,
+    Control,
+}
+
+/// Both halves of a WebSocket, from axum (inbound) or tokio-tungstenite (outbound).
+pub(super) struct LinkIo {
+    pub incoming: Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
+    pub outgoing: Pin<Box<dyn Sink<String, Error = anyhow::Error> + Send>>,
+}
+
+/// Who opened the link.
+pub(super) enum Direction {
+    /// It dialed us from this socket address.
+    Inbound(SocketAddr),
+    /// We dialed this `host:port`.
+    Outbound(String),
+}
+
+/// Why a link ends.
+#[derive(Debug)]
+enum LinkError {
+    /// The other side hung up, or we are done.
+    Closed,
+    /// A socket or storage error.
+    Failed(anyhow::Error),
+    /// The peer broke the protocol or sent invalid blocks: it is banned for a while.
+    Misbehaved(String),
+    /// We refuse the link without blaming the peer (another network, a clock far ahead).
+    Refused(String),
+}
+
+impl From<anyhow::Error> for LinkError {
+    fn from(err: anyhow::Error) -> LinkError {
+        LinkError::Failed(err)
+    }
+}
+
+fn misbehaved(why: impl Into<String>) -> LinkError {
+    LinkError::Misbehaved(why.into())
+}
+
+/// The JSON text of a message.
+pub(super) fn encode(message: &PeerMessage) -> String {
+    serde_json::to_string(message).expect("peer messages always serialize")
+}
+
+/// Runs a link until it ends; returns whether the handshake went through.
+pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool {
+    let LinkIo {
+        mut incoming,
+        mut outgoing,
+    } = io;
+    let (outbox, mut queued) = mpsc::channel::<String>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = queued.recv().await {
+            if outgoing.send(text).await.is_err() {
+                return;
+            }
+        }
+        let _ = outgoing.close().await;
+    });
+    let mut name = match &direction {
+        Direction::Inbound(remote) => remote.to_string(),
+        Direction::Outbound(addr) => addr.clone(),
+    };
+    let mut linked = false;
+    let result = async {
+        let (hello, addr) = handshake(&peers, &mut incoming, &outbox, &direction).await?;
+        name = if addr.is_empty() {
+            name.clone()
+        } else {
+            addr.clone()
+        };
+        let closed = Arc::new(Notify::new());
+        let _guard = peers
+            .register(LinkInfo {
+                addr: addr.clone(),
+                nonce: hello.nonce,
+                outbound: matches!(direction, Direction::Outbound(_)),
+                outbox: outbox.clone(),
+                closed: closed.clone(),
+            })
+            .map_err(|why| LinkError::Refused(why.into()))?;
+        linked = true;
+        tracing::info!(
+            "linked to master {name} (height {}, tip {})",
+            hello.height,
+            hello.tip
+        );
+        let mut link = Link {
+            node: peers.node().clone(),
+            peers: peers.clone(),
+            name: name.clone(),
+            outbox: outbox.clone(),
+            trail: None,
+            headers_open: false,
+            queue: BlockQueue::default(),
+            progress: None,
+        };
+        link.send(&PeerMessage::GetPeers).await?;
+        if hello.chainwork > link.node.snapshot().chainwork {
+            link.request_headers().await?;
+        }
+        link.serve(&mut incoming, &closed).await
+    }
+    .await;
+    match result {
+        Ok(()) | Err(LinkError::Closed) => {}
+        Err(LinkError::Failed(err)) => tracing::info!("link to {name} failed: {err:#}"),
+        Err(LinkError::Refused(why)) => {
+            tracing::info!("link to {name} refused: {why}");
+            let _ = outbox.try_send(encode(&PeerMessage::Reject { reason: why }));
+        }
+        Err(LinkError::Misbehaved(why)) => {
+            tracing::warn!("peer {name} misbehaved: {why}");
+            peers.ban(&name);
+            let _ = outbox.try_send(encode(&PeerMessage::Reject { reason: why }));
+        }
+    }
+    if linked {
+        tracing::info!("link to master {name} closed");
+    }
+    drop(outbox);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    linked
+}
+
+/// Exchanges hellos; returns the peer's and the address it accepts peers on.
+async fn handshake(
+    peers: &Peers,
+    incoming: &mut Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
+    outbox: &mpsc::Sender<String>,
+    direction: &Direction,
+) -> Result<(Hello, String), LinkError> {
+    let node = peers.node();
+    let snapshot = node.snapshot();
+    let ours = Hello {
+        version: PEER_PROTOCOL_VERSION,
+        network_id: node.params().network_id,
+        genesis: node.params().genesis_hash(),
+        listen_port: Some(peers.inner.listen_port),
+        tip: snapshot.tip,
+        height: snapshot.height,
+        chainwork: snapshot.chainwork,
+        agent: concat!("bbchain/", env!("CARGO_PKG_VERSION")).into(),
+        nonce: peers.inner.nonce,
+    };
+    outbox
+        .send(encode(&PeerMessage::Hello(ours.clone())))
+        .await
+        .map_err(|_| LinkError::Closed)?;
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(incoming))
+        .await
+        .map_err(|_| LinkError::Refused("no hello within 10 s".into()))??;
+    let theirs = match serde_json::from_str::<PeerMessage>(&first) {
+        Ok(PeerMessage::Hello(hello)) => hello,
+        Ok(PeerMessage::Reject { reason }) => {
+            return Err(LinkError::Failed(anyhow::anyhow!(
+                "refused by peer: {reason}"
+            )));
+        }
+        Ok(_) => return Err(misbehaved("the first message is not a hello")),
+        Err(err) => return Err(misbehaved(format!("bad hello: {err}"))),
+    };
+    let addr = match direction {
+        Direction::Outbound(addr) => addr.clone(),
+        Direction::Inbound(remote) => match theirs.listen_port {
+            Some(port) if port != 0 => SocketAddr::new(remote.ip(), port).to_string(),
+            _ => String::new(),
+        },
+    };
+    if let Err(err) = ours.check_peer(&theirs) {
+        if let (bbchain_core::peer::HelloError::SelfConnection, Direction::Outbound(addr)) =
+            (&err, direction)
+        {
+            peers.mark_myself(addr);
+        }
+        return Err(LinkError::Refused(err.to_string()));
+    }
+    let key = if addr.is_empty() {
+        match direction {
+            Direction::Inbound(remote) => remote.ip().to_string(),
+            Direction::Outbound(addr) => addr.clone(),
+        }
+    } else {
+        addr.clone()
+    };
+    if peers.banned_until(&key).is_some() {
+        return Err(LinkError::Refused("banned for misbehaving".into()));
+    }
+    Ok((theirs, addr))
+}
+
+/// The next text frame; control frames are skipped, binary frames are a protocol error.
+async fn next_text(
+    incoming: &mut Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
+) -> Result<String, LinkError> {
+    loop {
+        match incoming.next().await {
+            None | Some(Ok(Frame::Close)) => return Err(LinkError::Closed),
+            Some(Err(err)) => return Err(LinkError::Failed(err)),
+            Some(Ok(Frame::Control)) => {}
+            Some(Ok(Frame::Binary)) => return Err(misbehaved("binary frame")),
+            Some(Ok(Frame::Text(text))) => return Ok(text),
+        }
+    }
+}
+
+/// Progress of a long block download, for the log.
+struct Progress {
+    started: Instant,
+    last_log: Instant,
+    blocks: u64,
+}
+
+/// A link after its handshake.
+struct Link {
+    node: Node,
+    peers: Peers,
+    /// The peer's address, for the log and bans.
+    name: String,
+    outbox: mpsc::Sender<String>,
+    /// The end of the peer's headers we have checked.
+    trail: Option<HeaderTrail>,
+    /// A `get_headers` is waiting for its answer.
+    headers_open: bool,
+    /// Blocks to fetch from this peer.
+    queue: BlockQueue,
+    progress: Option<Progress>,
+}
+
+impl Link {
+    async fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
+        self.outbox
+            .send(encode(message))
+            .await
+            .map_err(|_| LinkError::Closed)
+    }
+
+    fn busy(&self) -> bool {
+        self.headers_open || !self.queue.is_idle()
+    }
+
+    async fn serve(
+        &mut self,
+        incoming: &mut Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
+        closed: &Notify,
+    ) -> Result<(), LinkError> {
+        loop {
+            let wait = if self.busy() {
+                REQUEST_TIMEOUT
+            } else {
+                Duration::from_secs(24 * 3600)
+            };
+            let text = tokio::select! {
+                () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
+                () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
+                text = tokio::time::timeout(wait, next_text(incoming)) => match text {
+                    Ok(text) => text?,
+                    Err(_) => return Err(LinkError::Refused("request timed out".into())),
+                },
+            };
+            let message = serde_json::from_str::<PeerMessage>(&text)
+                .map_err(|err| misbehaved(format!("bad message: {err}")))?;
+            self.handle(message).await?;
+        }
+    }
+
+    async fn handle(&mut self, message: PeerMessage) -> Result<(), LinkError> {
+        match message {
+            PeerMessage::Hello(_) => Err(misbehaved("a second hello")),
+            PeerMessage::GetHeaders { locator } => {
+                if locator.len() > MAX_LOCATOR {
+                    return Err(misbehaved("locator too long"));
+                }
+                let headers = self.node.headers_after(&locator, MAX_HEADERS)?;
+                self.send(&PeerMessage::Headers { headers }).await
+            }
+            PeerMessage::Headers { headers } => self.on_headers(headers).await,
+            PeerMessage::GetBlocks { hashes } => {
+                if hashes.len() > MAX_BLOCKS_PER_REQUEST {
+                    return Err(misbehaved("too many blocks asked for"));
+                }
+                let blocks = self.read_blocks(&hashes)?;
+                self.send(&PeerMessage::Blocks { blocks }).await
+            }
+            PeerMessage::Blocks { blocks } => self.on_blocks(blocks).await,
+            PeerMessage::NewBlock { block, .. } => self.on_new_block(block).await,
+            PeerMessage::Data { entries } => self.on_data(entries).await,
+            PeerMessage::GetPeers => {
+                let addrs = self.peers.shareable(&self.name);
+                self.send(&PeerMessage::Peers { addrs }).await
+            }
+            PeerMessage::Peers { addrs } => {
+                if addrs.len() > MAX_PEER_ADDRS {
+                    return Err(misbehaved("too many addresses"));
+                }
+                for addr in &addrs {
+                    self.peers.learn(addr);
+                }
+                Ok(())
+            }
+            PeerMessage::Reject { reason } => {
+                tracing::info!("peer {} hangs up: {reason}", self.name);
+                Err(LinkError::Closed)
+            }
+        }
+    }
+
+    /// Asks for the peer's headers after the ones we have checked (or after our main chain).
+    async fn request_headers(&mut self) -> Result<(), LinkError> {
+        if self.headers_open {
+            return Ok(());
+        }
+        let mut locator = self.node.locator()?;
+        if let Some(trail) = &self.trail {
+            locator.insert(0, trail.hash);
+            locator.truncate(MAX_LOCATOR);
+        }
+        self.headers_open = true;
+        self.send(&PeerMessage::GetHeaders { locator }).await
+    }
+
+    /// Checks the headers (link, bits, time, proof of work) and queues the blocks we lack.
+    async fn on_headers(&mut self, headers: Vec<Header>) -> Result<(), LinkError> {
+        if !self.headers_open {
+            return Err(misbehaved("headers nobody asked for"));
+        }
+        self.headers_open = false;
+        let Some(first) = headers.first() else {
+            return self.pump().await;
+        };
+        let mut trail = match self.trail.take() {
+            Some(trail) if trail.hash == first.prev_hash => trail,
+            _ => trail_at(&self.node, &first.prev_hash)?
+                .ok_or_else(|| misbehaved("headers do not connect to any block we have"))?,
+        };
+        if let Err(bad) = trail.extend(&headers, self.node.params(), unix_now()) {
+            return Err(match bad.error {
+                BlockError::TimeTooNew { .. } => LinkError::Refused(bad.to_string()),
+                _ => misbehaved(format!("invalid {bad}")),
+            });
+        }
+        self.trail = Some(trail);
+        // Blocks we hold form a prefix: no block is stored without its parent.
+        let mut known = 0;
+        while known < headers.len()
+            && self
+                .node
+                .block_height(&headers[known].block_hash())?
+                .is_some()
+        {
+            known += 1;
+        }
+        self.queue
+            .want(headers[known..].iter().map(Header::block_hash));
+        if headers.len() == MAX_HEADERS {
+            self.request_headers().await?;
+        }
+        self.pump().await
+    }
+
+    /// Sends block requests while slots are free; logs when a sync is done.
+    async fn pump(&mut self) -> Result<(), LinkError> {
+        while let Some(hashes) = self.queue.next_request() {
+            if self.progress.is_none() {
+                let now = Instant::now();
+                self.progress = Some(Progress {
+                    started: now,
+                    last_log: now,
+                    blocks: 0,
+                });
+            }
+            self.send(&PeerMessage::GetBlocks { hashes }).await?;
+        }
+        if !self.busy()
+            && let Some(progress) = self.progress.take()
+        {
+            let snapshot = self.node.snapshot();
+            let secs = progress.started.elapsed().as_secs_f64();
+            tracing::info!(
+                "sync from {}: done, {} blocks in {secs:.1} s, height {} tip {}",
+                self.name,
+                progress.blocks,
+                snapshot.height,
+                snapshot.tip
+            );
+        }
+        Ok(())
+    }
+
+    /// The blocks a peer asked for: a prefix of its list, cut at the size cap.
+    fn read_blocks(&self, hashes: &[Hash256]) -> anyhow::Result<Vec<Block>> {
+        let mut blocks = Vec::new();
+        let mut bytes = 0;
+        for hash in hashes {
+            let Some(block) = self.node.block(hash)? else {
+                break;
+            };
+            bytes += block.encoded_len();
+            if !blocks.is_empty() && bytes > MAX_BLOCKS_BYTES {
+                break;
+            }
+            blocks.push(block);
+        }
+        Ok(blocks)
+    }
+
+    async fn on_blocks(&mut self, blocks: Vec<Block>) -> Result<(), LinkError> {
+        let blocks = self.queue.receive(blocks).map_err(|err| match err {
+            DownloadError::Empty(_) => LinkError::Refused(err.to_string()),
+            _ => misbehaved(err.to_string()),
+        })?;
+        let count = blocks.len() as u64;
+        self.submit(blocks).await?;
+        if let Some(progress) = &mut self.progress {
+            progress.blocks += count;
+            if progress.last_log.elapsed() >= PROGRESS_EVERY {
+                progress.last_log = Instant::now();
+                let height = self.node.snapshot().height;
+                let target = self.trail.as_ref().map_or(height, |t| t.height);
+                let rate = progress.blocks as f64 / progress.started.elapsed().as_secs_f64();
+                tracing::info!(
+                    "sync from {}: height {height} of {target} ({rate:.0} blocks/s)",
+                    self.name
+                );
+            }
+        }
+        self.pump().await
+    }
+
+    /// Hands blocks to the chain writer in one go (one commit); any invalid block bans the peer.
+    async fn submit(&self, blocks: Vec<Block>) -> Result<(), LinkError> {
+        for result in self.node.submit_blocks(blocks).await {
+            match result {
+                Ok(_) => {}
+                Err(SubmitError::Invalid(err)) => {
+                    return Err(match err {
+                        BlockError::TimeTooNew { .. } => LinkError::Refused(err.to_string()),
+                        _ => misbehaved(format!("invalid block: {err}")),
+                    });
+                }
+                Err(SubmitError::UnknownParent(parent)) => {
+                    return Err(misbehaved(format!("block with unknown parent {parent}")));
+                }
+                Err(err) => return Err(LinkError::Failed(anyhow::anyhow!(err))),
+            }
+        }
+        Ok(())
+    }
+
+    /// A block the peer just mined or accepted: store it, or sync if we lack its parent.
+    async fn on_new_block(&mut self, block: Block) -> Result<(), LinkError> {
+        if self.node.block_height(&block.hash())?.is_some() {
+            return Ok(());
+        }
+        if self.node.block_height(&block.header.prev_hash)?.is_none() {
+            return self.request_headers().await;
+        }
+        self.submit(vec![block]).await
+    }
+
+    /// Data entries the peer queued: queue them here too (the relay passes new ones on).
+    async fn on_data(&mut self, entries: Vec<String>) -> Result<(), LinkError> {
+        if entries.len() > MAX_DATA_ENTRIES {
+            return Err(misbehaved("too many data entries"));
+        }
+        let max = self.node.params().max_entry_bytes;
+        if let Some(bad) = entries.iter().find(|t| t.is_empty() || t.len() > max) {
+            return Err(misbehaved(format!(
+                "data entry of {} bytes; entries are 1 to {max} bytes",
+                bad.len()
+            )));
+        }
+        let results =
+            futures_util::future::join_all(entries.into_iter().map(|t| self.node.add_data(t)))
+                .await;
+        for result in results {
+            if let Err(err) = result {
+                tracing::debug!("data from {} not queued: {err}", self.name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The trail ending at a stored block, to check headers that build on it.
+fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+    let Some((height, _)) = node.block_height(hash)? else {
+        return Ok(None);
+    };
+    let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
+    let mut anchor = None;
+    let mut cursor = *hash;
+    let mut cursor_height = height;
+    loop {
+        let block = node
+            .block(&cursor)?
+            .context("an indexed block is missing")?;
+        if times.len() < MEDIAN_TIME_BLOCKS {
+            times.push(block.header.time);
+        }
+        if cursor_height == 1 {
+            anchor = Some(BranchAnchor {
+                time: block.header.time,
+                bits: block.header.bits,
+            });
+            break;
+        }
+        if cursor_height == 0 {
+            break;
+        }
+        // Past the times we need, a main-chain ancestor shares block 1 with the main chain.
+        if times.len() >= MEDIAN_TIME_BLOCKS
+            && node.block_height(&cursor)?.is_some_and(|(_, main)| main)
+        {
+            anchor = node.block_at(1)?.map(|(_, block)| BranchAnchor {
+                time: block.header.time,
+                bits: block.header.bits,
+            });
+            break;
+        }
+        cursor = block.header.prev_hash;
+        cursor_height -= 1;
+    }
+    Ok(Some(HeaderTrail::new(*hash, height, anchor, times)))
+}
+
+fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+}

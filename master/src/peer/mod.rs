@@ -1,0 +1,481 @@
+//! Master-to-master links: the `/ws/peer` route, outgoing links with reconnect backoff, peer lists,
+//! bans, and the relay of new blocks and data entries to every linked master.
+//!
+//! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
+//! headers-first sync and gossip. Blocks from peers go through [`Node::submit_block`], the same path
+//! as a miner's, so the chain writer alone decides the main chain (most cumulative work).
+//!
+//! ```text
+//! node events --relay--> every link's outbox --> socket
+//! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
+//! ```
+
+pub mod headers;
+mod link;
+pub mod sync;
+
+use crate::node::{Node, NodeEvent};
+use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{State, ws};
+use axum::http::Extensions;
+use axum::response::Response;
+use axum::routing::get;
+use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use futures_util::{SinkExt, StreamExt};
+use link::{Frame, LinkIo};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use sync::{Backoff, BanList};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+
+/// Most addresses a master remembers (learned from peer lists).
+const MAX_KNOWN: usize = 256;
+/// Most masters a master dials.
+const MAX_OUTBOUND: usize = 16;
+/// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
+/// catches up by sync).
+const OUTBOX: usize = 256;
+/// How long to wait for a dialed master to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A linked master, for `/api/nodes`.
+#[derive(Debug, Clone)]
+struct LinkInfo {
+    /// Where it accepts peers (`host:port`).
+    addr: String,
+    /// Its per-process nonce from the hello.
+    nonce: u64,
+    /// Whether we dialed it.
+    outbound: bool,
+    /// Its outbox.
+    outbox: mpsc::Sender<String>,
+    /// Told when the link must end (a newer link to the same master replaced it).
+    closed: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct State_ {
+    /// Addresses of masters we know of.
+    known: BTreeSet<String>,
+    /// Addresses with a running dial loop.
+    dialing: HashSet<String>,
+    /// Addresses that turned out to be this master.
+    myself: HashSet<String>,
+    /// Live links by id.
+    links: BTreeMap<u64, LinkInfo>,
+    bans: BanList,
+    next_id: u64,
+}
+
+struct Inner {
+    node: Node,
+    listen_port: u16,
+    nonce: u64,
+    state: Mutex<State_>,
+    /// Turns `true` when the master stops: every link and dial loop ends.
+    stop: watch::Sender<bool>,
+}
+
+/// The peer side of a master: cheap to clone.
+#[derive(Clone)]
+pub struct Peers {
+    inner: Arc<Inner>,
+}
+
+impl Peers {
+    /// Starts peer sync for `node`, which accepts peers on `listen_port`, and dials `seeds`
+    /// (`host:port`, as given with `--nodes`). Needs a tokio runtime.
+    pub fn start(node: Node, listen_port: u16, seeds: &[String]) -> Peers {
+        let peers = Peers {
+            inner: Arc::new(Inner {
+                node,
+                listen_port,
+                nonce: random_nonce(),
+                state: Mutex::new(State_::default()),
+                stop: watch::Sender::new(false),
+            }),
+        };
+        tokio::spawn(relay(peers.clone()));
+        for seed in seeds {
+            peers.learn(seed);
+        }
+        peers
+    }
+
+    /// The `/ws/peer` route, to merge into the master's router. The server must be run with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so inbound peers are known by their IP.
+    pub fn routes(&self) -> Router {
+        Router::new()
+            .route("/ws/peer", get(accept))
+            .with_state(self.clone())
+    }
+
+    /// Closes every link and stops dialing (the master is stopping).
+    pub fn stop(&self) {
+        self.inner.stop.send_replace(true);
+    }
+
+    /// Resolves when [`Peers::stop`] is called.
+    async fn stopped(&self) {
+        let mut stop = self.inner.stop.subscribe();
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+
+    fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    /// Remembers a master's address and dials it (unless known, ourselves, or too many).
+    fn learn(&self, addr: &str) {
+        let addr = addr.trim();
+        if addr.parse::<SocketAddr>().is_err() && !looks_like_host_port(addr) {
+            return;
+        }
+        let mut state = self.inner.state.lock().expect("lock");
+        if state.myself.contains(addr) || state.known.len() >= MAX_KNOWN {
+            return;
+        }
+        state.known.insert(addr.to_string());
+        if state.dialing.len() < MAX_OUTBOUND && state.dialing.insert(addr.to_string()) {
+            tokio::spawn(dial(self.clone(), addr.to_string()));
+        }
+    }
+
+    fn is_linked(&self, addr: &str) -> bool {
+        let state = self.inner.state.lock().expect("lock");
+        state.links.values().any(|l| l.addr == addr)
+    }
+
+    fn banned_until(&self, addr: &str) -> Option<Instant> {
+        let state = self.inner.state.lock().expect("lock");
+        state.bans.banned_until(addr, Instant::now())
+    }
+
+    fn ban(&self, addr: &str) {
+        let mut state = self.inner.state.lock().expect("lock");
+        state.bans.ban(addr, Instant::now());
+        tracing::warn!(
+            "peer {addr} is banned for {} s",
+            BanList::DURATION.as_secs()
+        );
+    }
+
+    fn mark_myself(&self, addr: &str) {
+        let mut state = self.inner.state.lock().expect("lock");
+        state.myself.insert(addr.to_string());
+        state.known.remove(addr);
+    }
+
+    /// Adds a link after its handshake; refuses a second link to the same master. When two masters
+    /// dial each other at once, both keep the link dialed by the one with the smaller nonce.
+    fn register(&self, info: LinkInfo) -> Result<LinkGuard, &'static str> {
+        let mut state = self.inner.state.lock().expect("lock");
+        let ours = self.inner.nonce;
+        let dialer = |outbound: bool, theirs: u64| if outbound { ours } else { theirs };
+        let existing = state
+            .links
+            .iter()
+            .find(|(_, l)| l.nonce == info.nonce)
+            .map(|(id, l)| (*id, dialer(l.outbound, l.nonce)));
+        if let Some((old_id, old_dialer)) = existing {
+            if dialer(info.outbound, info.nonce) >= old_dialer {
+                return Err("already linked to this master");
+            }
+            // The new link wins.
+            if let Some(old) = state.links.remove(&old_id) {
+                publish_links(&self.inner.node, &state);
+                old.closed.notify_one();
+            }
+        }
+        if !info.addr.is_empty() {
+            state.known.insert(info.addr.clone());
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.links.insert(id, info);
+        publish_links(&self.inner.node, &state);
+        Ok(LinkGuard {
+            peers: self.clone(),
+            id,
+        })
+    }
+
+    /// Addresses to share with a peer: linked masters and other known ones, without `except`.
+    fn shareable(&self, except: &str) -> Vec<String> {
+        let state = self.inner.state.lock().expect("lock");
+        let mut out: BTreeSet<String> = state.links.values().map(|l| l.addr.clone()).collect();
+        out.extend(state.known.iter().cloned());
+        out.into_iter()
+            .filter(|a| a != except && !a.is_empty() && !state.myself.contains(a))
+            .take(bbchain_core::peer::MAX_PEER_ADDRS)
+            .collect()
+    }
+
+    /// Queues `text` on every link; a full outbox skips that link.
+    fn broadcast(&self, text: &str) {
+        let state = self.inner.state.lock().expect("lock");
+        for link in state.links.values() {
+            let _ = link.outbox.try_send(text.to_string());
+        }
+    }
+}
+
+/// Unregisters a link when it ends.
+struct LinkGuard {
+    peers: Peers,
+    id: u64,
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        let mut state = self.peers.inner.state.lock().expect("lock");
+        state.links.remove(&self.id);
+        publish_links(&self.peers.inner.node, &state);
+    }
+}
+
+/// Tells the node which masters are linked (for `/api/nodes` and `/api/status`).
+fn publish_links(node: &Node, state: &State_) {
+    let set: BTreeSet<String> = state
+        .links
+        .values()
+        .map(|l| l.addr.clone())
+        .filter(|a| !a.is_empty())
+        .collect();
+    node.set_linked_masters(set.into_iter().collect());
+}
+
+fn random_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish() | 1
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+fn looks_like_host_port(addr: &str) -> bool {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+        None => false,
+    }
+}
+
+/// `GET /ws/peer`: a master dialing us.
+async fn accept(
+    State(peers): State<Peers>,
+    extensions: Extensions,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let remote = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
+        .max_frame_size(MAX_PEER_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            let incoming = stream.map(|message| match message {
+                Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
+                Ok(Message::Binary(_)) => Ok(Frame::Binary),
+                Ok(Message::Close(_)) => Ok(Frame::Close),
+                Ok(_) => Ok(Frame::Control),
+                Err(err) => Err(anyhow::Error::from(err)),
+            });
+            let outgoing = sink
+                .sink_map_err(anyhow::Error::from)
+                .with(|text: String| async move {
+                    Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
+                });
+            let io = LinkIo {
+                incoming: Box::pin(incoming),
+                outgoing: Box::pin(outgoing),
+            };
+            link::run(peers, io, link::Direction::Inbound(remote)).await;
+        })
+}
+
+/// Keeps a link to `addr` up: dials, runs the link, waits (with backoff), dials again.
+async fn dial(peers: Peers, addr: String) {
+    tokio::select! {
+        () = dial_loop(peers.clone(), addr.clone()) => {}
+        () = peers.stopped() => {}
+    }
+    peers
+        .inner
+        .state
+        .lock()
+        .expect("lock")
+        .dialing
+        .remove(&addr);
+}
+
+async fn dial_loop(peers: Peers, addr: String) {
+    let mut backoff = Backoff::new();
+    loop {
+        if peers
+            .inner
+            .state
+            .lock()
+            .expect("lock")
+            .myself
+            .contains(&addr)
+        {
+            break;
+        }
+        if let Some(until) = peers.banned_until(&addr) {
+            tokio::time::sleep_until(until.into()).await;
+            continue;
+        }
+        if peers.is_linked(&addr) {
+            // Linked the other way round (it dialed us): check again later.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        match connect(&addr).await {
+            Ok(io) => {
+                if link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await {
+                    backoff.reset();
+                }
+            }
+            Err(err) => tracing::debug!("cannot reach peer {addr}: {err:#}"),
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+/// Opens a WebSocket to `ws://addr/ws/peer`.
+async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
+    use tokio_tungstenite::tungstenite::Message as TMessage;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_PEER_MESSAGE_BYTES));
+    let url = format!("ws://{addr}/ws/peer");
+    let (socket, _) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out"))??;
+    let (sink, stream) = socket.split();
+    let incoming = stream.map(|message| match message {
+        Ok(TMessage::Text(text)) => Ok(Frame::Text(text.to_string())),
+        Ok(TMessage::Binary(_)) => Ok(Frame::Binary),
+        Ok(TMessage::Close(_)) => Ok(Frame::Close),
+        Ok(_) => Ok(Frame::Control),
+        Err(err) => Err(anyhow::Error::from(err)),
+    });
+    let outgoing = sink
+        .sink_map_err(anyhow::Error::from)
+        .with(|text: String| async move { Ok::<_, anyhow::Error>(TMessage::Text(text.into())) });
+    Ok(LinkIo {
+        incoming: Box::pin(incoming),
+        outgoing: Box::pin(outgoing),
+    })
+}
+
+/// Relays node events to every link: the new tip as it changes, and newly queued data entries.
+async fn relay(peers: Peers) {
+    let mut events = peers.node().subscribe();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                relay_tip(&peers);
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        match event {
+            // While blocks stream in (sync, reorg) only the newest one is worth announcing.
+            NodeEvent::BlockConnected { block, .. }
+                if peers.node().snapshot().tip == block.hash() =>
+            {
+                relay_tip(&peers);
+            }
+            NodeEvent::DataAdded { id } => {
+                let mut ids = vec![id];
+                while ids.len() < MAX_DATA_ENTRIES {
+                    match events.try_recv() {
+                        Ok(NodeEvent::DataAdded { id }) => ids.push(id),
+                        Ok(NodeEvent::BlockConnected { block, .. }) => {
+                            if peers.node().snapshot().tip == block.hash() {
+                                relay_tip(&peers);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                relay_data(&peers, &ids);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn relay_tip(peers: &Peers) {
+    let snapshot = peers.node().snapshot();
+    let block = match peers.node().block(&snapshot.tip) {
+        Ok(Some(block)) => block,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::error!("cannot read the tip to relay it: {err:#}");
+            return;
+        }
+    };
+    let message = PeerMessage::NewBlock {
+        block,
+        height: snapshot.height,
+        chainwork: snapshot.chainwork,
+    };
+    peers.broadcast(&link::encode(&message));
+}
+
+fn relay_data(peers: &Peers, ids: &[bbchain_core::Hash256]) {
+    let mut entries = Vec::with_capacity(ids.len());
+    for id in ids {
+        match peers.node().pending_text(id) {
+            Ok(Some(text)) => entries.push(text),
+            Ok(None) => {}
+            Err(err) => tracing::error!("cannot read data entry {id}: {err:#}"),
+        }
+    }
+    if !entries.is_empty() {
+        peers.broadcast(&link::encode(&PeerMessage::Data { entries }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_before_dialing() {
+        assert!(looks_like_host_port("127.0.0.1:8000"));
+        assert!(looks_like_host_port("example.org:8000"));
+        assert!(!looks_like_host_port("127.0.0.1"));
+        assert!(!looks_like_host_port(":8000"));
+        assert!(!looks_like_host_port("host:0"));
+        assert!(!looks_like_host_port("host:99999"));
+        assert!(!looks_like_host_port("a b:80"));
+        assert!(!looks_like_host_port("<script>:80"));
+    }
+}
