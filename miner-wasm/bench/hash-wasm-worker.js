@@ -1,0 +1,66 @@
+// The baseline: the `hash-wasm` npm package used the usual way, two SHA-256 calls per nonce over
+// the 80-byte header. It speaks the same messages as web/js/miner-worker.js, so the bench page
+// drives both alike.
+
+import { createSHA256 } from '/hash-wasm/index.esm.js';
+
+const CHUNK = 20_000;
+let job = null;
+const hasher = await createSHA256();
+
+function hexBytes(hex) {
+  return Uint8Array.from(hex.match(/../g), (pair) => parseInt(pair, 16));
+}
+
+function meets(hash, targetBigEndian) {
+  // The hash read as a little-endian number against the big-endian target.
+  for (let i = 0; i < 32; i++) {
+    const h = hash[31 - i];
+    if (h !== targetBigEndian[i]) return h < targetBigEndian[i];
+  }
+  return true;
+}
+
+function step() {
+  if (!job) return;
+  const header = job.header;
+  const view = new DataView(header.buffer);
+  const end = Math.min(job.next + CHUNK - 1, job.end);
+  let found;
+  for (let nonce = job.next; nonce <= end; nonce++) {
+    view.setUint32(76, nonce, true);
+    hasher.init();
+    hasher.update(header);
+    const inner = hasher.digest('binary');
+    hasher.init();
+    hasher.update(inner);
+    if (meets(hasher.digest('binary'), job.target)) {
+      found = nonce;
+      break;
+    }
+  }
+  const count = (found ?? end) - job.next + 1;
+  postMessage({ type: 'hashes', count });
+  if (found !== undefined) {
+    postMessage({ type: 'found', jobId: job.jobId, nonce: found });
+    job = null;
+    return;
+  }
+  job.next = end + 1;
+  if (job.next > job.end) {
+    postMessage({ type: 'exhausted', jobId: job.jobId });
+    job = null;
+    return;
+  }
+  setTimeout(step, 0);
+}
+
+onmessage = ({ data }) => {
+  if (data.type === 'job') {
+    job = { jobId: data.jobId, header: hexBytes(data.header), target: hexBytes(data.target), next: data.start, end: data.end };
+    step();
+  } else if (data.type === 'pause') {
+    job = null;
+  }
+};
+postMessage({ type: 'ready' });

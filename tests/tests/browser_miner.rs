@@ -1,0 +1,288 @@
+//! The page in a real headless Chromium against a real dev-chain master: the browser mines blocks the
+//! master accepts (and carries on after the master restarts), data sent through the form is confirmed
+//! in the page, and an entry that looks like HTML stays text.
+//!
+//! Needs `web/pkg` (`make wasm`) before the master binary was built, and Debian's `chromium` and
+//! `chromedriver` (`bash scripts/setup.sh --browser`); `CHROMIUM` and `CHROMEDRIVER` override the paths.
+
+use bbchain_e2e::{Master, free_port, http_get, wait_for};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const PATIENCE: Duration = Duration::from_secs(90);
+const XSS: &str = r#"<img src=x onerror="window.pwned=1">"#;
+
+/// `name` on the PATH (or in the environment variable `var`), or a failure that says what to install.
+fn find_tool(var: &str, names: &[&str]) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the browser test needs {} on the PATH (or {var}=<path>): install Debian's chromium \
+                 and chromium-driver, e.g. `bash scripts/setup.sh --browser`",
+                names.join(" or ")
+            )
+        })
+}
+
+/// chromedriver plus a headless Chromium session with a throw-away profile; both end on drop.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = find_tool(
+            "CHROMIUM",
+            &["chromium", "chromium-browser", "google-chrome"],
+        );
+        let chromedriver = find_tool("CHROMEDRIVER", &["chromedriver"]);
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
+        let driver_url = format!("http://127.0.0.1:{port}");
+        wait_for(Duration::from_secs(20), "chromedriver to answer", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+
+        let profile = tempfile::tempdir().expect("temp dir");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&driver_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("start a Chromium session with {}: {e}", chromium.display())
+            });
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Runs `script` (a function body; `arguments[0]` is `arg`) in the page and returns its result.
+    async fn eval(&self, script: &str, arg: Value) -> Value {
+        self.client
+            .execute(script, vec![arg])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let script =
+            "const el = document.querySelector(arguments[0]); return el && el.textContent;";
+        self.eval(script, json!(css))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.client.find(Locator::Css(css)).await.expect(css);
+        element.click().await.expect(css);
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.client.find(Locator::Css(css)).await.expect(css);
+        element.clear().await.expect(css);
+        element.send_keys(text).await.expect(css);
+    }
+
+    /// The page's own data list entry whose text is exactly `text`: `{status, id}` or null.
+    async fn data_entry(&self, text: &str) -> Value {
+        let script = "const li = [...document.querySelectorAll('#data-list li')]
+              .find((li) => li.querySelector('.entry-text').textContent === arguments[0]);
+            return li ? { status: li.dataset.status, id: li.dataset.id } : null;";
+        self.eval(script, json!(text)).await
+    }
+
+    /// Submits `text` through the form and waits until the page shows it confirmed; returns its id.
+    async fn add_data(&self, text: &str) -> String {
+        self.type_into("#data-input", text).await;
+        self.click("#data-submit").await;
+        let entry = eventually(
+            PATIENCE,
+            &format!("{text:?} confirmed in the page"),
+            || async {
+                let entry = self.data_entry(text).await;
+                (entry["status"] == "confirmed").then_some(entry)
+            },
+        )
+        .await;
+        entry["id"].as_str().expect("entry id").to_string()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, panicking with `what` after `timeout`.
+async fn eventually<T, F: Future<Output = Option<T>>>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Heights of the main-chain blocks whose coinbase names `miner` (the latest 100).
+fn heights_mined_by(master: &Master, miner: &str) -> Vec<u64> {
+    let (code, body) = http_get(&master.url("/api/blocks?limit=100"));
+    assert_eq!(code, 200, "{body}");
+    body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|block| block["miner"] == miner)
+        .filter_map(|block| block["height"].as_u64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
+    let mut master = Master::start(&[]);
+    let (code, _) = http_get(&master.url("/pkg/bbchain_miner_wasm.js"));
+    assert_eq!(
+        code, 200,
+        "the master serves no web/pkg: run `make wasm`, then rebuild the master (`cargo build -p bbchain`)"
+    );
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&master.url("/"))
+        .await
+        .expect("open the page");
+    eventually(
+        PATIENCE,
+        "the explorer to list the genesis block",
+        || async {
+            (browser.text("#blocks tr[data-height='0'] td.miner").await == "bbchain dev genesis")
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Mine with one worker (the master needs the other core) under a name of our own.
+    let name = format!("browser-e2e-{}", master.port);
+    browser.type_into("#miner-name", &name).await;
+    browser.type_into("#worker-count", "1").await;
+    browser.click("#mine-start").await;
+    let first = eventually(PATIENCE, "a block mined by the browser", || async {
+        heights_mined_by(&master, &name).into_iter().max()
+    })
+    .await;
+    eventually(PATIENCE, "a live hashrate", || async {
+        let hashrate = browser.text("#hashrate").await;
+        assert!(hashrate.ends_with("H/s"), "hashrate shown: {hashrate}");
+        (!hashrate.starts_with("0 ")).then_some(())
+    })
+    .await;
+    let miner_cell = format!("#blocks tr[data-height='{first}'] td.miner");
+    eventually(PATIENCE, "the block in the live block list", || async {
+        (browser.text(&miner_cell).await == name).then_some(())
+    })
+    .await;
+    let accepted: u64 = browser.text("#shares-accepted").await.parse().unwrap_or(0);
+    assert!(accepted >= 1, "accepted shown: {accepted}");
+
+    // The master restarts: the page reconnects by itself and goes on mining.
+    let before = master.height();
+    master.restart();
+    eventually(
+        PATIENCE,
+        "a browser block after the master restarted",
+        || async {
+            heights_mined_by(&master, &name)
+                .into_iter()
+                .any(|height| height > before)
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Data through the form, confirmed in the page; the API agrees.
+    let text = format!("hello from the browser test on port {}", master.port);
+    let id = browser.add_data(&text).await;
+    let (code, entry) = http_get(&master.url(&format!("/api/data/{id}")));
+    assert_eq!(code, 200, "{entry}");
+    assert_eq!(entry["status"], "confirmed", "{entry}");
+
+    // Markup in an entry is shown as text, in the list and in the block view, and never runs.
+    let id = browser.add_data(XSS).await;
+    let link = format!("#data-list li[data-id='{id}'] .entry-meta a");
+    browser.click(&link).await;
+    let shown = eventually(PATIENCE, "the block view with the entry", || async {
+        let script = "const li = document.querySelector(`#block-entries li[data-id='${arguments[0]}']`);
+            return li && document.getElementById('block-view').open ? li.querySelector('.entry-text').textContent : null;";
+        browser.eval(script, json!(id)).await.as_str().map(String::from)
+    })
+    .await;
+    assert_eq!(shown, XSS);
+    let script = "return {
+        pwned: typeof window.pwned,
+        images: document.querySelectorAll('img[src=\"x\"]').length,
+    };";
+    let page = browser.eval(script, Value::Null).await;
+    assert_eq!(page["pwned"], "undefined", "the entry's onerror ran");
+    assert_eq!(page["images"], 0, "the entry became an <img>");
+
+    // Stop: the miner leaves the master's list of miners.
+    browser.click("#block-view .close").await;
+    browser.click("#mine-stop").await;
+    eventually(PATIENCE, "the browser miner to disconnect", || async {
+        let (_, nodes) = http_get(&master.url("/api/nodes"));
+        let miners = nodes["miners"].as_array().cloned().unwrap_or_default();
+        (!miners.iter().any(|miner| miner["name"] == name.as_str())).then_some(())
+    })
+    .await;
+    assert_eq!(browser.text("#hashrate").await, "0 H/s");
+}

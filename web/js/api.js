@@ -1,0 +1,99 @@
+// Talking to the master that served this page: REST calls and self-reconnecting WebSockets.
+
+/** The error a failed API call throws: the body's `error` text and the HTTP status. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** `GET`s (or, with a body, `POST`s JSON to) `path` and returns the parsed answer. */
+export async function api(path, body) {
+  const init = body === undefined
+    ? {}
+    : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const response = await fetch(path, init);
+  let json = null;
+  try {
+    json = await response.json();
+  } catch {
+    // Not JSON: reported below with the status alone.
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, json?.error ?? `HTTP ${response.status}`);
+  }
+  return json;
+}
+
+/** The `ws://` (or `wss://`) URL of `path` on this page's host. */
+export function socketUrl(path) {
+  const url = new URL(path, location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
+
+/**
+ * A WebSocket of JSON messages that reconnects by itself (after 0.5 s, doubling up to 8 s) until
+ * `close()` is called, so the page carries on when the master restarts.
+ */
+export class Feed {
+  constructor(path, { onOpen = () => {}, onMessage = () => {}, onDown = () => {} } = {}) {
+    this.url = socketUrl(path);
+    this.handlers = { onOpen, onMessage, onDown };
+    this.socket = null;
+    this.closed = false;
+    this.delay = 500;
+    this.timer = null;
+    this.connect();
+  }
+
+  connect() {
+    this.timer = null;
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.onopen = () => {
+      this.delay = 500;
+      this.handlers.onOpen();
+    };
+    socket.onmessage = (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        console.warn('ignoring a non-JSON message', event.data);
+        return;
+      }
+      this.handlers.onMessage(message);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.closed) return;
+      this.handlers.onDown();
+      this.timer = setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, 8000);
+    };
+  }
+
+  /** Whether messages can be sent now. */
+  get isOpen() {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends `message` as JSON; returns false when the socket is down. */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Closes for good: no more reconnects. */
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+}

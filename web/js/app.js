@@ -1,0 +1,73 @@
+// Wires the page together: the chain status bar, the /ws/events feed and the three panels.
+
+import { api, Feed } from './api.js';
+import { formatHashrate, formatNumber, setText } from './dom.js';
+import { DataPanel } from './data-panel.js';
+import { Explorer } from './explorer.js';
+import { setupMiningPanel } from './mining-panel.js';
+
+const explorer = new Explorer();
+const dataPanel = new DataPanel();
+setupMiningPanel();
+
+function showStatus(status) {
+  setText('stat-network', status.network);
+  setText('stat-height', String(status.height));
+  setText('stat-difficulty', formatNumber(status.difficulty));
+  setText('stat-hashrate', formatHashrate(status.hashrate));
+  setText('stat-miners', String(status.miners));
+  setText('stat-pending', String(status.pending));
+  explorer.setTargetInterval(status.target_interval);
+}
+
+/** Re-reads /api/status, at most one request at a time. */
+let statusInFlight = null;
+function refreshStatus() {
+  statusInFlight ??= api('api/status')
+    .then(showStatus, console.error)
+    .finally(() => {
+      statusInFlight = null;
+    });
+}
+
+function setConnection(state) {
+  const badge = document.getElementById('connection');
+  badge.dataset.state = state;
+  badge.textContent = { live: 'live', connecting: 'connecting', down: 'reconnecting' }[state];
+}
+
+function onEvent(message) {
+  switch (message.type) {
+    case 'status':
+      showStatus(message.status);
+      break;
+    case 'block':
+      explorer.addBlock(message.block);
+      refreshStatus();
+      break;
+    case 'reorg':
+      explorer.reload().catch(console.error);
+      refreshStatus();
+      break;
+    case 'data':
+      dataPanel.update(message);
+      refreshStatus();
+      break;
+    case 'miners':
+      setText('stat-miners', String(message.count));
+      break;
+  }
+}
+
+new Feed('ws/events', {
+  onOpen: () => {
+    setConnection('live');
+    // Whatever happened while the feed was down: reload it.
+    explorer.reload().catch(console.error);
+    dataPanel.refreshPending();
+  },
+  onMessage: onEvent,
+  onDown: () => setConnection('down'),
+});
+
+explorer.route();

@@ -1,0 +1,86 @@
+// Two small SVG charts drawn by hand: block intervals (bars) and difficulty (a line).
+
+const SVG = 'http://www.w3.org/2000/svg';
+const WIDTH = 600;
+const HEIGHT = 160;
+const PAD = { left: 44, right: 8, top: 10, bottom: 18 };
+
+function svgEl(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Axis labels: a short number such as `12`, `3.5k`, `2.1M`. */
+function tick(value) {
+  const abs = Math.abs(value);
+  if (abs >= 1e9) return `${(value / 1e9).toFixed(1)}G`;
+  if (abs >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
+  if (abs >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+  if (abs > 0 && abs < 10) return value.toFixed(value === Math.round(value) ? 0 : 2);
+  return value.toFixed(0);
+}
+
+/** Clears `svg` and draws the frame for values in [0, max]; returns the y scale. */
+function frame(svg, max, caption) {
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  const plotHeight = HEIGHT - PAD.top - PAD.bottom;
+  const y = (value) => PAD.top + plotHeight * (1 - value / max);
+  for (const fraction of [0, 0.5, 1]) {
+    const value = max * fraction;
+    svg.append(svgEl('line', { class: 'grid', x1: PAD.left, x2: WIDTH - PAD.right, y1: y(value), y2: y(value) }));
+    svg.append(svgEl('text', { class: 'axis', x: PAD.left - 6, y: y(value) + 4, 'text-anchor': 'end' }, tick(value)));
+  }
+  svg.append(svgEl('text', { class: 'axis', x: WIDTH - PAD.right, y: HEIGHT - 4, 'text-anchor': 'end' }, caption));
+  return y;
+}
+
+function empty(svg) {
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
+  svg.append(svgEl('text', { class: 'axis', x: WIDTH / 2, y: HEIGHT / 2, 'text-anchor': 'middle' }, 'waiting for blocks'));
+}
+
+/** `blocks`: summaries, oldest first. Bars are the seconds between each block and its parent. */
+export function drawIntervals(svg, blocks, targetSeconds) {
+  const intervals = [];
+  for (let i = 1; i < blocks.length; i++) {
+    if (blocks[i].height === blocks[i - 1].height + 1) {
+      intervals.push({ height: blocks[i].height, seconds: blocks[i].time - blocks[i - 1].time });
+    }
+  }
+  if (intervals.length === 0) return empty(svg);
+  const max = Math.max(1, targetSeconds || 0, ...intervals.map((i) => i.seconds)) * 1.1;
+  const y = frame(svg, max, `${intervals[0].height}–${intervals.at(-1).height}`);
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const step = plotWidth / intervals.length;
+  intervals.forEach((interval, i) => {
+    const top = y(Math.max(0, interval.seconds));
+    const bar = svgEl('rect', {
+      class: 'bar',
+      x: PAD.left + i * step + step * 0.15,
+      y: top,
+      width: Math.max(1, step * 0.7),
+      height: Math.max(0, y(0) - top),
+    });
+    bar.append(svgEl('title', {}, `block ${interval.height}: ${interval.seconds} s`));
+    svg.append(bar);
+  });
+  if (targetSeconds) {
+    svg.append(svgEl('line', { class: 'target', x1: PAD.left, x2: WIDTH - PAD.right, y1: y(targetSeconds), y2: y(targetSeconds) }));
+  }
+}
+
+/** `blocks`: summaries, oldest first; one point per block. */
+export function drawDifficulty(svg, blocks) {
+  if (blocks.length < 2) return empty(svg);
+  const max = Math.max(...blocks.map((b) => b.difficulty)) * 1.1 || 1;
+  const y = frame(svg, max, `${blocks[0].height}–${blocks.at(-1).height}`);
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const x = (i) => PAD.left + (plotWidth * i) / (blocks.length - 1);
+  const points = blocks.map((b, i) => `${x(i).toFixed(1)},${y(b.difficulty).toFixed(1)}`).join(' ');
+  svg.append(svgEl('polyline', { class: 'line', points }));
+}

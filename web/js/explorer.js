@@ -1,0 +1,134 @@
+// The explorer: latest blocks (live from /ws/events), older pages on demand, the block view and the
+// charts. Block fields come from the master, but miner names and entries are untrusted text.
+
+import { api } from './api.js';
+import { blockLink, el, formatAge, formatNumber, isHash, setText, shortHash } from './dom.js';
+import { drawDifficulty, drawIntervals } from './charts.js';
+
+const LIVE_BLOCKS = 50;
+const PAGE = 25;
+const CHART_BLOCKS = 60;
+
+export class Explorer {
+  constructor() {
+    /** Main-chain summaries shown in the table, newest first, consecutive heights. */
+    this.blocks = [];
+    this.targetInterval = 0;
+    this.tbody = document.getElementById('blocks');
+    this.moreButton = document.getElementById('blocks-more');
+    this.moreButton.addEventListener('click', () => this.loadOlder());
+    this.dialog = document.getElementById('block-view');
+    this.dialog.addEventListener('close', () => {
+      if (location.hash.startsWith('#/block/')) history.pushState(null, '', '#/');
+    });
+    window.addEventListener('hashchange', () => this.route());
+    setInterval(() => this.refreshAges(), 1000);
+  }
+
+  /** (Re)loads the latest blocks: at start and after every reconnect or reorg. */
+  async reload() {
+    const { blocks } = await api(`api/blocks?limit=${LIVE_BLOCKS}`);
+    this.blocks = blocks;
+    this.render();
+  }
+
+  async loadOlder() {
+    const oldest = this.blocks.at(-1);
+    if (!oldest || oldest.height === 0) return;
+    this.moreButton.disabled = true;
+    try {
+      const { blocks } = await api(`api/blocks?before=${oldest.height}&limit=${PAGE}`);
+      this.blocks.push(...blocks.filter((b) => b.height < this.blocks.at(-1).height));
+      this.render();
+    } finally {
+      this.moreButton.disabled = false;
+    }
+  }
+
+  /** A `block` event: a block joined the main chain. */
+  addBlock(summary) {
+    const top = this.blocks[0];
+    if (top && summary.height !== top.height + 1) {
+      // After a reorg the new branch arrives block by block: drop what it replaces.
+      this.blocks = this.blocks.filter((b) => b.height < summary.height);
+      if (this.blocks[0] && this.blocks[0].height !== summary.height - 1) {
+        this.reload().catch(console.error);
+        return;
+      }
+    }
+    this.blocks.unshift(summary);
+    this.render();
+  }
+
+  setTargetInterval(seconds) {
+    this.targetInterval = seconds;
+  }
+
+  render() {
+    this.tbody.replaceChildren(...this.blocks.map((block) => this.row(block)));
+    this.moreButton.hidden = !this.blocks.length || this.blocks.at(-1).height === 0;
+    const recent = this.blocks.slice(0, CHART_BLOCKS).reverse();
+    drawIntervals(document.getElementById('chart-intervals'), recent, this.targetInterval);
+    drawDifficulty(document.getElementById('chart-difficulty'), recent);
+  }
+
+  row(block) {
+    return el(
+      'tr',
+      { 'data-height': block.height, 'data-hash': block.hash },
+      el('td', {}, blockLink(block.hash, String(block.height))),
+      el('td', { class: 'hash' }, blockLink(block.hash, shortHash(block.hash))),
+      el('td', { class: 'age', 'data-time': block.time }, formatAge(block.time)),
+      el('td', { class: 'miner' }, block.miner ?? ''),
+      el('td', { class: 'num' }, String(block.entries)),
+    );
+  }
+
+  refreshAges() {
+    const now = Date.now() / 1000;
+    for (const cell of this.tbody.querySelectorAll('td.age')) {
+      cell.textContent = formatAge(Number(cell.dataset.time), now);
+    }
+  }
+
+  /** Opens the block view for `#/block/<hash or height>`, closes it otherwise. */
+  async route() {
+    const match = /^#\/block\/([0-9a-f]{64}|\d+)$/.exec(location.hash);
+    if (!match) {
+      if (this.dialog.open) this.dialog.close();
+      return;
+    }
+    setText('block-title', 'Block');
+    document.getElementById('block-fields').replaceChildren(el('dd', {}, 'Loading…'));
+    document.getElementById('block-entries').replaceChildren();
+    if (!this.dialog.open) this.dialog.showModal();
+    try {
+      this.showBlock(await api(`api/blocks/${match[1]}`));
+    } catch (error) {
+      document.getElementById('block-fields').replaceChildren(el('dd', { class: 'error' }, error.message));
+    }
+  }
+
+  showBlock(block) {
+    setText('block-title', `Block ${block.height}`);
+    const field = (name, value, cls) => [el('dt', {}, name), el('dd', { class: cls }, value)];
+    const prev = isHash(block.prev_hash) && block.height > 0 ? blockLink(block.prev_hash, block.prev_hash) : block.prev_hash;
+    document.getElementById('block-fields').replaceChildren(
+      ...field('Hash', block.hash, 'mono'),
+      ...field('Previous', prev, 'mono'),
+      ...field('Merkle root', block.merkle_root, 'mono'),
+      ...field('Time', `${new Date(block.time * 1000).toLocaleString()} (${formatAge(block.time)} ago)`),
+      ...field('Miner', block.coinbase?.miner ?? block.miner ?? ''),
+      ...field('Bits / difficulty', `${block.bits} / ${formatNumber(block.difficulty)}`),
+      ...field('Nonce', String(block.nonce)),
+      ...field('Confirmations', String(block.confirmations)),
+    );
+    const entries = block.data ?? [];
+    document.getElementById('block-entries').replaceChildren(
+      ...(entries.length
+        ? entries.map((entry) =>
+            el('li', { 'data-id': entry.id }, el('div', { class: 'entry-text' }, entry.text), el('code', { class: 'entry-id' }, entry.id)))
+        : [el('li', { class: 'empty' }, 'No data entries in this block.')]),
+    );
+  }
+}

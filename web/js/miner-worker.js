@@ -1,0 +1,109 @@
+// One mining worker: its own wasm instance hashes one nonce range of the current job in chunks of
+// about CHUNK_MS, yielding between chunks so a new job, a pause or a throttle change acts at once.
+//
+// Main thread → worker: {type:'job', jobId, header, target, start, end} (nonces start..=end),
+//                       {type:'pause'}, {type:'throttle', value} (0.1..1, the share of time spent hashing).
+// Worker → main thread: {type:'ready'}, {type:'hashes', count}, {type:'found', jobId, nonce, hash},
+//                       {type:'exhausted', jobId}, {type:'error', message}.
+
+import init, { JobScanner } from '../pkg/bbchain_miner_wasm.js';
+
+const CHUNK_MS = 50;
+const MIN_CHUNK = 1_000;
+const MAX_CHUNK = 50_000_000;
+
+let job = null;
+let throttle = 1;
+let chunk = 20_000;
+let queued = false; // a yield message is on its way
+let timer = null; // a throttle pause is running
+
+// A MessageChannel round trip yields to the event loop without setTimeout's 4 ms clamp.
+const yieldChannel = new MessageChannel();
+yieldChannel.port1.onmessage = () => {
+  queued = false;
+  step();
+};
+
+function schedule(delayMs = 0) {
+  if (queued || timer !== null) return;
+  if (delayMs > 0) {
+    timer = setTimeout(() => {
+      timer = null;
+      step();
+    }, delayMs);
+  } else {
+    queued = true;
+    yieldChannel.port2.postMessage(null);
+  }
+}
+
+/** Switches to `next` (or to nothing) at once, cutting short any throttle pause. */
+function setJob(next) {
+  job?.scanner.free();
+  job = next;
+  clearTimeout(timer);
+  timer = null;
+  if (job) schedule();
+}
+
+function step() {
+  if (!job) return;
+  const current = job;
+  const count = Math.min(chunk, current.end - current.next + 1);
+  const began = performance.now();
+  const nonce = current.scanner.scan(current.next, count);
+  const elapsed = performance.now() - began;
+  const hashed = nonce === undefined ? count : nonce - current.next + 1;
+  postMessage({ type: 'hashes', count: hashed });
+
+  // Aim each chunk at CHUNK_MS; only full chunks say how fast this machine is.
+  if (nonce === undefined) {
+    const ideal = (count * CHUNK_MS) / Math.max(elapsed, 0.5);
+    chunk = Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, (chunk + ideal) / 2)));
+  }
+
+  if (nonce !== undefined) {
+    // A block: wait for the main thread to say what next (usually a new job after the submit).
+    postMessage({ type: 'found', jobId: current.jobId, nonce, hash: current.scanner.hashHex(nonce) });
+    setJob(null);
+    return;
+  }
+  current.next += count;
+  if (current.next > current.end) {
+    postMessage({ type: 'exhausted', jobId: current.jobId });
+    setJob(null);
+    return;
+  }
+  schedule(throttle < 1 ? (elapsed * (1 - throttle)) / throttle : 0);
+}
+
+const ready = init().then(
+  () => postMessage({ type: 'ready' }),
+  (error) => postMessage({ type: 'error', message: `WebAssembly failed to load: ${error}` }),
+);
+
+onmessage = async ({ data }) => {
+  await ready;
+  switch (data.type) {
+    case 'job':
+      try {
+        setJob({
+          jobId: data.jobId,
+          scanner: new JobScanner(data.header, data.target),
+          next: data.start,
+          end: data.end,
+        });
+      } catch (error) {
+        setJob(null);
+        postMessage({ type: 'error', message: `bad job ${data.jobId}: ${error}` });
+      }
+      break;
+    case 'pause':
+      setJob(null);
+      break;
+    case 'throttle':
+      throttle = Math.min(1, Math.max(0.05, Number(data.value) || 1));
+      break;
+  }
+};

@@ -1,0 +1,208 @@
+// The browser miner: one /ws/mine connection, one Web Worker per core, each hashing a disjoint slice
+// of the job's nonce space with the core crate's scan loop compiled to WebAssembly.
+
+import { Feed } from './api.js';
+
+const AGENT = 'bbchain-web/0.1';
+const NONCES = 2 ** 32;
+/** How long to wait for the job that follows an accepted block before asking for one. */
+const NEXT_JOB_WAIT_MS = 3000;
+/** The hashrate shown is the average over this window. */
+const RATE_WINDOW_MS = 5000;
+
+export class BrowserMiner {
+  /** `onChange()` runs whenever something shown in the mining panel changed. */
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.feed = null;
+    this.workers = [];
+    this.workerCount = 1;
+    this.throttle = 1;
+    this.name = '';
+    this.job = null;
+    /** Jobs a found block may still be submitted for: the current one and, after refreshes, older ones. */
+    this.liveJobs = new Set();
+    this.submitted = false;
+    this.exhausted = new Set();
+    this.nextJobTimer = null;
+    this.rateTimer = null;
+    this.totalHashes = 0;
+    this.samples = [];
+    this.state = 'idle';
+    this.detail = '';
+    this.stats = { hashrate: 0, accepted: 0, rejected: 0, found: [] };
+  }
+
+  get running() {
+    return this.feed !== null;
+  }
+
+  /** Connects as `name` and starts `workerCount` workers. */
+  start(name, workerCount) {
+    if (this.running) return;
+    this.name = name;
+    this.workerCount = workerCount;
+    this.feed = new Feed('ws/mine', {
+      onOpen: () => {
+        this.feed.send({ type: 'hello', name: this.name, agent: AGENT });
+        this.setState('connecting', 'waiting for work');
+      },
+      onMessage: (message) => this.onFeedMessage(message),
+      onDown: () => {
+        this.job = null;
+        this.liveJobs.clear();
+        this.pauseWorkers();
+        this.setState('reconnecting', 'the master is unreachable; retrying');
+      },
+    });
+    this.setState('connecting', '');
+    this.resizeWorkers();
+    this.samples = [{ time: performance.now(), total: this.totalHashes }];
+    this.rateTimer = setInterval(() => this.updateRate(), 1000);
+  }
+
+  /** Stops hashing at once and disconnects. */
+  stop() {
+    if (!this.running) return;
+    this.feed.close();
+    this.feed = null;
+    for (const worker of this.workers) worker.terminate();
+    this.workers = [];
+    this.job = null;
+    clearTimeout(this.nextJobTimer);
+    clearInterval(this.rateTimer);
+    this.stats.hashrate = 0;
+    this.setState('idle', '');
+  }
+
+  /** Changes the number of workers, live: the current job is split again. */
+  setWorkerCount(count) {
+    this.workerCount = count;
+    if (!this.running) return;
+    this.resizeWorkers();
+    this.dispatch();
+  }
+
+  /** Sets the share of time (0.1–1) workers spend hashing. */
+  setThrottle(fraction) {
+    this.throttle = fraction;
+    for (const worker of this.workers) worker.postMessage({ type: 'throttle', value: fraction });
+  }
+
+  resizeWorkers() {
+    while (this.workers.length > this.workerCount) this.workers.pop().terminate();
+    while (this.workers.length < this.workerCount) {
+      const worker = new Worker(new URL('./miner-worker.js', import.meta.url), { type: 'module' });
+      const index = this.workers.length;
+      worker.onmessage = ({ data }) => this.onWorkerMessage(worker, data);
+      worker.onerror = (event) => this.fail(`worker ${index} failed: ${event.message ?? 'error'}`);
+      worker.postMessage({ type: 'throttle', value: this.throttle });
+      this.workers.push(worker);
+    }
+  }
+
+  /** Gives every worker its slice of the current job's nonces. */
+  dispatch() {
+    const job = this.job;
+    if (!job || this.submitted) return;
+    this.exhausted.clear();
+    const count = this.workers.length;
+    this.workers.forEach((worker, i) => {
+      worker.postMessage({
+        type: 'job',
+        jobId: job.job_id,
+        header: job.header,
+        target: job.target,
+        start: Math.floor((i * NONCES) / count),
+        end: Math.floor(((i + 1) * NONCES) / count) - 1,
+      });
+    });
+  }
+
+  pauseWorkers() {
+    for (const worker of this.workers) worker.postMessage({ type: 'pause' });
+  }
+
+  onFeedMessage(message) {
+    switch (message.type) {
+      case 'job':
+        clearTimeout(this.nextJobTimer);
+        this.job = message;
+        if (message.clean) this.liveJobs.clear();
+        this.liveJobs.add(message.job_id);
+        this.submitted = false;
+        this.dispatch();
+        this.setState('mining', `block ${message.height}`);
+        break;
+      case 'accepted':
+        this.stats.accepted += 1;
+        this.stats.found.push({ height: message.height, hash: message.hash });
+        this.waitForNextJob();
+        this.onChange();
+        break;
+      case 'rejected':
+        this.stats.rejected += 1;
+        this.detail = `last submit rejected: ${message.reason}`;
+        if (this.submitted) this.askForWork();
+        this.onChange();
+        break;
+      default:
+        console.warn('unknown work feed message', message);
+    }
+  }
+
+  onWorkerMessage(worker, message) {
+    switch (message.type) {
+      case 'hashes':
+        this.totalHashes += message.count;
+        break;
+      case 'found':
+        // The first block found for the current job is submitted; every worker waits for the next.
+        if (!this.liveJobs.has(message.jobId) || this.submitted) return;
+        this.submitted = true;
+        this.pauseWorkers();
+        this.feed.send({ type: 'submit', job_id: message.jobId, nonce: message.nonce });
+        this.setState('mining', `submitted a block (${message.hash.slice(0, 16)}…)`);
+        break;
+      case 'exhausted':
+        if (message.jobId !== this.job?.job_id) return;
+        this.exhausted.add(worker);
+        if (this.exhausted.size >= this.workers.length) this.askForWork();
+        break;
+      case 'error':
+        this.fail(message.message);
+        break;
+    }
+  }
+
+  /** After an accepted block the master sends a new job by itself; ask if it has not come soon. */
+  waitForNextJob() {
+    clearTimeout(this.nextJobTimer);
+    this.nextJobTimer = setTimeout(() => this.askForWork(), NEXT_JOB_WAIT_MS);
+  }
+
+  askForWork() {
+    this.feed?.send({ type: 'get_work' });
+  }
+
+  fail(reason) {
+    this.stop();
+    this.setState('error', reason);
+  }
+
+  updateRate() {
+    const now = performance.now();
+    this.samples.push({ time: now, total: this.totalHashes });
+    while (this.samples.length > 2 && now - this.samples[1].time >= RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    const seconds = (now - first.time) / 1000;
+    this.stats.hashrate = seconds > 0 ? (this.totalHashes - first.total) / seconds : 0;
+    this.onChange();
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.detail = detail;
+    this.onChange();
+  }
+}

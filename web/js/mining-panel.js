@@ -1,0 +1,107 @@
+// The "Mine in this tab" card: settings saved in localStorage, start/stop, live figures.
+
+import { BrowserMiner } from './miner.js';
+import { TabLock } from './tab-lock.js';
+import { blockLink, el, formatHashrate, setText } from './dom.js';
+
+const NAME_KEY = 'bbchain.minerName';
+const WORKERS_KEY = 'bbchain.workers';
+const THROTTLE_KEY = 'bbchain.throttle';
+const MAX_NAME_BYTES = 64;
+
+const STATE_TEXT = {
+  idle: 'Idle.',
+  connecting: 'Connecting to the master…',
+  mining: 'Mining',
+  reconnecting: 'Connection lost',
+  error: 'Stopped',
+  busy: 'Another tab of this browser is already mining. Stop it there first.',
+};
+
+export function setupMiningPanel() {
+  const nameInput = document.getElementById('miner-name');
+  const workersInput = document.getElementById('worker-count');
+  const throttleInput = document.getElementById('throttle');
+  const startButton = document.getElementById('mine-start');
+  const stopButton = document.getElementById('mine-stop');
+  const cores = navigator.hardwareConcurrency || 2;
+
+  nameInput.value = localStorage.getItem(NAME_KEY) || `browser-${Math.random().toString(16).slice(2, 8)}`;
+  workersInput.max = String(Math.max(cores * 2, 4));
+  workersInput.value = localStorage.getItem(WORKERS_KEY) || String(cores);
+  throttleInput.value = localStorage.getItem(THROTTLE_KEY) || '100';
+
+  const miner = new BrowserMiner(render);
+  const lock = new TabLock(() => {
+    miner.stop();
+    miner.setState('idle', 'another tab took over mining');
+  });
+  let shownFound = 0;
+
+  function workerCount() {
+    const count = Math.round(Number(workersInput.value));
+    return Number.isFinite(count) ? Math.min(Number(workersInput.max), Math.max(1, count)) : cores;
+  }
+
+  function throttle() {
+    return Number(throttleInput.value) / 100;
+  }
+
+  function render() {
+    const running = miner.running;
+    // Stopped by the user, by an error or by another tab: let other tabs mine.
+    if (!running) lock.release();
+    startButton.disabled = running;
+    stopButton.disabled = !running;
+    nameInput.disabled = running;
+    const base = STATE_TEXT[miner.state] ?? miner.state;
+    setText('mine-status', miner.detail ? `${base}: ${miner.detail}` : base);
+    document.getElementById('mine-status').dataset.state = miner.state;
+    setText('hashrate', formatHashrate(miner.stats.hashrate));
+    setText('shares-accepted', String(miner.stats.accepted));
+    setText('shares-rejected', String(miner.stats.rejected));
+    setText('throttle-value', `${throttleInput.value}%`);
+    const list = document.getElementById('found-blocks');
+    for (const block of miner.stats.found.slice(shownFound)) {
+      list.prepend(el('li', {}, blockLink(block.hash, `#${block.height}`), ' ', el('code', {}, block.hash.slice(0, 20), '…')));
+    }
+    shownFound = miner.stats.found.length;
+    document.getElementById('found-empty').hidden = shownFound > 0;
+  }
+
+  startButton.addEventListener('click', async () => {
+    const name = nameInput.value.trim();
+    const bytes = new TextEncoder().encode(name).length;
+    if (bytes < 1 || bytes > MAX_NAME_BYTES) {
+      miner.setState('error', `the miner name must be 1 to ${MAX_NAME_BYTES} bytes`);
+      return;
+    }
+    localStorage.setItem(NAME_KEY, name);
+    startButton.disabled = true;
+    if (!(await lock.acquire())) {
+      miner.setState('busy', '');
+      return;
+    }
+    miner.setThrottle(throttle());
+    miner.start(name, workerCount());
+  });
+
+  stopButton.addEventListener('click', () => {
+    miner.stop();
+    lock.release();
+  });
+
+  workersInput.addEventListener('change', () => {
+    workersInput.value = String(workerCount());
+    localStorage.setItem(WORKERS_KEY, workersInput.value);
+    miner.setWorkerCount(workerCount());
+  });
+
+  throttleInput.addEventListener('input', () => {
+    localStorage.setItem(THROTTLE_KEY, throttleInput.value);
+    miner.setThrottle(throttle());
+    render();
+  });
+
+  render();
+}
