@@ -26,7 +26,7 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "bbchain", version, after_help = EXAMPLES)]
 #[command(group(ArgGroup::new("mode").required(true).args([
-    "start_master", "start_miner", "benchmark", "add", "print", "clean", "bench_feed"
+    "start_master", "start_miner", "benchmark", "add", "print", "clean", "bench_feed", "generate"
 ])))]
 pub struct Cli {
     /// Start a master node: stores the chain, serves the API, the page and the work feed.
@@ -74,6 +74,10 @@ pub struct Cli {
     /// Load test of a master's work feed (see docs/BENCHMARKS.md).
     #[arg(long, hide = true)]
     pub bench_feed: bool,
+    /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
+    /// spacing apart ending now (see `peer::generate` and docs/BENCHMARKS.md).
+    #[arg(long, hide = true, value_name = "N")]
+    pub generate: Option<u32>,
     /// With --bench-feed: feed connections to open.
     #[arg(long, hide = true, default_value_t = 10_000)]
     pub connections: usize,
@@ -146,6 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         print(&target_node(&cli)?).await
     } else if cli.clean {
         clean(&cli).await
+    } else if let Some(count) = cli.generate {
+        generate(&cli, count).await
     } else if cli.bench_feed {
         crate::bench::run(&target_node(&cli)?, cli.connections).await
     } else {
@@ -200,6 +206,13 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
     server::run_master(config, addr).await
+}
+
+async fn generate(cli: &Cli, count: u32) -> anyhow::Result<()> {
+    let params = ChainParams::by_name(&cli.chain)
+        .with_context(|| format!("unknown chain '{}' (use main or dev)", cli.chain))?;
+    let dir = config::node_dir(&data_root(cli), cli.port.unwrap_or(8000));
+    crate::peer::generate::run(NodeConfig::new(params, config::db_file(&dir)), count).await
 }
 
 async fn add(node: &str, data: &str, wait: bool) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::validation::{self, BranchAnchor};
-use bbchain_core::{BlockError, ChainContext, ChainParams, Hash256, Header};
+use bbchain_core::{BlockError, ChainContext, ChainParams, CompactTarget, Hash256, Header};
 use std::collections::VecDeque;
 
 /// The end of a validated header chain: everything checking its next header needs.
@@ -48,6 +48,23 @@ impl HeaderTrail {
         }
     }
 
+    /// The core's view of the trail's end as the parent of the next header.
+    fn context(&mut self) -> ChainContext<'_> {
+        let times = self.recent_times.make_contiguous();
+        ChainContext {
+            parent_hash: self.hash,
+            parent_height: self.height,
+            parent_time: times.first().copied().unwrap_or(0),
+            recent_times: times,
+            anchor: self.anchor,
+        }
+    }
+
+    /// The bits the next header must carry.
+    pub fn next_bits(&mut self, params: &ChainParams) -> CompactTarget {
+        params.expected_bits(&self.context())
+    }
+
     /// Checks `header` as the next one and, if it passes, moves the trail onto it.
     pub fn push(
         &mut self,
@@ -56,15 +73,7 @@ impl HeaderTrail {
         now: u32,
     ) -> Result<(), BlockError> {
         validation::check_proof_of_work(header, params)?;
-        let times = self.recent_times.make_contiguous();
-        let context = ChainContext {
-            parent_hash: self.hash,
-            parent_height: self.height,
-            parent_time: times.first().copied().unwrap_or(0),
-            recent_times: times,
-            anchor: self.anchor,
-        };
-        validation::check_header_context(header, &context, params, now)?;
+        validation::check_header_context(header, &self.context(), params, now)?;
         self.hash = header.block_hash();
         self.height += 1;
         self.recent_times.push_front(header.time);
@@ -99,44 +108,8 @@ impl HeaderTrail {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use bbchain_core::block::Coinbase;
-    use bbchain_core::{Block, Entry, Midstate, scan};
-
-    /// Mines a valid child of `trail` (dev chain: a handful of hashes) with time `time`.
-    pub(crate) fn mine_child(trail: &HeaderTrail, params: &ChainParams, time: u32) -> Block {
-        let times: Vec<u32> = trail.recent_times.iter().copied().collect();
-        let context = ChainContext {
-            parent_hash: trail.hash,
-            parent_height: trail.height,
-            parent_time: times[0],
-            recent_times: &times,
-            anchor: trail.anchor,
-        };
-        let entries = vec![
-            Entry::Coinbase(Coinbase {
-                height: trail.height + 1,
-                extra_nonce: 0,
-                miner: "test".into(),
-            }),
-            Entry::data(format!("entry {}", trail.height + 1)),
-        ];
-        let mut block = Block {
-            header: Header {
-                version: 1,
-                prev_hash: trail.hash,
-                merkle_root: Hash256::ZERO,
-                time,
-                bits: params.expected_bits(&context),
-                nonce: 0,
-            },
-            entries,
-        };
-        block.header.merkle_root = block.compute_merkle_root();
-        let target = block.header.target().unwrap();
-        let found = scan(&Midstate::new(&block.header), &target, 0, u32::MAX);
-        block.header.nonce = found.nonce.expect("dev blocks are easy");
-        block
-    }
+    use crate::peer::generate::mine_child;
+    use bbchain_core::{Block, Midstate, scan};
 
     pub(crate) fn genesis_trail(params: &ChainParams) -> HeaderTrail {
         let genesis = params.genesis_block();
@@ -149,7 +122,12 @@ pub(crate) mod tests {
         let start = params.genesis_time + 1000;
         (0..count)
             .map(|i| {
-                let block = mine_child(&trail, params, start + i * params.target_spacing);
+                let block = mine_child(
+                    &mut trail,
+                    params,
+                    start + i * params.target_spacing,
+                    "test",
+                );
                 trail.push(&block.header, params, u32::MAX).unwrap();
                 block
             })

@@ -3,15 +3,13 @@
 
 use super::headers::HeaderTrail;
 use super::sync::{BlockQueue, DownloadError};
+use super::trail_at;
 use super::{LinkInfo, OUTBOX, Peers};
 use crate::node::{Node, SubmitError};
-use anyhow::Context;
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
     MAX_PEER_ADDRS, PEER_PROTOCOL_VERSION, PeerMessage,
 };
-use bbchain_core::validation::BranchAnchor;
 use bbchain_core::{Block, BlockError, Hash256, Header};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::net::SocketAddr;
@@ -517,49 +515,7 @@ impl Link {
     }
 }
 
-/// The trail ending at a stored block, to check headers that build on it.
-fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
-    let Some((height, _)) = node.block_height(hash)? else {
-        return Ok(None);
-    };
-    let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
-    let mut anchor = None;
-    let mut cursor = *hash;
-    let mut cursor_height = height;
-    loop {
-        let block = node
-            .block(&cursor)?
-            .context("an indexed block is missing")?;
-        if times.len() < MEDIAN_TIME_BLOCKS {
-            times.push(block.header.time);
-        }
-        if cursor_height == 1 {
-            anchor = Some(BranchAnchor {
-                time: block.header.time,
-                bits: block.header.bits,
-            });
-            break;
-        }
-        if cursor_height == 0 {
-            break;
-        }
-        // Past the times we need, a main-chain ancestor shares block 1 with the main chain.
-        if times.len() >= MEDIAN_TIME_BLOCKS
-            && node.block_height(&cursor)?.is_some_and(|(_, main)| main)
-        {
-            anchor = node.block_at(1)?.map(|(_, block)| BranchAnchor {
-                time: block.header.time,
-                bits: block.header.bits,
-            });
-            break;
-        }
-        cursor = block.header.prev_hash;
-        cursor_height -= 1;
-    }
-    Ok(Some(HeaderTrail::new(*hash, height, anchor, times)))
-}
-
-fn unix_now() -> u32 {
+pub(super) fn unix_now() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)

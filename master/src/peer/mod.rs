@@ -10,11 +10,13 @@
 //! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
 //! ```
 
+pub mod generate;
 pub mod headers;
 mod link;
 pub mod sync;
 
 use crate::node::{Node, NodeEvent};
+use anyhow::Context;
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::{Message, WebSocketUpgrade};
@@ -22,8 +24,12 @@ use axum::extract::{State, ws};
 use axum::http::Extensions;
 use axum::response::Response;
 use axum::routing::get;
+use bbchain_core::Hash256;
+use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use bbchain_core::validation::BranchAnchor;
 use futures_util::{SinkExt, StreamExt};
+use headers::HeaderTrail;
 use link::{Frame, LinkIo};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
@@ -449,7 +455,7 @@ fn relay_tip(peers: &Peers) {
     peers.broadcast(&link::encode(&message));
 }
 
-fn relay_data(peers: &Peers, ids: &[bbchain_core::Hash256]) {
+fn relay_data(peers: &Peers, ids: &[Hash256]) {
     let mut entries = Vec::with_capacity(ids.len());
     for id in ids {
         match peers.node().pending_text(id) {
@@ -461,6 +467,48 @@ fn relay_data(peers: &Peers, ids: &[bbchain_core::Hash256]) {
     if !entries.is_empty() {
         peers.broadcast(&link::encode(&PeerMessage::Data { entries }));
     }
+}
+
+/// The trail ending at a stored block, to check headers that build on it.
+pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+    let Some((height, _)) = node.block_height(hash)? else {
+        return Ok(None);
+    };
+    let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
+    let mut anchor = None;
+    let mut cursor = *hash;
+    let mut cursor_height = height;
+    loop {
+        let block = node
+            .block(&cursor)?
+            .context("an indexed block is missing")?;
+        if times.len() < MEDIAN_TIME_BLOCKS {
+            times.push(block.header.time);
+        }
+        if cursor_height == 1 {
+            anchor = Some(BranchAnchor {
+                time: block.header.time,
+                bits: block.header.bits,
+            });
+            break;
+        }
+        if cursor_height == 0 {
+            break;
+        }
+        // Past the times we need, a main-chain ancestor shares block 1 with the main chain.
+        if times.len() >= MEDIAN_TIME_BLOCKS
+            && node.block_height(&cursor)?.is_some_and(|(_, main)| main)
+        {
+            anchor = node.block_at(1)?.map(|(_, block)| BranchAnchor {
+                time: block.header.time,
+                bits: block.header.bits,
+            });
+            break;
+        }
+        cursor = block.header.prev_hash;
+        cursor_height -= 1;
+    }
+    Ok(Some(HeaderTrail::new(*hash, height, anchor, times)))
 }
 
 #[cfg(test)]
