@@ -1,0 +1,126 @@
+//! Masters in a network: the README's two-master setup, and a master joining late catching up a
+//! long chain. Real `bbchain` processes on loopback.
+
+use bbchain_e2e::{
+    Master, Process, http_get, http_post_json, run_bbchain, spawn_bbchain, wait_for,
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn miner(master: &Master, name: &str) -> Process {
+    spawn_bbchain(&[
+        "--start-miner",
+        "--nodes",
+        &master.addr(),
+        "--threads",
+        "1",
+        "--name",
+        name,
+    ])
+}
+
+fn masters_of(master: &Master) -> Vec<String> {
+    let (code, body) = http_get(&master.url("/api/nodes"));
+    assert_eq!(code, 200, "{body}");
+    body["masters"]
+        .as_array()
+        .expect("masters")
+        .iter()
+        .map(|m| m.as_str().expect("address").to_string())
+        .collect()
+}
+
+fn add(master: &Master, text: &str) -> String {
+    let (code, body) = http_post_json(&master.url("/api/data"), &json!({ "data": text }));
+    assert_eq!(code, 202, "{body}");
+    body["id"].as_str().expect("id").to_string()
+}
+
+fn confirmed(master: &Master, id: &str) -> Option<Value> {
+    let (code, body) = http_get(&master.url(&format!("/api/data/{id}")));
+    (code == 200 && body["status"] == "confirmed").then_some(body)
+}
+
+#[test]
+fn two_masters_share_one_chain_and_their_data() {
+    let first = Master::start(&[]);
+    let second = Master::start(&["--nodes", &first.addr()]);
+
+    // Linked both ways: /api/nodes and /api/status show it.
+    wait_for(Duration::from_secs(20), "the masters to link", || {
+        (masters_of(&first) == [second.addr()] && masters_of(&second) == [first.addr()])
+            .then_some(())
+    });
+    assert_eq!(second.status()["peers"], 1);
+    assert_eq!(first.status()["peers"], 1);
+
+    // The README flow: a miner on the first, data added on the first, printed from the second.
+    let mut mining = miner(&first, "readme-miner");
+    let out = run_bbchain(&["--nodes", &first.addr(), "--add", "Some data"]);
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    wait_for(
+        Duration::from_secs(60),
+        "the data in the second's chain",
+        || confirmed(&second, &id),
+    );
+    let printed = run_bbchain(&["--print", "--nodes", &second.addr()]);
+    assert!(printed.status.success(), "{printed:?}");
+    let text = String::from_utf8_lossy(&printed.stdout);
+    assert!(text.contains("\"Some data\""), "{text}");
+    assert!(text.contains("readme-miner"), "{text}");
+
+    // Data added on the second is gossiped and mined by the first's miner.
+    let id = add(&second, "added on the second master");
+    let on_first = wait_for(Duration::from_secs(60), "the second's data mined", || {
+        confirmed(&first, &id)
+    });
+    wait_for(Duration::from_secs(20), "the block on the second", || {
+        confirmed(&second, &id).filter(|b| b["block"] == on_first["block"])
+    });
+
+    mining.kill();
+    wait_for(Duration::from_secs(20), "one tip on both", || {
+        let (a, b) = (first.status(), second.status());
+        (a["tip"] == b["tip"]).then_some(())
+    });
+}
+
+#[test]
+fn a_late_master_catches_up_a_long_chain() {
+    let mut first = Master::start(&[]);
+    assert!(first.stop());
+    let port = first.port.to_string();
+    let data_dir = first.data_dir().to_str().expect("utf-8").to_string();
+    let out = run_bbchain(&[
+        "--chain",
+        "dev",
+        "--port",
+        &port,
+        "--data-dir",
+        &data_dir,
+        "--generate",
+        "10000",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    first.restart();
+    assert_eq!(first.height(), 10_000);
+    let tip = first.status()["tip"].clone();
+
+    let late = Master::start(&["--nodes", &first.addr()]);
+    wait_for(
+        Duration::from_secs(120),
+        "the late master at the tip",
+        || (late.status()["tip"] == tip).then_some(()),
+    );
+    assert_eq!(late.height(), 10_000);
+    // Every block is there, not just the tip: compare a block deep in the chain.
+    let (code, deep) = http_get(&late.url("/api/blocks/1234"));
+    assert_eq!(code, 200, "{deep}");
+    assert_eq!(deep, http_get(&first.url("/api/blocks/1234")).1);
+    let log = late.process.log();
+    assert!(
+        log.contains("sync from"),
+        "no sync progress in the log:\n{log}"
+    );
+}
