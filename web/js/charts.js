@@ -1,8 +1,9 @@
 // Two small SVG charts drawn by hand: block intervals (bars) and difficulty (a line).
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 600;
 const HEIGHT = 160;
+// The drawing is redone at the chart's own pixel width, so text is never stretched.
+let WIDTH = 600;
 const PAD = { left: 44, right: 8, top: 10, bottom: 18 };
 
 function svgEl(tag, attrs, text) {
@@ -24,9 +25,7 @@ function tick(value) {
 
 /** Clears `svg` and draws the frame for values in [0, max]; returns the y scale. */
 function frame(svg, max, caption) {
-  svg.replaceChildren();
-  svg.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
+  start(svg);
   const plotHeight = HEIGHT - PAD.top - PAD.bottom;
   const y = (value) => PAD.top + plotHeight * (1 - value / max);
   for (const fraction of [0, 0.5, 1]) {
@@ -38,9 +37,14 @@ function frame(svg, max, caption) {
   return y;
 }
 
-function empty(svg) {
+function start(svg) {
+  WIDTH = Math.max(200, Math.round(svg.getBoundingClientRect().width) || 600);
   svg.replaceChildren();
   svg.setAttribute('viewBox', `0 0 ${WIDTH} ${HEIGHT}`);
+}
+
+function empty(svg) {
+  start(svg);
   svg.append(svgEl('text', { class: 'axis', x: WIDTH / 2, y: HEIGHT / 2, 'text-anchor': 'middle' }, 'waiting for blocks'));
 }
 

@@ -22,6 +22,7 @@ export class Explorer {
       if (location.hash.startsWith('#/block/')) history.pushState(null, '', '#/');
     });
     window.addEventListener('hashchange', () => this.route());
+    window.addEventListener('resize', () => this.drawCharts());
     setInterval(() => this.refreshAges(), 1000);
   }
 
@@ -67,6 +68,10 @@ export class Explorer {
   render() {
     this.tbody.replaceChildren(...this.blocks.map((block) => this.row(block)));
     this.moreButton.hidden = !this.blocks.length || this.blocks.at(-1).height === 0;
+    this.drawCharts();
+  }
+
+  drawCharts() {
     const recent = this.blocks.slice(0, CHART_BLOCKS).reverse();
     drawIntervals(document.getElementById('chart-intervals'), recent, this.targetInterval);
     drawDifficulty(document.getElementById('chart-difficulty'), recent);
