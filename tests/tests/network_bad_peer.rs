@@ -1,0 +1,275 @@
+//! A peer that breaks the rules is dropped and kept away, and the master carries on. The bad peer is
+//! this test, speaking the peer protocol over a WebSocket with the core's message types.
+
+use bbchain_core::block::Coinbase;
+use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
+use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Midstate, Target, Work, scan};
+use bbchain_e2e::{Master, free_port, http_get, wait_for};
+use serde_json::Value;
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// A fake master on the other end of a `/ws/peer` link.
+struct FakePeer {
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+}
+
+impl FakePeer {
+    fn connect(master: &Master) -> FakePeer {
+        let (socket, _) = tungstenite::connect(master.ws_url("/ws/peer")).expect("connect");
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+        }
+        FakePeer { socket }
+    }
+
+    fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text.to_string()))
+            .expect("send");
+    }
+
+    fn send(&mut self, message: &PeerMessage) {
+        self.send_text(&serde_json::to_string(message).expect("json"));
+    }
+
+    /// The next message, or `None` once the master has closed the link.
+    fn recv(&mut self) -> Option<Value> {
+        loop {
+            match self.socket.read() {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("json")),
+                Ok(Message::Close(_)) => return None,
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return None;
+                }
+                Err(tungstenite::Error::Io(err))
+                    if err.kind() != std::io::ErrorKind::WouldBlock
+                        && err.kind() != std::io::ErrorKind::TimedOut =>
+                {
+                    return None;
+                }
+                Err(err) => panic!("no message from the master: {err}"),
+            }
+        }
+    }
+
+    /// Reads until a message of type `kind` and returns it.
+    fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self
+                .recv()
+                .unwrap_or_else(|| panic!("closed before a {kind}"));
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// Reads until the master closes the link; panics if it does not.
+    fn expect_closed(&mut self) {
+        for _ in 0..100 {
+            if self.recv().is_none() {
+                return;
+            }
+        }
+        panic!("the master kept the link open");
+    }
+}
+
+fn hello(listen_port: u16, chainwork: Work, params: &ChainParams) -> PeerMessage {
+    PeerMessage::Hello(Hello {
+        version: PEER_PROTOCOL_VERSION,
+        network_id: params.network_id,
+        genesis: params.genesis_hash(),
+        listen_port: Some(listen_port),
+        tip: params.genesis_hash(),
+        height: 0,
+        chainwork,
+        agent: "fake-peer".into(),
+        nonce: 42,
+    })
+}
+
+fn now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as u32
+}
+
+/// A child of the dev genesis, its nonce not yet searched.
+fn child_of_genesis(params: &ChainParams) -> Block {
+    let entries = vec![Entry::Coinbase(Coinbase {
+        height: 1,
+        extra_nonce: 7,
+        miner: "fake".into(),
+    })];
+    let mut block = Block {
+        header: Header {
+            version: 1,
+            prev_hash: params.genesis_hash(),
+            merkle_root: Hash256::ZERO,
+            time: now(),
+            bits: params.pow_limit,
+            nonce: 0,
+        },
+        entries,
+    };
+    block.header.merkle_root = block.compute_merkle_root();
+    block
+}
+
+fn solve(header: &mut Header) {
+    let target = header.target().expect("bits");
+    header.nonce = scan(&Midstate::new(header), &target, 0, u32::MAX)
+        .nonce
+        .expect("dev blocks are easy");
+}
+
+/// Changes the nonce until the hash misses the target.
+fn spoil_pow(header: &mut Header) {
+    let target: Target = header.target().expect("bits");
+    while target.is_met_by(&header.block_hash()) {
+        header.nonce = header.nonce.wrapping_add(1);
+    }
+}
+
+fn assert_alive(master: &Master) {
+    let (code, body) = http_get(&master.url("/api/status"));
+    assert_eq!(code, 200, "{body}");
+}
+
+#[test]
+fn headers_without_proof_of_work_get_the_peer_dropped_and_banned() {
+    let params = ChainParams::dev();
+    let master = Master::start(&[]);
+    let port = free_port();
+
+    // The fake claims more work; the master asks for headers and gets one with a bad hash.
+    let mut fake = FakePeer::connect(&master);
+    fake.send(&hello(port, Work::from_be_bytes([0xff; 32]), &params));
+    assert_eq!(
+        fake.expect("hello")["genesis"],
+        params.genesis_hash().to_string()
+    );
+    fake.expect("get_headers");
+    let mut header = child_of_genesis(&params).header;
+    spoil_pow(&mut header);
+    fake.send(&PeerMessage::Headers {
+        headers: vec![header],
+    });
+    let reject = fake.expect("reject");
+    assert!(
+        reject["reason"].as_str().unwrap().contains("does not meet"),
+        "{reject}"
+    );
+    fake.expect_closed();
+
+    // Kept away: the same peer (same listening address) is refused at its next hello.
+    let mut again = FakePeer::connect(&master);
+    again.send(&hello(port, Work::ZERO, &params));
+    let reject = again.expect("reject");
+    assert!(
+        reject["reason"].as_str().unwrap().contains("banned"),
+        "{reject}"
+    );
+    again.expect_closed();
+
+    // The master carries on: its API answers and an honest master links and syncs with it.
+    assert_alive(&master);
+    assert_eq!(master.height(), 0);
+    let honest = Master::start(&["--nodes", &master.addr()]);
+    wait_for(Duration::from_secs(20), "the honest master to link", || {
+        (master.status()["peers"] == 1 && honest.status()["peers"] == 1).then_some(())
+    });
+    let log = master.process.log();
+    assert!(log.contains("misbehaved"), "{log}");
+}
+
+#[test]
+fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
+    let params = ChainParams::dev();
+    let master = Master::start(&[]);
+    let mut fake = FakePeer::connect(&master);
+    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.expect("hello");
+
+    // Proof of work is fine, but the merkle root does not commit to the entries.
+    let mut block = child_of_genesis(&params);
+    block.header.merkle_root = Hash256::sha256d(b"not the entries");
+    solve(&mut block.header);
+    let hash = block.hash().to_string();
+    fake.send(&PeerMessage::NewBlock {
+        block,
+        height: 1,
+        chainwork: Work::ZERO,
+    });
+    let reject = fake.expect("reject");
+    assert!(
+        reject["reason"].as_str().unwrap().contains("merkle"),
+        "{reject}"
+    );
+    fake.expect_closed();
+    assert_alive(&master);
+    assert_eq!(master.height(), 0);
+    let (code, _) = http_get(&master.url(&format!("/api/blocks/{hash}")));
+    assert_eq!(code, 404, "the bad block was not stored");
+
+    // A valid block from a well-behaved peer is taken, through the same path.
+    let mut good = FakePeer::connect(&master);
+    good.send(&hello(free_port(), Work::ZERO, &params));
+    good.expect("hello");
+    let mut block = child_of_genesis(&params);
+    solve(&mut block.header);
+    let hash = block.hash().to_string();
+    good.send(&PeerMessage::NewBlock {
+        block,
+        height: 1,
+        chainwork: Work::ZERO,
+    });
+    wait_for(Duration::from_secs(10), "the valid block stored", || {
+        (master.status()["tip"] == hash.as_str()).then_some(())
+    });
+}
+
+#[test]
+fn garbage_and_strangers_are_dropped() {
+    let params = ChainParams::dev();
+    let master = Master::start(&[]);
+
+    // Not JSON after the handshake.
+    let mut fake = FakePeer::connect(&master);
+    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.expect("hello");
+    fake.send_text("this is not a peer message");
+    let reject = fake.expect("reject");
+    assert!(
+        reject["reason"].as_str().unwrap().contains("bad message"),
+        "{reject}"
+    );
+    fake.expect_closed();
+
+    // Another chain: refused at the handshake.
+    let mut stranger = FakePeer::connect(&master);
+    stranger.send(&hello(free_port(), Work::ZERO, &ChainParams::main()));
+    let reject = stranger.expect("reject");
+    assert!(
+        reject["reason"].as_str().unwrap().contains("network"),
+        "{reject}"
+    );
+    stranger.expect_closed();
+
+    // Something other than a hello first.
+    let mut rude = FakePeer::connect(&master);
+    rude.send(&PeerMessage::GetPeers);
+    rude.expect("reject");
+    rude.expect_closed();
+
+    assert_alive(&master);
+    assert_eq!(master.status()["peers"], 0);
+}
