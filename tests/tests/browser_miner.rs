@@ -234,6 +234,32 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     let accepted: u64 = browser.text("#shares-accepted").await.parse().unwrap_or(0);
     assert!(accepted >= 1, "accepted shown: {accepted}");
 
+    // A second tab of the same browser may not mine at the same time.
+    let first_tab = browser.client.window().await.expect("window handle");
+    let second_tab = browser.client.new_window(true).await.expect("open a tab");
+    browser
+        .client
+        .switch_to_window(second_tab.handle)
+        .await
+        .expect("switch tab");
+    browser
+        .client
+        .goto(&master.url("/"))
+        .await
+        .expect("open the page");
+    browser.click("#mine-start").await;
+    eventually(PATIENCE, "the second tab to refuse to mine", || async {
+        let state = "return document.getElementById('mine-status').dataset.state;";
+        (browser.eval(state, Value::Null).await == "busy").then_some(())
+    })
+    .await;
+    browser.client.close_window().await.expect("close the tab");
+    browser
+        .client
+        .switch_to_window(first_tab)
+        .await
+        .expect("switch tab");
+
     // The master restarts: the page reconnects by itself and goes on mining.
     let before = master.height();
     master.restart();
