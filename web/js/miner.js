@@ -95,7 +95,9 @@ export class BrowserMiner {
       const worker = new Worker(new URL('./miner-worker.js', import.meta.url), { type: 'module' });
       const index = this.workers.length;
       worker.onmessage = ({ data }) => this.onWorkerMessage(worker, data);
-      worker.onerror = (event) => this.fail(`worker ${index} failed: ${event.message ?? 'error'}`);
+      // A module that cannot load (no web/pkg in this build: `make wasm`) only says "error" here.
+      worker.onerror = (event) =>
+        this.fail(`worker ${index} failed (${event.message || 'its script or the WebAssembly did not load'})`);
       worker.postMessage({ type: 'throttle', value: this.throttle });
       this.workers.push(worker);
     }
