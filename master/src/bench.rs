@@ -1,7 +1,392 @@
-//! `bbchain --bench-feed`: a load test of a running master's work feed (being written).
+//! `bbchain --bench-feed [--connections N]`: a load test of a master, recorded in docs/BENCHMARKS.md.
+//!
+//! It starts a dev-chain master of this same binary on a free port with a throw-away data dir, then
+//! measures, over loopback:
+//! 1. fan-out: N feed connections say hello; a separate miner finds a block; the time from its submit
+//!    until each connection holds a clean job for the new tip (p50/p99/max over several tips), and
+//!    the master's peak memory (VmHWM);
+//! 2. submit validation: wrong-work submits pipelined on one connection (each fully checked), and
+//!    valid blocks mined one after another (check, store, commit, new job);
+//! 3. data ingest: concurrent `POST /api/data` of distinct entries, then a check that every
+//!    acknowledged entry is queued.
+//!
+//! Each side needs one file descriptor per connection: raise `ulimit -n` above N.
 
-/// Opens `connections` feed connections to `node` and measures job fan-out.
-pub async fn run(node: &str, connections: usize) -> anyhow::Result<()> {
-    let _ = (node, connections);
-    anyhow::bail!("the feed benchmark is not built yet")
+use crate::client;
+use anyhow::{Context, bail};
+use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
+use bbchain_core::{Midstate, scan};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// New tips measured in the fan-out test.
+const ROUNDS: usize = 5;
+/// Connections opened at once while ramping up.
+const RAMP: usize = 250;
+
+/// Runs every measurement against a fresh master and prints the figures.
+pub async fn run(connections: usize) -> anyhow::Result<()> {
+    let master = BenchMaster::start().await?;
+    let addr = master.addr.clone();
+    let result = async {
+        fan_out(&addr, connections, master.pid).await?;
+        submits(&addr).await?;
+        ingest(&addr).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    master.stop();
+    result
+}
+
+/// The master under test: a child process of this binary.
+struct BenchMaster {
+    child: std::process::Child,
+    pid: u32,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl BenchMaster {
+    async fn start() -> anyhow::Result<BenchMaster> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("bbchain-bench-{}", std::process::id()));
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args([
+                "--start-master",
+                "--chain",
+                "dev",
+                "--port",
+                &port.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .context("cannot start the master")?;
+        let pid = child.id();
+        let master = BenchMaster {
+            child,
+            pid,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+        };
+        for _ in 0..200 {
+            if let Ok((200, _)) = client::call(&master.addr, "GET", "/api/status", None).await {
+                return Ok(master);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        master.stop();
+        bail!("the master did not start")
+    }
+
+    /// SIGTERM (a clean stop), then the data dir goes.
+    fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `VmHWM` (peak resident memory) of a process, in MiB.
+fn peak_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn connect(addr: &str) -> anyhow::Result<Ws> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096);
+    let url = format!("ws://{addr}/ws/mine");
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    Ok(ws)
+}
+
+async fn send(ws: &mut Ws, message: &MinerMessage) -> anyhow::Result<()> {
+    ws.send(Message::Text(serde_json::to_string(message)?.into()))
+        .await?;
+    Ok(())
+}
+
+async fn next(ws: &mut Ws) -> anyhow::Result<MasterMessage> {
+    loop {
+        match ws.next().await.context("feed closed")?? {
+            Message::Text(text) => return Ok(serde_json::from_str(&text)?),
+            Message::Close(_) => bail!("feed closed"),
+            _ => {}
+        }
+    }
+}
+
+async fn next_job(ws: &mut Ws) -> anyhow::Result<Job> {
+    loop {
+        if let MasterMessage::Job(job) = next(ws).await? {
+            return Ok(job);
+        }
+    }
+}
+
+async fn hello(ws: &mut Ws, name: &str) -> anyhow::Result<Job> {
+    let hello = MinerMessage::Hello {
+        name: name.into(),
+        agent: Some("bbchain-bench".into()),
+    };
+    send(ws, &hello).await?;
+    next_job(ws).await
+}
+
+/// The first nonce that solves `job`, by the core scan.
+fn solve(job: &Job) -> anyhow::Result<u32> {
+    let midstate = Midstate::new(&job.header()?);
+    scan(&midstate, &job.target()?, 0, u32::MAX)
+        .nonce
+        .context("no solution")
+}
+
+/// A nonce that does not meet the job's target (the submit must be refused).
+fn miss(job: &Job) -> anyhow::Result<u32> {
+    let midstate = Midstate::new(&job.header()?);
+    let target = job.target()?;
+    (0..u32::MAX)
+        .find(|&nonce| !target.is_met_by(&midstate.hash(nonce)))
+        .context("every nonce solves")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()> {
+    println!("fan-out: opening {connections} feed connections...");
+    let (arrivals, mut received) = mpsc::unbounded_channel::<(u32, Instant)>();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for chunk in 0..connections.div_ceil(RAMP) {
+        let mut opening = Vec::new();
+        for i in chunk * RAMP..((chunk + 1) * RAMP).min(connections) {
+            let addr = addr.to_string();
+            opening.push(tokio::spawn(async move {
+                let mut ws = connect(&addr).await?;
+                hello(&mut ws, &format!("bench{i}")).await?;
+                anyhow::Ok(ws)
+            }));
+        }
+        for task in opening {
+            let mut ws = task.await??;
+            let arrivals = arrivals.clone();
+            ready.fetch_add(1, Ordering::Relaxed);
+            tasks.push(tokio::spawn(async move {
+                while let Ok(message) = next(&mut ws).await {
+                    if let MasterMessage::Job(job) = message
+                        && job.clean
+                    {
+                        let _ = arrivals.send((job.height, Instant::now()));
+                    }
+                }
+            }));
+        }
+    }
+    println!(
+        "fan-out: {} connections ready in {:.1} s",
+        ready.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+    let mut finder = connect(addr).await?;
+    let mut job = hello(&mut finder, "finder").await?;
+    let mut all = Vec::new();
+    for round in 0..ROUNDS {
+        let nonce = solve(&job)?;
+        let height = job.height;
+        let sent = Instant::now();
+        send(
+            &mut finder,
+            &MinerMessage::Submit {
+                job_id: job.job_id.clone(),
+                nonce,
+            },
+        )
+        .await?;
+        let mut times = Vec::with_capacity(connections);
+        while times.len() < connections {
+            let (got, at) = tokio::time::timeout(Duration::from_secs(30), received.recv())
+                .await
+                .context("connections did not all get a job within 30 s")?
+                .context("arrivals closed")?;
+            if got == height + 1 {
+                times.push(at.saturating_duration_since(sent));
+            }
+        }
+        times.sort();
+        println!(
+            "fan-out round {}: every connection had its new job after {} (p50 {}, p99 {})",
+            round + 1,
+            ms(*times.last().expect("times")),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        );
+        all.extend(times);
+        job = next_job(&mut finder).await?;
+        while job.height != height + 1 {
+            job = next_job(&mut finder).await?;
+        }
+    }
+    all.sort();
+    println!(
+        "fan-out: {connections} connections x {ROUNDS} tips: p50 {}, p99 {}, max {}",
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
+        ms(*all.last().expect("samples"))
+    );
+    match peak_mib(pid) {
+        Some(mib) => println!("fan-out: master peak memory (VmHWM) {mib:.0} MiB"),
+        None => println!("fan-out: master peak memory unknown (no /proc)"),
+    }
+    for task in tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn submits(addr: &str) -> anyhow::Result<()> {
+    // Wrong-work submits, pipelined: each one is checked in full and refused.
+    const WRONG: usize = 20_000;
+    let mut ws = connect(addr).await?;
+    let job = hello(&mut ws, "validator").await?;
+    let nonce = miss(&job)?;
+    let (mut sink, mut stream) = ws.split();
+    let text = serde_json::to_string(&MinerMessage::Submit {
+        job_id: job.job_id.clone(),
+        nonce,
+    })?;
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        for _ in 0..WRONG {
+            sink.send(Message::Text(text.clone().into())).await?;
+        }
+        anyhow::Ok(sink)
+    });
+    let mut refused = 0;
+    while refused < WRONG {
+        match stream.next().await.context("feed closed")?? {
+            Message::Text(text) => {
+                if let MasterMessage::Rejected { .. } = serde_json::from_str(&text)? {
+                    refused += 1;
+                }
+            }
+            _ => continue,
+        }
+    }
+    let elapsed = start.elapsed();
+    drop(writer.await??);
+    println!(
+        "submits: {WRONG} wrong-work submits refused in {:.2} s: {:.0}/s on one connection",
+        elapsed.as_secs_f64(),
+        WRONG as f64 / elapsed.as_secs_f64()
+    );
+
+    // Valid blocks one after another: check, store, commit (fsync), new job.
+    let mut ws = connect(addr).await?;
+    let mut job = hello(&mut ws, "sprinter").await?;
+    let start = Instant::now();
+    let mut blocks = 0u32;
+    while start.elapsed() < Duration::from_secs(5) {
+        let nonce = solve(&job)?;
+        let height = job.height;
+        send(
+            &mut ws,
+            &MinerMessage::Submit {
+                job_id: job.job_id.clone(),
+                nonce,
+            },
+        )
+        .await?;
+        loop {
+            match next(&mut ws).await? {
+                MasterMessage::Accepted { .. } => blocks += 1,
+                MasterMessage::Job(next) if next.height == height + 1 => {
+                    job = next;
+                    break;
+                }
+                MasterMessage::Rejected { reason, .. } => bail!("block refused: {reason}"),
+                _ => {}
+            }
+        }
+    }
+    println!(
+        "submits: {blocks} valid blocks accepted in {:.1} s: {:.0} blocks/s (one miner, each waits for its new job)",
+        start.elapsed().as_secs_f64(),
+        f64::from(blocks) / start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn ingest(addr: &str) -> anyhow::Result<()> {
+    const CLIENTS: usize = 64;
+    const ENTRIES: usize = 50_000;
+    let (_, before) = client::call(addr, "GET", "/api/status", None).await?;
+    let before = before["pending"].as_u64().unwrap_or(0);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let next = next.clone();
+        let addr = addr.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut acknowledged = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ENTRIES {
+                    return anyhow::Ok(acknowledged);
+                }
+                let body = serde_json::json!({"data": format!("bench entry {i}")});
+                let (status, answer) =
+                    client::call(&addr, "POST", "/api/data", Some(&body)).await?;
+                if status != 202 {
+                    bail!("entry {i} refused ({status}): {answer}");
+                }
+                acknowledged += 1;
+            }
+        }));
+    }
+    let mut acknowledged = 0;
+    for task in tasks {
+        acknowledged += task.await??;
+    }
+    let elapsed = start.elapsed();
+    let (_, after) = client::call(addr, "GET", "/api/status", None).await?;
+    let queued = after["pending"].as_u64().unwrap_or(0) - before;
+    println!(
+        "ingest: {acknowledged} entries acknowledged by {CLIENTS} HTTP clients in {:.2} s: {:.0} entries/s; {queued} queued afterwards ({})",
+        elapsed.as_secs_f64(),
+        acknowledged as f64 / elapsed.as_secs_f64(),
+        if queued == acknowledged {
+            "none lost"
+        } else {
+            "MISMATCH"
+        }
+    );
+    Ok(())
 }

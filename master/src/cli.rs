@@ -71,7 +71,7 @@ pub struct Cli {
     /// Miner name put in the blocks it finds.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Load test of a master's work feed (see docs/BENCHMARKS.md).
+    /// Load test of a fresh dev-chain master: feed fan-out, submits, data ingest (docs/BENCHMARKS.md).
     #[arg(long, hide = true)]
     pub bench_feed: bool,
     /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else if let Some(count) = cli.generate {
         generate(&cli, count).await
     } else if cli.bench_feed {
-        crate::bench::run(&target_node(&cli)?, cli.connections).await
+        crate::bench::run(cli.connections).await
     } else {
         bail!("nothing to do")
     }

@@ -71,3 +71,7 @@ pub fn node_dir(data_root: &std::path::Path, port: u16) -> PathBuf {
 pub fn db_file(node_dir: &std::path::Path) -> PathBuf {
     node_dir.join("chain.redb")
 }
+
+/// Read and write buffer of each WebSocket: feed messages are small, and ten thousand miners must
+/// not cost a 128 KiB buffer each (tungstenite's default).
+pub const WS_BUFFER_BYTES: usize = 4096;

@@ -15,6 +15,8 @@ pub async fn events(ws: WebSocketUpgrade, State(app): State<AppState>) -> Respon
     match app.connection_permit() {
         Ok(permit) => ws
             .max_message_size(app.node.limits().max_ws_message_bytes)
+            .read_buffer_size(crate::config::WS_BUFFER_BYTES)
+            .write_buffer_size(crate::config::WS_BUFFER_BYTES)
             .on_upgrade(move |socket| run(socket, app, permit)),
         Err(err) => axum::response::IntoResponse::into_response(err),
     }

@@ -23,17 +23,21 @@ pub struct BlockTemplate {
 }
 
 impl BlockTemplate {
-    /// Builds a template, computing the coinbase branch over `entries`.
+    /// Builds a template, computing the coinbase branch over `entries`, whose leaf hashes (their
+    /// data ids) are `leaves`.
     pub fn new(
         height: u32,
         prev_hash: Hash256,
         bits: CompactTarget,
         min_time: u32,
         entries: Vec<Entry>,
+        leaves: &[Hash256],
     ) -> BlockTemplate {
-        let mut leaves = Vec::with_capacity(entries.len() + 1);
-        leaves.push(Hash256::ZERO);
-        leaves.extend(entries.iter().map(Entry::leaf_hash));
+        debug_assert_eq!(entries.len(), leaves.len());
+        let mut all = Vec::with_capacity(leaves.len() + 1);
+        all.push(Hash256::ZERO);
+        all.extend_from_slice(leaves);
+        let leaves = all;
         let branch = merkle::MerkleProof::build(&leaves, 0)
             .map(|proof| proof.siblings)
             .unwrap_or_default();
@@ -94,11 +98,12 @@ mod tests {
     #[test]
     fn header_merkle_root_matches_the_full_block() {
         for count in [0, 1, 2, 3, 7, 8] {
-            let entries = (0..count)
+            let entries: Vec<Entry> = (0..count)
                 .map(|i| Entry::data(format!("entry {i}")))
                 .collect();
-            let template =
-                BlockTemplate::new(5, Hash256::ZERO, CompactTarget(0x207fffff), 10, entries);
+            let leaves: Vec<Hash256> = entries.iter().map(Entry::leaf_hash).collect();
+            let bits = CompactTarget(0x207fffff);
+            let template = BlockTemplate::new(5, Hash256::ZERO, bits, 10, entries, &leaves);
             let coinbase = template.coinbase("alice", 42);
             let header = template.header(&coinbase, 0);
             assert_eq!(header.time, 10, "time is raised to min_time");

@@ -207,7 +207,8 @@ impl Writer {
         let bits = self.params.expected_bits(&context);
         let mut budget = self.params.max_block_bytes.saturating_sub(BLOCK_OVERHEAD);
         let mut entries = Vec::new();
-        for (_, text) in self.pending.values() {
+        let mut leaves = Vec::new();
+        for (id, text) in self.pending.values() {
             let entry = Entry::data(text.as_str());
             let len = entry.encoded_len();
             if len > budget {
@@ -215,6 +216,8 @@ impl Writer {
             }
             budget -= len;
             entries.push(entry);
+            // A data entry's id is its merkle leaf.
+            leaves.push(*id);
         }
         BlockTemplate::new(
             tip.height + 1,
@@ -222,6 +225,7 @@ impl Writer {
             bits,
             context.median_time_past().saturating_add(1),
             entries,
+            &leaves,
         )
     }
 
