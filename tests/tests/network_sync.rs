@@ -124,3 +124,35 @@ fn a_late_master_catches_up_a_long_chain() {
         "no sync progress in the log:\n{log}"
     );
 }
+
+#[test]
+fn a_link_comes_back_after_a_restart_and_brings_waiting_data() {
+    let mut first = Master::start(&[]);
+    let second = Master::start(&["--nodes", &first.addr()]);
+    wait_for(Duration::from_secs(20), "the masters to link", || {
+        (second.status()["peers"] == 1).then_some(())
+    });
+
+    first.kill();
+    wait_for(Duration::from_secs(20), "the link to drop", || {
+        (second.status()["peers"] == 0).then_some(())
+    });
+    // Queued while apart, on a master without miners.
+    let id = add(&second, "waiting while the other master was down");
+
+    first.restart();
+    wait_for(Duration::from_secs(30), "the second to dial again", || {
+        (masters_of(&second) == [first.addr()]).then_some(())
+    });
+    let mut mining = miner(&first, "after-restart");
+    let block = wait_for(Duration::from_secs(60), "the waiting data mined", || {
+        confirmed(&first, &id)
+    });
+    wait_for(Duration::from_secs(20), "the second to have it too", || {
+        confirmed(&second, &id).filter(|b| b["block"] == block["block"])
+    });
+    mining.kill();
+    wait_for(Duration::from_secs(20), "one tip on both", || {
+        (first.status()["tip"] == second.status()["tip"]).then_some(())
+    });
+}

@@ -10,7 +10,7 @@ use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
     MAX_PEER_ADDRS, PEER_PROTOCOL_VERSION, PeerMessage,
 };
-use bbchain_core::{Block, BlockError, Hash256, Header};
+use bbchain_core::{Block, BlockError, Hash256, Header, Work};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -127,11 +127,11 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             headers_open: false,
             queue: BlockQueue::default(),
             progress: None,
+            peer_work: hello.chainwork,
         };
         link.send(&PeerMessage::GetPeers).await?;
-        if hello.chainwork > link.node.snapshot().chainwork {
-            link.request_headers().await?;
-        }
+        link.send_pending_data().await?;
+        link.pump().await?;
         link.serve(&mut incoming, &closed).await
     }
     .await;
@@ -258,6 +258,8 @@ struct Link {
     /// Blocks to fetch from this peer.
     queue: BlockQueue,
     progress: Option<Progress>,
+    /// The most chainwork the peer has claimed and not yet shown us headers for.
+    peer_work: Work,
 }
 
 impl Link {
@@ -316,7 +318,9 @@ impl Link {
                 self.send(&PeerMessage::Blocks { blocks }).await
             }
             PeerMessage::Blocks { blocks } => self.on_blocks(blocks).await,
-            PeerMessage::NewBlock { block, .. } => self.on_new_block(block).await,
+            PeerMessage::NewBlock {
+                block, chainwork, ..
+            } => self.on_new_block(block, chainwork).await,
             PeerMessage::Data { entries } => self.on_data(entries).await,
             PeerMessage::GetPeers => {
                 let addrs = self.peers.shareable(&self.name);
@@ -359,6 +363,8 @@ impl Link {
         }
         self.headers_open = false;
         let Some(first) = headers.first() else {
+            // The peer has nothing after what we know: whatever it claimed, we are level.
+            self.peer_work = Work::ZERO;
             return self.pump().await;
         };
         let mut trail = match self.trail.take() {
@@ -391,8 +397,12 @@ impl Link {
         self.pump().await
     }
 
-    /// Sends block requests while slots are free; logs when a sync is done.
+    /// Sends block requests while slots are free; asks for more headers when the peer claims
+    /// more work than ours and nothing is open; logs when a sync is done.
     async fn pump(&mut self) -> Result<(), LinkError> {
+        if !self.busy() && self.peer_work > self.node.snapshot().chainwork {
+            self.request_headers().await?;
+        }
         while let Some(hashes) = self.queue.next_request() {
             if self.progress.is_none() {
                 let now = Instant::now();
@@ -481,14 +491,33 @@ impl Link {
     }
 
     /// A block the peer just mined or accepted: store it, or sync if we lack its parent.
-    async fn on_new_block(&mut self, block: Block) -> Result<(), LinkError> {
+    async fn on_new_block(&mut self, block: Block, chainwork: Work) -> Result<(), LinkError> {
         if self.node.block_height(&block.hash())?.is_some() {
             return Ok(());
         }
         if self.node.block_height(&block.header.prev_hash)?.is_none() {
-            return self.request_headers().await;
+            // Sync now, or right after the sync under way (see `pump`).
+            self.peer_work = self.peer_work.max(chainwork);
+            return self.pump().await;
         }
         self.submit(vec![block]).await
+    }
+
+    /// Tells a new peer about the data waiting here, so its miners can take it too.
+    async fn send_pending_data(&self) -> Result<(), LinkError> {
+        let template = self.node.watch_template().borrow().clone();
+        let texts: Vec<String> = template
+            .entries
+            .iter()
+            .filter_map(|entry| entry.as_data().map(str::to_string))
+            .collect();
+        for chunk in texts.chunks(MAX_DATA_ENTRIES) {
+            self.send(&PeerMessage::Data {
+                entries: chunk.to_vec(),
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Data entries the peer queued: queue them here too (the relay passes new ones on).

@@ -42,6 +42,8 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 const MAX_KNOWN: usize = 256;
 /// Most masters a master dials.
 const MAX_OUTBOUND: usize = 16;
+/// Most links, inbound and outbound together.
+const MAX_LINKS: usize = 64;
 /// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
 /// catches up by sync).
 const OUTBOX: usize = 256;
@@ -187,6 +189,9 @@ impl Peers {
             .iter()
             .find(|(_, l)| l.nonce == info.nonce)
             .map(|(id, l)| (*id, dialer(l.outbound, l.nonce)));
+        if existing.is_none() && state.links.len() >= MAX_LINKS {
+            return Err("too many peers");
+        }
         if let Some((old_id, old_dialer)) = existing {
             if dialer(info.outbound, info.nonce) >= old_dialer {
                 return Err("already linked to this master");
