@@ -80,7 +80,8 @@ impl serde::Serialize for Hash256 {
 
 impl<'de> serde::Deserialize<'de> for Hash256 {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text: &str = serde::Deserialize::deserialize(deserializer)?;
+        // Owned, so that JSON with escapes or from a `serde_json::Value` decodes too.
+        let text: String = serde::Deserialize::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -200,7 +200,7 @@ mod hex_headers {
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Header>, D::Error> {
-        let texts: Vec<&str> = Deserialize::deserialize(d)?;
+        let texts: Vec<String> = Deserialize::deserialize(d)?;
         if texts.len() > MAX_HEADERS {
             return Err(D::Error::custom("too many headers"));
         }
@@ -231,8 +231,8 @@ mod hex_block {
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Block, D::Error> {
-        let text: &str = Deserialize::deserialize(d)?;
-        block_from_hex(text)
+        let text: String = Deserialize::deserialize(d)?;
+        block_from_hex(&text)
     }
 }
 
@@ -245,11 +245,11 @@ mod hex_blocks {
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Block>, D::Error> {
-        let texts: Vec<&str> = Deserialize::deserialize(d)?;
+        let texts: Vec<String> = Deserialize::deserialize(d)?;
         if texts.len() > MAX_BLOCKS_PER_REQUEST {
             return Err(D::Error::custom("too many blocks"));
         }
-        texts.into_iter().map(block_from_hex).collect()
+        texts.iter().map(|text| block_from_hex(text)).collect()
     }
 }
 

@@ -101,11 +101,12 @@ impl serde::Serialize for CompactTarget {
 
 impl<'de> serde::Deserialize<'de> for CompactTarget {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text: &str = serde::Deserialize::deserialize(deserializer)?;
+        // Owned, so that JSON with escapes or from a `serde_json::Value` decodes too.
+        let text: String = serde::Deserialize::deserialize(deserializer)?;
         if text.len() != 8 {
             return Err(serde::de::Error::custom("bits are 8 hex digits"));
         }
-        u32::from_str_radix(text, 16)
+        u32::from_str_radix(&text, 16)
             .map(CompactTarget)
             .map_err(serde::de::Error::custom)
     }
@@ -229,7 +230,8 @@ impl serde::Serialize for Work {
 
 impl<'de> serde::Deserialize<'de> for Work {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text: &str = serde::Deserialize::deserialize(deserializer)?;
+        // Owned, so that JSON with escapes or from a `serde_json::Value` decodes too.
+        let text: String = serde::Deserialize::deserialize(deserializer)?;
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(text, &mut bytes).map_err(serde::de::Error::custom)?;
         Ok(Work::from_be_bytes(bytes))

@@ -192,3 +192,29 @@ proptest! {
         prop_assert_eq!(expanded.negative, word != 0 && compact & 0x0080_0000 != 0);
     }
 }
+
+/// JSON read through `serde_json::Value` (owned strings) and with escapes must decode too.
+#[test]
+fn json_decodes_from_owned_values() {
+    let block = Block {
+        header: Header {
+            version: 1,
+            prev_hash: Hash256([1; 32]),
+            merkle_root: Hash256([2; 32]),
+            time: 3,
+            bits: CompactTarget(0x1d00ffff),
+            nonce: 4,
+        },
+        entries: vec![Entry::data("a \"quoted\" text")],
+    };
+    let value = serde_json::to_value(&block).unwrap();
+    assert_eq!(serde_json::from_value::<Block>(value).unwrap(), block);
+    let work = Target::MAX.to_work();
+    let value = serde_json::to_value(work).unwrap();
+    assert_eq!(
+        serde_json::from_value::<bbchain_core::Work>(value).unwrap(),
+        work
+    );
+    let reader = std::io::Cursor::new(serde_json::to_vec(&block).unwrap());
+    assert_eq!(serde_json::from_reader::<_, Block>(reader).unwrap(), block);
+}
