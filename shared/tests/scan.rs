@@ -101,7 +101,33 @@ fn header() -> impl Strategy<Value = Header> {
         })
 }
 
+/// What `scan` must return, one `Header::block_hash` at a time.
+fn naive_scan(header: &Header, target: &Target, start: u32, count: u32) -> (Option<u32>, u64) {
+    let end = u64::from(start) + u64::from(count);
+    let mut hashes = 0;
+    for nonce in u64::from(start)..end.min(u64::from(u32::MAX) + 1) {
+        let nonce = nonce as u32;
+        hashes += 1;
+        if target.is_met_by(&Header { nonce, ..*header }.block_hash()) {
+            return (Some(nonce), hashes);
+        }
+    }
+    (None, hashes)
+}
+
 proptest! {
+    #[test]
+    fn scan_agrees_with_hashing_each_header(
+        header in header(),
+        start in prop_oneof![any::<u32>(), (u32::MAX - 40)..=u32::MAX],
+        count in 0u32..40,
+        difficulty in 0usize..7,
+    ) {
+        let target = Target(U256::MAX >> difficulty);
+        let found = scan(&Midstate::new(&header), &target, start, count);
+        prop_assert_eq!((found.nonce, found.hashes), naive_scan(&header, &target, start, count));
+    }
+
     #[test]
     fn midstate_hash_equals_block_hash(header in header(), nonce in any::<u32>()) {
         let midstate = Midstate::new(&header);
