@@ -39,6 +39,8 @@ fn find_tool(var: &str, names: &[&str]) -> PathBuf {
 struct Browser {
     client: Client,
     driver: Child,
+    /// The session's URL on chromedriver, to end it from `drop`.
+    session_url: String,
     _profile: TempDir,
 }
 
@@ -87,9 +89,11 @@ impl Browser {
             .unwrap_or_else(|e| {
                 panic!("start a Chromium session with {}: {e}", chromium.display())
             });
+        let session = client.session_id().await.expect("session id");
         Browser {
             client,
             driver,
+            session_url: format!("{driver_url}/session/{}", session.expect("a session")),
             _profile: profile,
         }
     }
@@ -150,6 +154,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ending the session makes chromedriver quit Chromium; killing chromedriver alone would
+        // leave Chromium running (and mining). This runs on failures too.
+        let _ = ureq::delete(&self.session_url).call();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
