@@ -290,13 +290,13 @@ async fn submits(addr: &str) -> anyhow::Result<()> {
     });
     let mut refused = 0;
     while refused < WRONG {
-        match stream.next().await.context("feed closed")?? {
-            Message::Text(text) => {
-                if let MasterMessage::Rejected { .. } = serde_json::from_str(&text)? {
-                    refused += 1;
+        if let Message::Text(text) = stream.next().await.context("feed closed")?? {
+            if let MasterMessage::Rejected { reason, .. } = serde_json::from_str(&text)? {
+                if !reason.contains("does not meet its target") {
+                    bail!("a wrong-work submit was refused for another reason: {reason}");
                 }
+                refused += 1;
             }
-            _ => continue,
         }
     }
     let elapsed = start.elapsed();
