@@ -105,11 +105,18 @@ function finish(code) {
   clearTimeout(deadline);
   server.close();
   server.closeAllConnections();
-  const removeProfile = () => rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  const removeProfile = () => {
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    } catch (error) {
+      console.error(`could not remove ${profile}: ${error.message}`);
+    }
+  };
   if (browser && browser.exitCode === null && browser.signalCode === null) {
     browser.removeAllListeners('exit');
     browser.once('exit', removeProfile);
-    browser.kill();
+    // /usr/bin/chromium is a wrapper script: end its whole process group.
+    process.kill(-browser.pid, 'SIGTERM');
   } else {
     removeProfile();
   }
@@ -129,7 +136,7 @@ server.listen(port, '127.0.0.1', () => {
     '--disable-sync',
     `--user-data-dir=${profile}`,
     url,
-  ], { stdio: 'ignore' });
+  ], { stdio: 'ignore', detached: true });
   browser.on('exit', (code) => {
     console.error(`chromium exited (${code}) before reporting`);
     finish(1);

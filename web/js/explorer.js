@@ -13,6 +13,8 @@ export class Explorer {
   constructor() {
     /** Main-chain summaries shown in the table, newest first, consecutive heights. */
     this.blocks = [];
+    /** How many rows to keep: the live page plus the older pages asked for. */
+    this.limit = LIVE_BLOCKS;
     this.targetInterval = 0;
     this.tbody = document.getElementById('blocks');
     this.moreButton = document.getElementById('blocks-more');
@@ -30,6 +32,7 @@ export class Explorer {
   async reload() {
     const { blocks } = await api(`api/blocks?limit=${LIVE_BLOCKS}`);
     this.blocks = blocks;
+    this.limit = LIVE_BLOCKS;
     this.render();
   }
 
@@ -39,6 +42,7 @@ export class Explorer {
     this.moreButton.disabled = true;
     try {
       const { blocks } = await api(`api/blocks?before=${oldest.height}&limit=${PAGE}`);
+      this.limit += PAGE;
       this.blocks.push(...blocks.filter((b) => b.height < this.blocks.at(-1).height));
       this.render();
     } finally {
@@ -58,6 +62,7 @@ export class Explorer {
       }
     }
     this.blocks.unshift(summary);
+    this.blocks.length = Math.min(this.blocks.length, this.limit);
     this.render();
   }
 
