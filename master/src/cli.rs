@@ -38,13 +38,13 @@ pub struct Cli {
     /// Measure this machine's hashrate and exit.
     #[arg(long)]
     pub benchmark: bool,
-    /// Send DATA to the master in --nodes (or --port) and print its id.
+    /// Send DATA to the master in --nodes (or 127.0.0.1:--port, default 8000) and print its id.
     #[arg(long, value_name = "DATA")]
     pub add: Option<String>,
     /// With --add: wait until the data is in a block, then print the block's height and hash.
     #[arg(long, requires = "add")]
     pub wait: bool,
-    /// Print the chain of the master in --nodes (or --port), newest block first.
+    /// Print the chain of the master in --nodes (or 127.0.0.1:--port, default 8000), newest first.
     #[arg(long)]
     pub print: bool,
     /// Delete the data of the master on --port (refused while it runs).
@@ -171,16 +171,13 @@ fn data_root(cli: &Cli) -> PathBuf {
         .unwrap_or_else(config::default_data_root)
 }
 
-/// The master a client command talks to: the first of --nodes, else 127.0.0.1:--port.
+/// The master a client command talks to: the first of --nodes, else 127.0.0.1:--port (8000).
 fn target_node(cli: &Cli) -> anyhow::Result<String> {
     if let Some(node) = cli.nodes.first() {
         check_node(node)?;
         return Ok(node.clone());
     }
-    match cli.port {
-        Some(port) => Ok(format!("127.0.0.1:{port}")),
-        None => bail!("which master? give --nodes host:port or --port N"),
-    }
+    Ok(format!("127.0.0.1:{}", cli.port.unwrap_or(8000)))
 }
 
 fn check_node(node: &str) -> anyhow::Result<()> {

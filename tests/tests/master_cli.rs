@@ -132,7 +132,6 @@ fn client_errors_are_one_line() {
         "cannot be used with",
     );
     assert_one_line_error(&run_bbchain(&[]), "required");
-    assert_one_line_error(&run_bbchain(&["--add", "x"]), "which master");
     assert_one_line_error(
         &run_bbchain(&[
             "--start-master",
