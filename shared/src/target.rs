@@ -163,7 +163,8 @@ impl Target {
     pub fn to_work(&self) -> Work {
         // 2^256 does not fit, so use Bitcoin's identity: 2^256 / (t+1) == ~t / (t+1) + 1.
         match self.0.checked_add(U256::from(1u8)) {
-            Some(divisor) => Work((!self.0) / divisor + U256::from(1u8)),
+            // Saturates for the zero target, whose 2^256 does not fit either.
+            Some(divisor) => Work(((!self.0) / divisor).saturating_add(U256::from(1u8))),
             None => Work(U256::from(1u8)),
         }
     }

@@ -174,6 +174,17 @@ proptest! {
     }
 
     #[test]
+    fn work_is_two_to_the_256_over_target_plus_one(target in u256()) {
+        let exact = (U512::from(1u8) << 256) / (U512::from(target) + U512::from(1u8));
+        let work = Target(target).to_work().0;
+        if target.is_zero() {
+            prop_assert_eq!(work, U256::MAX);
+        } else {
+            prop_assert_eq!(U512::from(work), exact);
+        }
+    }
+
+    #[test]
     fn overflow_flag_means_more_than_256_bits(compact in any::<u32>()) {
         let expanded = CompactTarget(compact).expand();
         let size = compact >> 24;

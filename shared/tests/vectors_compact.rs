@@ -6,6 +6,7 @@ mod common;
 use bbchain_core::target::ExpandedCompact;
 use bbchain_core::{CompactError, CompactTarget, Hash256, Target};
 use common::{bits, read_json, target_hex, text};
+use ruint::aliases::U256;
 
 #[test]
 fn bitcoin_core_set_compact_cases() {
@@ -107,4 +108,12 @@ fn work_is_the_expected_number_of_hashes() {
         .to_work();
     assert_eq!(work.0, ruint::aliases::U256::from(0x1_0001_0001u64));
     assert_eq!(Target::MAX.to_work().0, ruint::aliases::U256::from(1u8));
+}
+
+#[test]
+fn work_of_extreme_targets_does_not_overflow() {
+    assert_eq!(Target(U256::ZERO).to_work().0, U256::MAX);
+    assert_eq!(Target(U256::from(1u8)).to_work().0, U256::from(1u8) << 255);
+    let total = Target(U256::ZERO).to_work() + Target(U256::ZERO).to_work();
+    assert_eq!(total.0, U256::MAX, "chain work saturates");
 }
