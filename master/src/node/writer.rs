@@ -76,10 +76,11 @@ impl Reply {
         }
     }
 
-    fn fail(self, why: &str) {
+    /// The same answer slot, now carrying a storage failure.
+    fn failed(self, why: &str) -> Reply {
         match self {
-            Reply::Data(tx, _) => drop(tx.send(Err(AddDataError::Storage(why.into())))),
-            Reply::Block(tx, _) => drop(tx.send(Err(SubmitError::Storage(why.into())))),
+            Reply::Data(tx, _) => Reply::Data(tx, Err(AddDataError::Storage(why.into()))),
+            Reply::Block(tx, _) => Reply::Block(tx, Err(SubmitError::Storage(why.into()))),
         }
     }
 }
@@ -260,7 +261,8 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                let effects = self.apply(batch);
+                let (effects, replies) = self.apply(batch);
+                // Publish first, answer after: whoever gets an answer sees its effect everywhere.
                 if effects.tip_changed || effects.queue_changed {
                     snapshot.send_replace(Arc::new(self.snapshot()));
                 }
@@ -273,6 +275,7 @@ impl Writer {
                 } else if effects.queue_changed && refresh_at.is_none() {
                     refresh_at = Some(Instant::now() + refresh_delay);
                 }
+                replies.into_iter().for_each(Reply::send);
             }
             if refresh_at.is_some_and(|at| at <= Instant::now()) {
                 template.send_replace(Arc::new(self.template()));
@@ -281,8 +284,9 @@ impl Writer {
         }
     }
 
-    /// Applies a batch in one transaction and answers every command.
-    fn apply(&mut self, batch: Vec<Command>) -> Effects {
+    /// Applies a batch in one transaction; returns what changed and the answers to send (failures
+    /// if the commit failed).
+    fn apply(&mut self, batch: Vec<Command>) -> (Effects, Vec<Reply>) {
         let mut effects = Effects::default();
         let mut replies = Vec::with_capacity(batch.len());
         let result = (|| -> anyhow::Result<()> {
@@ -302,22 +306,22 @@ impl Writer {
             txn.commit()?;
             Ok(())
         })();
-        match result {
-            Ok(()) => replies.into_iter().for_each(Reply::send),
-            Err(err) => {
-                tracing::error!("commit failed: {err:#}");
-                let why = format!("{err:#}");
-                replies.into_iter().for_each(|reply| reply.fail(&why));
-                if let Err(err) = self.reload() {
-                    tracing::error!("cannot reload chain state: {err:#}");
-                }
-                effects = Effects {
-                    tip_changed: true,
-                    ..Effects::default()
-                };
+        if let Err(err) = result {
+            tracing::error!("commit failed: {err:#}");
+            let why = format!("{err:#}");
+            replies = replies
+                .into_iter()
+                .map(|reply| reply.failed(&why))
+                .collect();
+            if let Err(err) = self.reload() {
+                tracing::error!("cannot reload chain state: {err:#}");
             }
+            effects = Effects {
+                tip_changed: true,
+                ..Effects::default()
+            };
         }
-        effects
+        (effects, replies)
     }
 
     fn add_data(
