@@ -173,6 +173,33 @@ proptest! {
         prop_assert_eq!(CompactTarget::from_value(expanded.value, false), compact);
     }
 
+    /// The feed's shortcut: a coinbase's merkle branch stays valid when only its extra nonce
+    /// changes, so each miner connection computes its root with O(log n) hashes.
+    #[test]
+    fn coinbase_branch_gives_the_root_for_any_extra_nonce(
+        texts in prop::collection::vec(".{1,20}", 0..24),
+        extra_nonce in any::<u64>(),
+    ) {
+        let mut block = Block {
+            header: Header::from_bytes(&[0; 80]).unwrap(),
+            entries: vec![Entry::Coinbase(Coinbase { height: 9, extra_nonce: 0, miner: "m".into() })],
+        };
+        block.entries.extend(texts.into_iter().map(Entry::data));
+        let branch = block.proof(0).unwrap().siblings;
+        if let Entry::Coinbase(coinbase) = &mut block.entries[0] {
+            coinbase.extra_nonce = extra_nonce;
+        }
+        let leaf = block.entries[0].leaf_hash();
+        prop_assert_eq!(
+            bbchain_core::merkle::root_from_branch(&leaf, 0, &branch),
+            block.compute_merkle_root()
+        );
+        for index in 0..block.entries.len() {
+            let proof = block.proof(index).unwrap();
+            prop_assert!(proof.verify(&block.entries[index].leaf_hash(), &block.compute_merkle_root()));
+        }
+    }
+
     #[test]
     fn work_is_two_to_the_256_over_target_plus_one(target in u256()) {
         let exact = (U512::from(1u8) << 256) / (U512::from(target) + U512::from(1u8));
