@@ -152,6 +152,9 @@ pub fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32) -> Sca
     }
 }
 
+/// Where the nonce sits in the header's second 64-byte block.
+const NONCE_IN_TAIL: usize = Header::NONCE_OFFSET - 64;
+
 fn set_nonce(block: &mut [u8; 64], nonce: u32) {
-    block[12..16].copy_from_slice(&nonce.to_le_bytes());
+    block[NONCE_IN_TAIL..NONCE_IN_TAIL + 4].copy_from_slice(&nonce.to_le_bytes());
 }
