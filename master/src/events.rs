@@ -72,3 +72,66 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+    use crate::node::Node;
+    use bbchain_core::{ChainParams, Hash256};
+    use std::sync::Arc;
+
+    #[test]
+    fn events_have_the_documented_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = ChainParams::dev();
+        let genesis = Arc::new(params.genesis_block());
+        let config = NodeConfig::new(params, dir.path().join("chain.redb"));
+        let (node, task) = Node::start(config).unwrap();
+        let (app, _stop) = AppState::new(node);
+        let id = Hash256([1; 32]);
+        let tip = Hash256([2; 32]);
+        let block = event_message(
+            &app,
+            &NodeEvent::BlockConnected {
+                block: genesis,
+                height: 0,
+            },
+        );
+        assert_eq!(block["type"], "block");
+        assert_eq!(block["block"]["height"], 0);
+        assert_eq!(block["block"]["entries"], 0);
+        assert_eq!(
+            event_message(
+                &app,
+                &NodeEvent::Reorg {
+                    detached: 3,
+                    height: 41,
+                    tip
+                }
+            ),
+            json!({"type": "reorg", "detached": 3, "height": 41, "tip": tip})
+        );
+        assert_eq!(
+            event_message(&app, &NodeEvent::DataAdded { id }),
+            json!({"type": "data", "id": id, "status": "pending"})
+        );
+        assert_eq!(
+            event_message(
+                &app,
+                &NodeEvent::DataConfirmed {
+                    id,
+                    height: 42,
+                    block: tip
+                }
+            ),
+            json!({"type": "data", "id": id, "status": "confirmed", "height": 42, "block": tip})
+        );
+        assert_eq!(
+            event_message(&app, &NodeEvent::Miners { count: 3 }),
+            json!({"type": "miners", "count": 3})
+        );
+        drop(app);
+        task.shutdown();
+    }
+}

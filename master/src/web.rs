@@ -22,17 +22,36 @@ pub async fn static_file(uri: Uri) -> Response {
         path.to_string()
     };
     match Web::get(&path) {
-        Some(file) => {
-            let mime = if path.ends_with(".wasm") {
-                "application/wasm".to_string()
-            } else {
-                mime_guess::from_path(&path)
-                    .first_or_octet_stream()
-                    .to_string()
-            };
-            ([(header::CONTENT_TYPE, mime)], file.data).into_response()
-        }
+        Some(file) => ([(header::CONTENT_TYPE, content_type(&path))], file.data).into_response(),
         None if path == "index.html" => Html(NO_PAGE).into_response(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// The content type for a file name; browsers only stream-compile wasm served as `application/wasm`.
+fn content_type(path: &str) -> String {
+    if path.ends_with(".wasm") {
+        "application/wasm".to_string()
+    } else {
+        mime_guess::from_path(path)
+            .first_or_octet_stream()
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_type;
+
+    #[test]
+    fn content_types_fit_the_page_files() {
+        assert_eq!(
+            content_type("pkg/bbchain_miner_wasm_bg.wasm"),
+            "application/wasm"
+        );
+        assert_eq!(content_type("index.html"), "text/html");
+        assert_eq!(content_type("js/worker.js"), "text/javascript");
+        assert_eq!(content_type("style.css"), "text/css");
+        assert_eq!(content_type("favicon.svg"), "image/svg+xml");
     }
 }

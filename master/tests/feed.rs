@@ -261,3 +261,60 @@ async fn events_feed_reports_status_data_blocks_and_miners() {
     assert_eq!(recv_type(&mut events, "miners").await["count"], 0);
     test.stop().await;
 }
+
+#[tokio::test]
+async fn data_added_while_mining_reaches_a_refreshed_job() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut ws = test.ws("/ws/mine").await;
+    let first = hello(&mut ws, "erin").await;
+    test.node.add_data("late data".into()).await.unwrap();
+    // Within the refresh delay the miner gets a job on the same tip that carries the data.
+    let refreshed = recv_type(&mut ws, "job").await;
+    assert_eq!(refreshed["clean"], false, "same tip: older jobs stay valid");
+    assert_eq!(refreshed["height"], first["height"]);
+    assert_eq!(mine_job(&mut ws, &refreshed).await["type"], "accepted");
+    let (_, block) = test.node.block_at(1).unwrap().unwrap();
+    assert_eq!(block.data().collect::<Vec<_>>(), ["late data"]);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_template_stops_at_the_block_size_limit_and_keeps_the_oldest_first() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let max_block = test.node.params().max_block_bytes;
+    let texts: Vec<String> = (0..300)
+        .map(|i| format!("{i:04}{}", "z".repeat(3996)))
+        .collect();
+    for text in &texts {
+        test.node.add_data(text.clone()).await.unwrap();
+    }
+    let mut templates = test.node.watch_template();
+    templates
+        .wait_for(|template| !template.entries.is_empty())
+        .await
+        .unwrap();
+    let mut ws = test.ws("/ws/mine").await;
+    let job = hello(&mut ws, "frank").await;
+    assert_eq!(mine_job(&mut ws, &job).await["type"], "accepted");
+    let (_, block) = test.node.block_at(1).unwrap().unwrap();
+    let data: Vec<&str> = block.data().collect();
+    assert!(block.encoded_len() <= max_block);
+    assert!(
+        data.len() > 200 && data.len() < 300,
+        "{} entries",
+        data.len()
+    );
+    assert_eq!(
+        data,
+        texts[..data.len()]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(test.node.snapshot().pending, 300 - data.len());
+    // The rest go into the next block.
+    let job = recv_type(&mut ws, "job").await;
+    assert_eq!(mine_job(&mut ws, &job).await["type"], "accepted");
+    assert_eq!(test.node.snapshot().pending, 0);
+    test.stop().await;
+}
