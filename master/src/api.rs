@@ -58,6 +58,15 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
+impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for AppError {
+    fn from(rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection) -> AppError {
+        AppError::new(
+            rejection.status(),
+            format!("this is a WebSocket endpoint: {}", rejection.body_text()),
+        )
+    }
+}
+
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
@@ -94,7 +103,6 @@ pub async fn post_data(
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::bad_request("request body is not UTF-8"))?;
     #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
     struct NewData {
         data: String,
     }

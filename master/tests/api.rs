@@ -330,3 +330,17 @@ async fn the_page_is_served_at_the_root() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     test.stop().await;
 }
+
+#[tokio::test]
+async fn feeds_answer_plain_requests_with_json_errors() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    for path in ["/ws/mine", "/ws/events"] {
+        let (status, body) = get(&test, path).await;
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert!(
+            body["error"].as_str().unwrap().contains("WebSocket"),
+            "{path}: {body}"
+        );
+    }
+    test.stop().await;
+}
