@@ -200,3 +200,23 @@ fn clean_refuses_while_running_and_deletes_when_stopped() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!other.path().join(&port).exists());
 }
+
+#[test]
+fn a_data_dir_belongs_to_one_chain() {
+    let mut master = Master::start(&[]);
+    assert!(master.stop());
+    let port = master.port.to_string();
+    let data_dir = master.data_dir().to_str().unwrap().to_string();
+    let output = run_bbchain(&[
+        "--start-master",
+        "--chain",
+        "main",
+        "--port",
+        &port,
+        "--data-dir",
+        &data_dir,
+    ]);
+    assert_one_line_error(&output, "another chain");
+    master.restart();
+    assert_eq!(master.status()["network"], "dev");
+}
