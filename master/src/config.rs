@@ -50,7 +50,7 @@ impl NodeConfig {
             db_path,
             peers: Vec::new(),
             limits: NodeLimits::default(),
-            refresh_delay: std::time::Duration::from_millis(250),
+            refresh_delay: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::OwnedSemaphorePermit;
 
-/// Jobs a connection remembers: older ones are answered with "unknown or stale job".
-const JOBS_KEPT: usize = 8;
+/// Jobs a connection remembers on the current tip: older ones are answered with "unknown or stale
+/// job". With one refresh per `NodeConfig::refresh_delay` (1 s) this covers more than a block time.
+const JOBS_KEPT: usize = 16;
 
 /// Extra nonces are unique within the process; the start differs between runs.
 static EXTRA_NONCE: AtomicU64 = AtomicU64::new(0);
