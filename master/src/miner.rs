@@ -44,13 +44,20 @@ pub fn default_name() -> String {
     host.unwrap_or_else(|| "native-miner".to_owned())
 }
 
-/// `threads`, or one per core when it is 0.
-pub fn thread_count(threads: usize) -> usize {
-    if threads > 0 {
+/// More mining threads than this is a typo, not a machine: refused before any thread starts.
+pub const MAX_THREADS: usize = 1024;
+
+/// `threads`, or one per core when it is 0; an error above [`MAX_THREADS`].
+pub fn thread_count(threads: usize) -> anyhow::Result<usize> {
+    anyhow::ensure!(
+        threads <= MAX_THREADS,
+        "--threads {threads} is too many; at most {MAX_THREADS}"
+    );
+    Ok(if threads > 0 {
         threads
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
+    })
 }
 
 /// Mines until `shutdown` completes.
@@ -81,8 +88,8 @@ pub async fn run(
         "the miner name is {} bytes long; at most {MAX_NAME_BYTES} fit in a coinbase",
         name.len()
     );
-    let threads = thread_count(config.threads);
-    tracing::info!("native miner \"{name}\" starting {threads} threads");
+    let threads = thread_count(config.threads)?;
+    tracing::info!("native miner {name:?} starting {threads} threads");
     feed::mine(&nodes, &name, threads, shutdown).await
 }
 
@@ -96,7 +103,7 @@ const BENCH_MEASURE: Duration = Duration::from_secs(5);
 /// It runs the real mining threads on a synthetic header with an impossible target (zero), so the
 /// figure includes the batch and job-check overhead of actual mining.
 pub fn benchmark(threads: usize) -> anyhow::Result<()> {
-    let threads = thread_count(threads);
+    let threads = thread_count(threads)?;
     println!(
         "benchmark: {threads} thread(s), {} s warm-up, {} s measured",
         BENCH_WARMUP.as_secs(),
@@ -151,8 +158,9 @@ mod tests {
 
     #[test]
     fn zero_threads_means_every_core() {
-        assert_eq!(thread_count(3), 3);
-        assert!(thread_count(0) >= 1);
+        assert_eq!(thread_count(3).unwrap(), 3);
+        assert!(thread_count(0).unwrap() >= 1);
+        assert!(thread_count(MAX_THREADS + 1).is_err());
     }
 
     #[test]

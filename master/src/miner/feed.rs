@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -84,7 +85,8 @@ pub async fn mine(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let hashers = Hashers::spawn(threads, events_tx)?;
+    let hashers = Hashers::spawn(threads, events_tx)
+        .with_context(|| format!("starting {threads} mining threads"))?;
     let mut stats = Stats::default();
     let mut backoff = Backoff::new();
     let mut session_id = 0;
