@@ -309,6 +309,56 @@ mod fake_master_tests {
 }
 
 #[cfg(test)]
+mod silence_tests {
+    use super::*;
+    use bbchain_core::protocol::MinerMessage;
+    use futures_util::StreamExt as _;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn a_silent_master_is_left_for_the_next_one() {
+        let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let nodes = vec![
+            silent.local_addr().unwrap().to_string(),
+            live.local_addr().unwrap().to_string(),
+        ];
+        let masters = async move {
+            let (socket, _) = silent.accept().await.unwrap();
+            let mut stream = tokio_tungstenite::accept_async(socket).await.unwrap();
+            let hello = stream.next().await.unwrap().unwrap();
+            assert!(hello.is_text());
+            // From here on the first master neither reads nor writes (a vanished host), and its
+            // listener takes connections it never answers.
+            let (socket, _) = live.accept().await.unwrap();
+            let mut stream_live = tokio_tungstenite::accept_async(socket).await.unwrap();
+            let text = stream_live
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .into_text()
+                .unwrap();
+            let hello: MinerMessage = serde_json::from_str(&text).unwrap();
+            assert!(matches!(hello, MinerMessage::Hello { .. }));
+            drop(stream);
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let miner = tokio::spawn(async move {
+            mine(&nodes, "tester", 1, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        tokio::time::timeout(Duration::from_secs(20), masters)
+            .await
+            .expect("the miner gave up on the silent master and moved on");
+        stop.send(()).unwrap();
+        miner.await.unwrap().unwrap();
+    }
+}
+
+#[cfg(test)]
 mod waiting_tests {
     use super::*;
     use tokio::net::TcpListener;

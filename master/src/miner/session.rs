@@ -18,6 +18,45 @@ use super::{AGENT, format_rate};
 
 /// How often the status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// How often the master's liveness is checked.
+const LIVENESS_EVERY: Duration = if cfg!(test) {
+    Duration::from_millis(250)
+} else {
+    Duration::from_secs(5)
+};
+/// A master silent this long is pinged (a live one answers at once)...
+const QUIET_PING: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(20)
+};
+/// ...and silent this long is given up on, so a vanished host cannot hold the miner forever.
+const QUIET_LIMIT: Duration = if cfg!(test) {
+    Duration::from_secs(2)
+} else {
+    Duration::from_secs(40)
+};
+
+/// What to do about a master that has been silent for `quiet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Liveness {
+    Fine,
+    Ping,
+    GiveUp,
+}
+
+impl Liveness {
+    fn after(quiet: Duration) -> Liveness {
+        if quiet >= QUIET_LIMIT {
+            Liveness::GiveUp
+        } else if quiet >= QUIET_PING {
+            Liveness::Ping
+        } else {
+            Liveness::Fine
+        }
+    }
+}
+
 /// Non-clean jobs stay submittable; remembering this many recent ones is plenty.
 const LIVE_JOBS: usize = 16;
 
@@ -90,11 +129,12 @@ impl<'a> Session<'a> {
             name: self.name.to_owned(),
             agent: Some(AGENT.to_owned()),
         };
-        if let Err(error) = send(&mut stream, &hello).await {
+        if let Err(error) = send(&mut stream, frame(&hello)).await {
             return self.lost(error);
         }
-        let mut status =
-            tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
+        let every = |period| tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let (mut status, mut liveness) = (every(STATUS_EVERY), every(LIVENESS_EVERY));
+        let mut last_heard = Instant::now();
         loop {
             let reply = tokio::select! {
                 () = &mut *shutdown => {
@@ -102,23 +142,34 @@ impl<'a> Session<'a> {
                     let _ = tokio::time::timeout(Duration::from_secs(1), stream.close(None)).await;
                     return SessionEnd::Shutdown;
                 }
-                incoming = stream.next() => match incoming {
-                    Some(Ok(Message::Text(text))) => self.on_master_message(&text),
-                    Some(Ok(Message::Close(_))) | None => {
-                        return self.lost("the master closed the connection".into());
+                incoming = stream.next() => {
+                    last_heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => self.on_master_message(&text).map(|m| frame(&m)),
+                        Some(Ok(Message::Close(_))) | None => {
+                            return self.lost("the master closed the connection".into());
+                        }
+                        // Pings are answered by the WebSocket layer; pongs only prove life.
+                        Some(Ok(_)) => None,
+                        Some(Err(error)) => return self.lost(error.to_string()),
                     }
-                    // Pings are answered by the WebSocket layer; nothing else is expected.
-                    Some(Ok(_)) => None,
-                    Some(Err(error)) => return self.lost(error.to_string()),
-                },
-                Some(event) = events.recv() => self.on_event(event),
+                }
+                Some(event) = events.recv() => self.on_event(event).map(|m| frame(&m)),
                 _ = status.tick() => {
                     self.print_status();
                     None
                 }
+                _ = liveness.tick() => match Liveness::after(last_heard.elapsed()) {
+                    Liveness::Fine => None,
+                    Liveness::Ping => Some(Message::Ping(Default::default())),
+                    Liveness::GiveUp => {
+                        let quiet = last_heard.elapsed().as_secs();
+                        return self.lost(format!("no answer for {quiet} s"));
+                    }
+                },
             };
             if let Some(reply) = reply
-                && let Err(error) = send(&mut stream, &reply).await
+                && let Err(error) = send(&mut stream, reply).await
             {
                 return self.lost(error);
             }
@@ -241,13 +292,13 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Sends one feed message as a JSON text frame.
-async fn send(stream: &mut FeedStream, message: &MinerMessage) -> Result<(), String> {
-    let json = serde_json::to_string(message).map_err(|error| error.to_string())?;
-    stream
-        .send(Message::text(json))
-        .await
-        .map_err(|error| error.to_string())
+/// A feed message as a JSON text frame.
+fn frame(message: &MinerMessage) -> Message {
+    Message::text(serde_json::to_string(message).expect("feed messages serialize"))
+}
+
+async fn send(stream: &mut FeedStream, frame: Message) -> Result<(), String> {
+    stream.send(frame).await.map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
@@ -337,6 +388,14 @@ mod tests {
         );
         assert_eq!(session.on_master_message("{not json"), None);
         assert_eq!(stats.rejected, 2);
+    }
+
+    #[test]
+    fn a_silent_master_is_pinged_then_given_up() {
+        assert_eq!(Liveness::after(Duration::ZERO), Liveness::Fine);
+        assert_eq!(Liveness::after(QUIET_PING), Liveness::Ping);
+        assert_eq!(Liveness::after(QUIET_LIMIT), Liveness::GiveUp);
+        assert!(QUIET_PING < QUIET_LIMIT && LIVENESS_EVERY < QUIET_LIMIT - QUIET_PING);
     }
 
     #[test]
