@@ -18,6 +18,8 @@ use super::{AGENT, format_rate};
 
 /// How often the status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// Non-clean jobs stay submittable; remembering this many recent ones is plenty.
+const LIVE_JOBS: usize = 16;
 /// How often the master's liveness is checked.
 const LIVENESS_EVERY: Duration = if cfg!(test) {
     Duration::from_millis(250)
@@ -56,9 +58,6 @@ impl Liveness {
         }
     }
 }
-
-/// Non-clean jobs stay submittable; remembering this many recent ones is plenty.
-const LIVE_JOBS: usize = 16;
 
 /// Counters over the miner's whole run, across reconnections.
 #[derive(Debug, Default)]
@@ -208,8 +207,10 @@ impl<'a> Session<'a> {
             }
             MasterMessage::Rejected { job_id, reason } => {
                 self.stats.rejected += 1;
-                let job = job_id.as_deref().unwrap_or("none");
-                tracing::warn!("master rejected a submit (job {job}): {reason}");
+                match &job_id {
+                    Some(job) => tracing::warn!("master rejected the block of job {job}: {reason}"),
+                    None => tracing::warn!("master rejected a message: {reason}"),
+                }
                 // The threads stopped hashing the job once solved; if it is still the newest,
                 // nothing else is coming to hash unless we ask.
                 let current = self.current.as_ref().map(|work| work.job_id.as_str());
