@@ -4,7 +4,8 @@
 //! - [`work`]: a job prepared for hashing, and the disjoint nonce batches threads claim from it;
 //! - [`hashers`]: the mining threads and the board they take work from;
 //! - [`feed`]: connecting to the first reachable master, failing over, reconnecting with backoff;
-//! - [`session`]: one connection's conversation (hello, jobs, submits, status lines).
+//! - [`session`]: one connection's conversation (hello, jobs, submits, status lines, and pings
+//!   to notice a master that went silent).
 
 mod feed;
 mod hashers;
@@ -20,7 +21,8 @@ use bbchain_core::{Hash256, Header, Target};
 /// The agent string sent in `hello`.
 pub const AGENT: &str = concat!("bbchain-native/", env!("CARGO_PKG_VERSION"));
 
-/// Longest miner name a master accepts, in bytes (`docs/protocol.md`).
+/// Longest miner name a master accepts, in bytes: `ChainParams::max_miner_name_bytes` of every
+/// chain (a test keeps them equal), checked before connecting so a bad name fails at once.
 pub const MAX_NAME_BYTES: usize = 64;
 
 /// How the native miner is started.
@@ -161,6 +163,16 @@ mod tests {
         assert_eq!(thread_count(3).unwrap(), 3);
         assert!(thread_count(0).unwrap() >= 1);
         assert!(thread_count(MAX_THREADS + 1).is_err());
+    }
+
+    #[test]
+    fn the_name_limit_is_the_chains() {
+        for params in [
+            bbchain_core::ChainParams::main(),
+            bbchain_core::ChainParams::dev(),
+        ] {
+            assert_eq!(params.max_miner_name_bytes, MAX_NAME_BYTES);
+        }
     }
 
     #[test]
