@@ -17,7 +17,7 @@ pub const PEER_PROTOCOL_VERSION: u32 = 1;
 /// Most headers in one `headers` message (as in Bitcoin).
 pub const MAX_HEADERS: usize = 2000;
 /// Most block hashes in one `get_blocks` request.
-pub const MAX_BLOCKS_PER_REQUEST: usize = 500;
+pub const MAX_BLOCKS_PER_REQUEST: usize = 2000;
 /// Bytes of encoded blocks a `blocks` answer may carry; the requester asks again for the rest.
 pub const MAX_BLOCKS_BYTES: usize = 4_000_000;
 /// Most hashes in a block locator.

@@ -47,6 +47,8 @@ const MAX_LINKS: usize = 64;
 /// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
 /// catches up by sync).
 const OUTBOX: usize = 256;
+/// A link that stayed up this long resets the redial delay.
+const LASTING_LINK: Duration = Duration::from_secs(10);
 /// How long to wait for a dialed master to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -361,7 +363,12 @@ async fn dial_loop(peers: Peers, addr: String) {
         }
         match connect(&addr).await {
             Ok(io) => {
-                if link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await {
+                let started = Instant::now();
+                let linked =
+                    link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await;
+                // Only a link that lasted resets the delay: a peer that hangs up at once (it
+                // banned us, or we are a duplicate) is not dialed in a tight loop.
+                if linked && started.elapsed() >= LASTING_LINK {
                     backoff.reset();
                 }
             }

@@ -180,14 +180,15 @@ mod tests {
     fn requests_are_batched_and_limited_in_flight() {
         let blocks = chain(&ChainParams::dev(), 3);
         let mut queue = BlockQueue::default();
-        let many: Vec<Hash256> = (0..1200u32)
+        let max = MAX_BLOCKS_PER_REQUEST;
+        let many: Vec<Hash256> = (0..(2 * max + 200) as u32)
             .map(|i| Hash256::sha256d(&i.to_le_bytes()))
             .collect();
         queue.want(many.clone());
-        assert_eq!(queue.next_request().unwrap(), many[..500]);
-        assert_eq!(queue.next_request().unwrap(), many[500..1000]);
+        assert_eq!(queue.next_request().unwrap(), many[..max]);
+        assert_eq!(queue.next_request().unwrap(), many[max..2 * max]);
         assert_eq!(queue.next_request(), None, "two requests at most");
-        assert_eq!(queue.remaining(), 1200);
+        assert_eq!(queue.remaining(), 2 * max + 200);
         assert!(!queue.is_idle());
         // An answer that is not what was asked is the peer's fault.
         assert_eq!(
