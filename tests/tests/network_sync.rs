@@ -84,6 +84,13 @@ fn two_masters_share_one_chain_and_their_data() {
         let (a, b) = (first.status(), second.status());
         (a["tip"] == b["tip"]).then_some(())
     });
+
+    // A linked master still stops cleanly on SIGTERM, and its peer notices.
+    let mut second = second;
+    assert!(second.stop(), "{}", second.process.log());
+    wait_for(Duration::from_secs(20), "the link to drop", || {
+        (first.status()["peers"] == 0).then_some(())
+    });
 }
 
 #[test]
