@@ -94,14 +94,18 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         Direction::Inbound(remote) => remote.to_string(),
         Direction::Outbound(addr) => addr.clone(),
     };
+    // Bans go by the address a peer accepts links on; one that never said is only dropped.
+    let mut ban_key = match &direction {
+        Direction::Inbound(_) => None,
+        Direction::Outbound(addr) => Some(addr.clone()),
+    };
     let mut linked = false;
     let result = async {
         let (hello, addr) = handshake(&peers, &mut incoming, &outbox, &direction).await?;
-        name = if addr.is_empty() {
-            name.clone()
-        } else {
-            addr.clone()
-        };
+        if !addr.is_empty() {
+            name = addr.clone();
+            ban_key = Some(addr.clone());
+        }
         let closed = Arc::new(Notify::new());
         let _guard = peers
             .register(LinkInfo {
@@ -144,7 +148,9 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         }
         Err(LinkError::Misbehaved(why)) => {
             tracing::warn!("peer {name} misbehaved: {why}");
-            peers.ban(&name);
+            if let Some(key) = &ban_key {
+                peers.ban(key);
+            }
             let _ = outbox.try_send(encode(&PeerMessage::Reject { reason: why }));
         }
     }
@@ -208,15 +214,7 @@ async fn handshake(
         }
         return Err(LinkError::Refused(err.to_string()));
     }
-    let key = if addr.is_empty() {
-        match direction {
-            Direction::Inbound(remote) => remote.ip().to_string(),
-            Direction::Outbound(addr) => addr.clone(),
-        }
-    } else {
-        addr.clone()
-    };
-    if peers.banned_until(&key).is_some() {
+    if !addr.is_empty() && peers.banned_until(&addr).is_some() {
         return Err(LinkError::Refused("banned for misbehaving".into()));
     }
     Ok((theirs, addr))
