@@ -2,13 +2,16 @@
 // Runs bench.html in headless Chromium and prints the results as a Markdown table.
 //
 //   node miner-wasm/bench/run.mjs [--port 18300] [--seconds 10] [--rounds 3] [--pkg web/pkg] [--alt DIR]
+//                                 [--native target/release/bbchain]
 //
+// --native also runs `bbchain --benchmark` with 1 and 2 threads just before the browser, as the
+// native reference and as a check of how far two cores scale on this machine at all.
 // --pkg swaps the wasm build under test; --alt DIR also measures a second build (say, simd128) in the
 // same browser run, interleaved with the first. Needs `make wasm` and hash-wasm installed with npm
 // under target/browser-bench (git-ignored):
 //   npm install --prefix target/browser-bench hash-wasm@4.13.0
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,17 @@ const alt = args.alt && resolve(root, args.alt);
 const pkg = resolve(root, args.pkg ?? 'web/pkg');
 const hashWasm = join(root, 'target/browser-bench/node_modules/hash-wasm/dist');
 const chromium = args.chromium ?? '/usr/bin/chromium';
+const native = args.native && resolve(root, args.native);
+
+/** `bbchain --benchmark --threads N`, in hashes per second. */
+function nativeRate(threads) {
+  const output = execFileSync(native, ['--benchmark', '--threads', String(threads)], { encoding: 'utf8' });
+  const match = /hashrate: (\d+(?:\.\d+)?) H\/s/.exec(output);
+  if (!match) throw new Error(`unexpected --benchmark output: ${output}`);
+  return Number(match[1]);
+}
+
+const nativeRates = native ? { 1: nativeRate(1), 2: nativeRate(2) } : null;
 
 // URL prefix → folder. /web/pkg comes before /web so --pkg can swap the wasm build.
 const mounts = [
@@ -95,6 +109,12 @@ function report(results) {
     `| bbchain wasm miner, 2 workers | ${mhs(results.wasm_2)} | ${(results.wasm_2 / results.wasm_1).toFixed(2)}x one worker |`,
     `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs(results.hash_wasm_1)} | 1.00x |`,
     ...altRows,
+    ...(nativeRates
+      ? [
+          `| native \`bbchain --benchmark --threads 1\` | ${mhs(nativeRates[1])} | ${(nativeRates[1] / results.wasm_1).toFixed(2)}x the wasm worker |`,
+          `| native \`bbchain --benchmark --threads 2\` | ${mhs(nativeRates[2])} | ${(nativeRates[2] / nativeRates[1]).toFixed(2)}x one thread |`,
+        ]
+      : []),
   ].join('\n'));
   finish(0);
 }

@@ -80,7 +80,8 @@ function step() {
 
 const ready = init().then(
   () => postMessage({ type: 'ready' }),
-  (error) => postMessage({ type: 'error', message: `WebAssembly failed to load: ${error}` }),
+  // `make wasm` builds with WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 and later).
+  (error) => postMessage({ type: 'error', message: `the WebAssembly miner failed to load (${error})` }),
 );
 
 onmessage = async ({ data }) => {
