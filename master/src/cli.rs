@@ -96,8 +96,21 @@ pub fn main() -> ExitCode {
                 let _ = err.print();
                 return ExitCode::SUCCESS;
             }
+            if err.kind() == ErrorKind::MissingRequiredArgument
+                && err.to_string().contains("--start-master|")
+            {
+                eprintln!(
+                    "bbchain: nothing to do: give --start-master, --start-miner, --benchmark, --add, --print or --clean (see --help)"
+                );
+                return ExitCode::from(2);
+            }
+            // clap writes several lines; keep the first (and what it announces with a colon).
             let text = err.to_string();
-            let line = text.lines().next().unwrap_or("bad arguments");
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut line = lines.next().unwrap_or("bad arguments").to_string();
+            if line.ends_with(':') {
+                line = format!("{line} {}", lines.next().unwrap_or(""));
+            }
             let line = line.trim_start_matches("error: ");
             eprintln!("bbchain: {line} (see --help)");
             return ExitCode::from(2);
@@ -129,6 +142,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.wait && cli.add.is_none() {
+        bail!("--wait goes with --add");
+    }
     if cli.start_master {
         start_master(&cli).await
     } else if cli.start_miner {

@@ -131,7 +131,11 @@ fn client_errors_are_one_line() {
         &run_bbchain(&["--print", "--add", "x"]),
         "cannot be used with",
     );
-    assert_one_line_error(&run_bbchain(&[]), "required");
+    assert_one_line_error(&run_bbchain(&[]), "nothing to do");
+    assert_one_line_error(
+        &run_bbchain(&["--print", "--wait"]),
+        "--wait goes with --add",
+    );
     assert_one_line_error(
         &run_bbchain(&[
             "--start-master",
