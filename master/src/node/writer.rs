@@ -18,7 +18,7 @@ use bbchain_core::block::data_id;
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::validation::{BranchAnchor, ChainContext, check_block, check_block_context};
 use bbchain_core::{Block, ChainParams, Entry, Hash256, Work};
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, Table, WriteTransaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -46,6 +46,36 @@ pub(super) struct Writer {
     /// The queue by id.
     pending_ids: HashMap<Hash256, u64>,
     next_seq: u64,
+}
+
+/// Every table, opened once per batch.
+struct Tables<'t> {
+    blocks: Table<'t, [u8; 32], &'static [u8]>,
+    index: Table<'t, [u8; 32], &'static [u8]>,
+    main: Table<'t, u32, [u8; 32]>,
+    confirmed: Table<'t, [u8; 32], &'static [u8]>,
+    pending: Table<'t, u64, &'static str>,
+    pending_ids: Table<'t, [u8; 32], u64>,
+    meta: Table<'t, &'static str, &'static [u8]>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction) -> anyhow::Result<Tables<'t>> {
+        Ok(Tables {
+            blocks: txn.open_table(BLOCKS)?,
+            index: txn.open_table(INDEX)?,
+            main: txn.open_table(MAIN)?,
+            confirmed: txn.open_table(CONFIRMED)?,
+            pending: txn.open_table(PENDING)?,
+            pending_ids: txn.open_table(PENDING_IDS)?,
+            meta: txn.open_table(META)?,
+        })
+    }
+
+    fn block(&self, hash: &Hash256, max_len: usize) -> anyhow::Result<Block> {
+        let bytes = self.blocks.get(hash.0)?.context("stored block missing")?;
+        Ok(Block::from_bytes(bytes.value(), max_len)?)
+    }
 }
 
 /// What a batch changed, published after its commit.
@@ -291,18 +321,20 @@ impl Writer {
         let mut replies = Vec::with_capacity(batch.len());
         let result = (|| -> anyhow::Result<()> {
             let txn = self.store.db().begin_write()?;
+            let mut tables = Tables::open(&txn)?;
             for command in batch {
                 match command {
                     Command::AddData { text, reply } => {
-                        let result = self.add_data(&txn, text, &mut effects)?;
+                        let result = self.add_data(&mut tables, text, &mut effects)?;
                         replies.push(Reply::Data(reply, result));
                     }
                     Command::SubmitBlock { block, reply } => {
-                        let result = self.submit_block(&txn, block, &mut effects)?;
+                        let result = self.submit_block(&mut tables, block, &mut effects)?;
                         replies.push(Reply::Block(reply, result));
                     }
                 }
             }
+            drop(tables);
             txn.commit()?;
             Ok(())
         })();
@@ -326,7 +358,7 @@ impl Writer {
 
     fn add_data(
         &mut self,
-        txn: &WriteTransaction,
+        tables: &mut Tables<'_>,
         text: String,
         effects: &mut Effects,
     ) -> anyhow::Result<Result<DataStatus, AddDataError>> {
@@ -334,14 +366,14 @@ impl Writer {
         if self.pending_ids.contains_key(&id) {
             return Ok(Ok(DataStatus::Pending));
         }
-        if let Some(bytes) = txn.open_table(CONFIRMED)?.get(id.0)? {
-            let location = EntryLocation::from_bytes(bytes.value())?;
-            return Ok(Ok(self.confirmed_status(txn, location)?));
+        let confirmed = tables.confirmed.get(id.0)?;
+        if let Some(location) = confirmed.map(|b| EntryLocation::from_bytes(b.value())) {
+            return Ok(Ok(self.confirmed_status(tables, location?)?));
         }
         if self.pending.len() >= self.max_pending {
             return Ok(Err(AddDataError::QueueFull(self.max_pending)));
         }
-        self.queue(txn, id, text)?;
+        self.queue(tables, id, text)?;
         effects.queue_changed = true;
         effects.events.push(NodeEvent::DataAdded { id });
         Ok(Ok(DataStatus::Pending))
@@ -349,11 +381,11 @@ impl Writer {
 
     fn confirmed_status(
         &self,
-        txn: &WriteTransaction,
+        tables: &Tables<'_>,
         location: EntryLocation,
     ) -> anyhow::Result<DataStatus> {
         let record = self.index.get(&location.block).context("unknown block")?;
-        let block = read_block(txn, &location.block, self.params.max_block_bytes)?;
+        let block = tables.block(&location.block, self.params.max_block_bytes)?;
         Ok(DataStatus::Confirmed {
             height: record.height,
             block: location.block,
@@ -366,30 +398,31 @@ impl Writer {
     }
 
     /// Appends to the queue, in memory and in the transaction.
-    fn queue(&mut self, txn: &WriteTransaction, id: Hash256, text: String) -> anyhow::Result<()> {
+    fn queue(&mut self, tables: &mut Tables<'_>, id: Hash256, text: String) -> anyhow::Result<()> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        txn.open_table(PENDING)?.insert(seq, text.as_str())?;
-        txn.open_table(PENDING_IDS)?.insert(id.0, seq)?;
-        txn.open_table(META)?
+        tables.pending.insert(seq, text.as_str())?;
+        tables.pending_ids.insert(id.0, seq)?;
+        tables
+            .meta
             .insert(META_NEXT_SEQ, self.next_seq.to_le_bytes().as_slice())?;
         self.pending_ids.insert(id, seq);
         self.pending.insert(seq, (id, text));
         Ok(())
     }
 
-    fn unqueue(&mut self, txn: &WriteTransaction, id: &Hash256) -> anyhow::Result<()> {
+    fn unqueue(&mut self, tables: &mut Tables<'_>, id: &Hash256) -> anyhow::Result<()> {
         if let Some(seq) = self.pending_ids.remove(id) {
             self.pending.remove(&seq);
-            txn.open_table(PENDING)?.remove(seq)?;
-            txn.open_table(PENDING_IDS)?.remove(id.0)?;
+            tables.pending.remove(seq)?;
+            tables.pending_ids.remove(id.0)?;
         }
         Ok(())
     }
 
     fn submit_block(
         &mut self,
-        txn: &WriteTransaction,
+        tables: &mut Tables<'_>,
         block: Block,
         effects: &mut Effects,
     ) -> anyhow::Result<Result<SubmitOutcome, SubmitError>> {
@@ -427,13 +460,11 @@ impl Writer {
                 parent.anchor
             },
         };
-        txn.open_table(BLOCKS)?
-            .insert(hash.0, block.to_bytes().as_slice())?;
-        txn.open_table(INDEX)?
-            .insert(hash.0, record.to_bytes().as_slice())?;
+        tables.blocks.insert(hash.0, block.to_bytes().as_slice())?;
+        tables.index.insert(hash.0, record.to_bytes().as_slice())?;
         self.index.insert(hash, record);
         if record.chainwork > self.tip().chainwork {
-            self.switch_to(txn, hash, block, effects)?;
+            self.switch_to(tables, hash, block, effects)?;
             Ok(Ok(SubmitOutcome::Connected { height, hash }))
         } else {
             Ok(Ok(SubmitOutcome::SideBranch { height, hash }))
@@ -441,10 +472,10 @@ impl Writer {
     }
 
     /// Makes `new_tip` the main chain's tip: detaches the old branch down to the fork, attaches
-    /// the new one, and requeues detached data the new branch lacks, all in `txn`.
+    /// the new one, and requeues detached data the new branch lacks, all in one transaction.
     fn switch_to(
         &mut self,
-        txn: &WriteTransaction,
+        tables: &mut Tables<'_>,
         new_tip: Hash256,
         new_block: Block,
         effects: &mut Effects,
@@ -464,15 +495,13 @@ impl Writer {
         let fork_height = self.index[&cursor].height;
         let detach: Vec<Hash256> = self.main.drain(fork_height as usize + 1..).rev().collect();
 
-        let mut main = txn.open_table(MAIN)?;
-        let mut confirmed = txn.open_table(CONFIRMED)?;
         let mut returned = Vec::new();
         for hash in &detach {
             let record = self.index[hash];
-            main.remove(record.height)?;
-            let block = read_block(txn, hash, self.params.max_block_bytes)?;
+            tables.main.remove(record.height)?;
+            let block = tables.block(hash, self.params.max_block_bytes)?;
             for text in block.data() {
-                confirmed.remove(data_id(text).0)?;
+                tables.confirmed.remove(data_id(text).0)?;
             }
             returned.push(block);
         }
@@ -482,9 +511,9 @@ impl Writer {
             let block = if *hash == new_tip {
                 new_block.clone()
             } else {
-                read_block(txn, hash, self.params.max_block_bytes)?
+                tables.block(hash, self.params.max_block_bytes)?
             };
-            main.insert(record.height, hash.0)?;
+            tables.main.insert(record.height, hash.0)?;
             let mut confirmations = Vec::new();
             for (index, entry) in block.entries.iter().enumerate().skip(1) {
                 let Some(text) = entry.as_data() else {
@@ -495,7 +524,9 @@ impl Writer {
                     block: *hash,
                     index: index as u32,
                 };
-                confirmed.insert(id.0, location.to_bytes().as_slice())?;
+                tables
+                    .confirmed
+                    .insert(id.0, location.to_bytes().as_slice())?;
                 attached_ids.insert(id);
                 confirmations.push(NodeEvent::DataConfirmed {
                     id,
@@ -510,9 +541,8 @@ impl Writer {
             });
             effects.events.extend(confirmations);
         }
-        drop((main, confirmed));
         for id in &attached_ids {
-            self.unqueue(txn, id)?;
+            self.unqueue(tables, id)?;
         }
         // Detached data goes back to the queue, oldest block first, even past the queue limit:
         // nothing accepted is ever lost.
@@ -520,13 +550,12 @@ impl Writer {
             for text in block.data() {
                 let id = data_id(text);
                 if !attached_ids.contains(&id) && !self.pending_ids.contains_key(&id) {
-                    self.queue(txn, id, text.to_string())?;
+                    self.queue(tables, id, text.to_string())?;
                     effects.events.push(NodeEvent::DataAdded { id });
                 }
             }
         }
-        txn.open_table(META)?
-            .insert(META_TIP, new_tip.0.as_slice())?;
+        tables.meta.insert(META_TIP, new_tip.0.as_slice())?;
         if !detach.is_empty() {
             let tip = self.tip();
             // The reorg event comes before the attached blocks' events.
@@ -552,10 +581,4 @@ impl Writer {
         effects.queue_changed = true;
         Ok(())
     }
-}
-
-fn read_block(txn: &WriteTransaction, hash: &Hash256, max_len: usize) -> anyhow::Result<Block> {
-    let table = txn.open_table(BLOCKS)?;
-    let bytes = table.get(hash.0)?.context("stored block missing")?;
-    Ok(Block::from_bytes(bytes.value(), max_len)?)
 }
