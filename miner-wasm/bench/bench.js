@@ -8,6 +8,7 @@ const params = new URLSearchParams(location.search);
 const SECONDS = Number(params.get('seconds') || 10);
 const ROUNDS = Number(params.get('rounds') || 1);
 const ALT = params.get('alt') === '1';
+const ONLY = params.get('cases')?.split(',');
 const WARMUP_MS = 2000;
 const NONCES = 2 ** 32;
 // An 80-byte header (any bytes do) and a zero target: every nonce is hashed, none is found.
@@ -71,6 +72,7 @@ async function main() {
     ['hash_wasm_1', '/bench/hash-wasm-worker.js', 1],
   ];
   if (ALT) cases.push(['alt_1', '/alt/js/miner-worker.js', 1], ['alt_2', '/alt/js/miner-worker.js', 2]);
+  if (ONLY) cases.splice(0, cases.length, ...cases.filter(([name]) => ONLY.includes(name)));
   const samples = Object.fromEntries(cases.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, url, count] of cases) {
@@ -80,6 +82,11 @@ async function main() {
     }
   }
   for (const [name] of cases) results[name] = median(samples[name]);
+  // Rounds are paired, so the ratio of the two builds is taken round by round: load on a shared
+  // machine shifts both figures of a round alike.
+  if (samples.alt_1?.length && samples.wasm_1?.length) {
+    results.alt_ratio = median(samples.alt_1.map((alt, i) => alt / samples.wasm_1[i]));
+  }
   return results;
 }
 

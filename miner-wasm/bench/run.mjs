@@ -2,8 +2,9 @@
 // Runs bench.html in headless Chromium and prints the results as a Markdown table.
 //
 //   node miner-wasm/bench/run.mjs [--port 18300] [--seconds 10] [--rounds 3] [--pkg web/pkg] [--alt DIR]
-//                                 [--native target/release/bbchain]
+//                                 [--native target/release/bbchain] [--cases wasm_1,alt_1]
 //
+// --cases runs only the named cases (wasm_1, wasm_2, hash_wasm_1, alt_1, alt_2).
 // --native also runs `bbchain --benchmark` with 1 and 2 threads just before the browser, as the
 // native reference and as a check of how far two cores scale on this machine at all.
 // --pkg swaps the wasm build under test; --alt DIR also measures a second build (say, simd128) in the
@@ -94,27 +95,24 @@ function report(results) {
     return;
   }
   const mhs = (rate) => (rate / 1e6).toFixed(3);
-  const altRows = alt
-    ? [
-        `| second build (${args.alt}), 1 worker | ${mhs(results.alt_1)} | ${(results.alt_1 / results.wasm_1).toFixed(2)}x the first |`,
-        `| second build (${args.alt}), 2 workers | ${mhs(results.alt_2)} | ${(results.alt_2 / results.alt_1).toFixed(2)}x one worker |`,
-      ]
-    : [];
+  const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+  const r = { ...results, native_1: nativeRates?.[1], native_2: nativeRates?.[2] };
+  // [the figures a row needs, the row]: rows of cases that did not run are left out.
+  const rows = [
+    [['wasm_1'], () => `| bbchain wasm miner, 1 worker | ${mhs(r.wasm_1)} | ${r.hash_wasm_1 ? `${ratio(r.wasm_1, r.hash_wasm_1)} hash-wasm` : ''} |`],
+    [['wasm_2', 'wasm_1'], () => `| bbchain wasm miner, 2 workers | ${mhs(r.wasm_2)} | ${ratio(r.wasm_2, r.wasm_1)} one worker |`],
+    [['hash_wasm_1'], () => `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs(r.hash_wasm_1)} | |`],
+    [['alt_1', 'alt_ratio'], () => `| second build (${args.alt}), 1 worker | ${mhs(r.alt_1)} | ${r.alt_ratio.toFixed(2)}x the first (median of per-round ratios) |`],
+    [['alt_2', 'alt_1'], () => `| second build (${args.alt}), 2 workers | ${mhs(r.alt_2)} | ${ratio(r.alt_2, r.alt_1)} one worker |`],
+    [['native_1', 'wasm_1'], () => `| native \`bbchain --benchmark --threads 1\` | ${mhs(r.native_1)} | ${ratio(r.native_1, r.wasm_1)} the wasm worker |`],
+    [['native_2', 'native_1'], () => `| native \`bbchain --benchmark --threads 2\` | ${mhs(r.native_2)} | ${ratio(r.native_2, r.native_1)} one thread |`],
+  ];
   console.log([
     `${results.userAgent} (${results.cores} logical cores); median of ${results.rounds} interleaved rounds of ${results.seconds} s per case; wasm from ${args.pkg ?? 'web/pkg'}`,
     '',
     '| case | MH/s | ratio |',
     '|---|---:|---|',
-    `| bbchain wasm miner, 1 worker | ${mhs(results.wasm_1)} | ${(results.wasm_1 / results.hash_wasm_1).toFixed(2)}x hash-wasm |`,
-    `| bbchain wasm miner, 2 workers | ${mhs(results.wasm_2)} | ${(results.wasm_2 / results.wasm_1).toFixed(2)}x one worker |`,
-    `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs(results.hash_wasm_1)} | 1.00x |`,
-    ...altRows,
-    ...(nativeRates
-      ? [
-          `| native \`bbchain --benchmark --threads 1\` | ${mhs(nativeRates[1])} | ${(nativeRates[1] / results.wasm_1).toFixed(2)}x the wasm worker |`,
-          `| native \`bbchain --benchmark --threads 2\` | ${mhs(nativeRates[2])} | ${(nativeRates[2] / nativeRates[1]).toFixed(2)}x one thread |`,
-        ]
-      : []),
+    ...rows.filter(([needs]) => needs.every((name) => Number.isFinite(r[name]))).map(([, row]) => row()),
   ].join('\n'));
   finish(0);
 }
@@ -145,7 +143,8 @@ function finish(code) {
 let deadline;
 
 server.listen(port, '127.0.0.1', () => {
-  const url = `http://127.0.0.1:${port}/bench/bench.html?seconds=${seconds}&rounds=${rounds}&alt=${alt ? 1 : 0}`;
+  const only = args.cases ? `&cases=${encodeURIComponent(args.cases)}` : '';
+  const url = `http://127.0.0.1:${port}/bench/bench.html?seconds=${seconds}&rounds=${rounds}&alt=${alt ? 1 : 0}${only}`;
   browser = spawn(chromium, [
     '--headless',
     '--no-sandbox',
