@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use bbchain_core::ChainParams;
 use clap::{ArgGroup, Parser};
 use serde_json::json;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -123,6 +124,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -154,7 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let config = MinerConfig {
             nodes: cli.nodes.clone(),
             threads: threads(&cli),
-            name: cli.name.clone().unwrap_or_else(|| "native".into()),
+            name: cli.name.clone().unwrap_or_default(),
         };
         miner::run(config, server::shutdown_signal()).await
     } else if cli.benchmark {
