@@ -305,6 +305,12 @@ impl Node {
         out
     }
 
+    /// Every queued data entry's text, oldest first (for a newly linked peer).
+    pub fn pending_texts(&self) -> anyhow::Result<Vec<String>> {
+        let pending = self.shared.store.read()?.all_pending()?;
+        Ok(pending.into_iter().map(|(_, text)| text).collect())
+    }
+
     /// The text of a queued data entry (for gossip to peers).
     pub fn pending_text(&self, id: &Hash256) -> anyhow::Result<Option<String>> {
         self.shared.store.read()?.pending_text(id)

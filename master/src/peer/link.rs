@@ -503,12 +503,7 @@ impl Link {
 
     /// Tells a new peer about the data waiting here, so its miners can take it too.
     async fn send_pending_data(&self) -> Result<(), LinkError> {
-        let template = self.node.watch_template().borrow().clone();
-        let texts: Vec<String> = template
-            .entries
-            .iter()
-            .filter_map(|entry| entry.as_data().map(str::to_string))
-            .collect();
+        let texts = self.node.pending_texts()?;
         for chunk in texts.chunks(MAX_DATA_ENTRIES) {
             self.send(&PeerMessage::Data {
                 entries: chunk.to_vec(),
