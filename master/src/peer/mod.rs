@@ -2,8 +2,8 @@
 //! bans, and the relay of new blocks and data entries to every linked master.
 //!
 //! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
-//! headers-first sync and gossip. Blocks from peers go through [`Node::submit_block`], the same path
-//! as a miner's, so the chain writer alone decides the main chain (most cumulative work).
+//! headers-first sync and gossip. Blocks from peers go through [`Node::submit_blocks`], the same path
+//! as a miner's submit, so the chain writer alone decides the main chain (most cumulative work).
 //!
 //! ```text
 //! node events --relay--> every link's outbox --> socket
@@ -67,8 +67,9 @@ struct LinkInfo {
     closed: Arc<Notify>,
 }
 
+/// Who we know, dial, are linked to, and refuse.
 #[derive(Default)]
-struct State_ {
+struct PeerTable {
     /// Addresses of masters we know of.
     known: BTreeSet<String>,
     /// Addresses with a running dial loop.
@@ -85,7 +86,7 @@ struct Inner {
     node: Node,
     listen_port: u16,
     nonce: u64,
-    state: Mutex<State_>,
+    state: Mutex<PeerTable>,
     /// Turns `true` when the master stops: every link and dial loop ends.
     stop: watch::Sender<bool>,
 }
@@ -105,7 +106,7 @@ impl Peers {
                 node,
                 listen_port,
                 nonce: random_nonce(),
-                state: Mutex::new(State_::default()),
+                state: Mutex::new(PeerTable::default()),
                 stop: watch::Sender::new(false),
             }),
         };
@@ -252,7 +253,7 @@ impl Drop for LinkGuard {
 }
 
 /// Tells the node which masters are linked (for `/api/nodes` and `/api/status`).
-fn publish_links(node: &Node, state: &State_) {
+fn publish_links(node: &Node, state: &PeerTable) {
     let set: BTreeSet<String> = state
         .links
         .values()
