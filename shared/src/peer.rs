@@ -347,6 +347,29 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a peer sends, decoding returns a message or an error and never panics.
+        #[test]
+        fn any_text_decodes_or_fails_cleanly(text in ".{0,300}") {
+            let _ = serde_json::from_str::<PeerMessage>(&text);
+        }
+
+        /// Random bytes as a block or header in a message are refused or decoded, never a panic.
+        #[test]
+        fn any_hex_payload_decodes_or_fails_cleanly(bytes in proptest::collection::vec(0u8..=255, 0..400)) {
+            let hex = hex::encode(&bytes);
+            for text in [
+                alloc::format!(r#"{{"type":"blocks","blocks":["{hex}"]}}"#),
+                alloc::format!(r#"{{"type":"headers","headers":["{hex}"]}}"#),
+                alloc::format!(r#"{{"type":"new_block","block":"{hex}","height":1,"chainwork":"{}"}}"#, "00".repeat(32)),
+            ] {
+                if let Ok(PeerMessage::Blocks { blocks }) = serde_json::from_str::<PeerMessage>(&text) {
+                    proptest::prop_assert_eq!(blocks[0].to_bytes(), bytes.clone());
+                }
+            }
+        }
+    }
+
     #[test]
     fn hello_checks_network_genesis_version_and_self() {
         let dev = ChainParams::dev();
