@@ -415,14 +415,15 @@ impl Link {
         if !self.busy()
             && let Some(progress) = self.progress.take()
         {
-            let snapshot = self.node.snapshot();
             let secs = progress.started.elapsed().as_secs_f64();
+            let (height, tip) = self
+                .trail
+                .as_ref()
+                .map_or((0, Hash256::ZERO), |t| (t.height, t.hash));
             tracing::info!(
-                "sync from {}: done, {} blocks in {secs:.1} s, height {} tip {}",
+                "sync from {}: done, {} blocks in {secs:.1} s, up to height {height} ({tip})",
                 self.name,
                 progress.blocks,
-                snapshot.height,
-                snapshot.tip
             );
         }
         Ok(())
