@@ -9,6 +9,7 @@ const NONCES = 2 ** 32;
 const NEXT_JOB_WAIT_MS = 3000;
 /** The hashrate shown is the average over this window. */
 const RATE_WINDOW_MS = 5000;
+const FOUND_KEPT = 100;
 
 export class BrowserMiner {
   /** `onChange()` runs whenever something shown in the mining panel changed. */
@@ -30,6 +31,7 @@ export class BrowserMiner {
     this.samples = [];
     this.state = 'idle';
     this.detail = '';
+    /** `found`: the latest blocks this miner found (at most FOUND_KEPT), oldest first. */
     this.stats = { hashrate: 0, accepted: 0, rejected: 0, found: [] };
   }
 
@@ -139,6 +141,7 @@ export class BrowserMiner {
       case 'accepted':
         this.stats.accepted += 1;
         this.stats.found.push({ height: message.height, hash: message.hash });
+        if (this.stats.found.length > FOUND_KEPT) this.stats.found.shift();
         this.waitForNextJob();
         this.onChange();
         break;

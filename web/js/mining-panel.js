@@ -8,6 +8,7 @@ const NAME_KEY = 'bbchain.minerName';
 const WORKERS_KEY = 'bbchain.workers';
 const THROTTLE_KEY = 'bbchain.throttle';
 const MAX_NAME_BYTES = 64;
+const MAX_FOUND_SHOWN = 100;
 
 const STATE_TEXT = {
   idle: 'Idle.',
@@ -62,10 +63,13 @@ export function setupMiningPanel() {
     setText('shares-rejected', String(miner.stats.rejected));
     setText('throttle-value', `${throttleInput.value}%`);
     const list = document.getElementById('found-blocks');
-    for (const block of miner.stats.found.slice(shownFound)) {
+    // Every accepted block is one found block; show those not shown yet.
+    const fresh = Math.min(miner.stats.accepted - shownFound, miner.stats.found.length);
+    for (const block of miner.stats.found.slice(miner.stats.found.length - fresh)) {
       list.prepend(el('li', {}, blockLink(block.hash, `#${block.height}`), ' ', el('code', {}, block.hash.slice(0, 20), '…')));
     }
-    shownFound = miner.stats.found.length;
+    shownFound = miner.stats.accepted;
+    while (list.children.length > MAX_FOUND_SHOWN) list.lastChild.remove();
     document.getElementById('found-empty').hidden = shownFound > 0;
   }
 
