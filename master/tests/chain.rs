@@ -276,3 +276,51 @@ async fn locator_and_headers_after_let_a_peer_catch_up() {
     );
     test.stop().await;
 }
+
+#[tokio::test]
+async fn a_data_entry_is_in_a_chain_at_most_once() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut main = Branch::genesis();
+    submit(&test, &mut main, &["once"], "a").await;
+    submit(&test, &mut main, &["other"], "a").await;
+
+    // On the main chain: repeating an entry of block 1 is refused.
+    let repeat = main.next(&["once"], "a");
+    let err = test.node.submit_block(repeat).await.unwrap_err();
+    assert!(
+        matches!(err, SubmitError::Invalid(BlockError::DataAlreadyInChain(1))),
+        "{err}"
+    );
+
+    // A side branch forking after block 1 holds "once" already: it may not repeat it either...
+    let mut side = main.clone();
+    side.0.truncate(2);
+    let fork = side.next(&["side"], "b");
+    side.push(&fork);
+    assert!(matches!(
+        test.node.submit_block(fork).await.unwrap(),
+        SubmitOutcome::SideBranch { .. }
+    ));
+    let err = test
+        .node
+        .submit_block(side.next(&["once"], "b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SubmitError::Invalid(BlockError::DataAlreadyInChain(1))
+    ));
+    // ...nor repeat its own entry, while "other" (main chain above the fork) is fair game for it.
+    let err = test
+        .node
+        .submit_block(side.next(&["side"], "b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SubmitError::Invalid(BlockError::DataAlreadyInChain(1))
+    ));
+    let ok = side.next(&["other"], "b");
+    assert!(test.node.submit_block(ok).await.is_ok());
+    assert_eq!(confirmed_at(&test, "once"), Some(1));
+}

@@ -59,6 +59,9 @@ pub enum BlockError {
     /// Two entries are identical (this also rules out Bitcoin's duplicate-leaf merkle mutation).
     #[error("entry {0} appears twice")]
     DuplicateEntry(usize),
+    /// A data entry is already in the block's branch: each entry is in a chain at most once.
+    #[error("entry {0} is already in the chain")]
+    DataAlreadyInChain(usize),
     /// The merkle root does not commit to the entries.
     #[error("merkle root does not match the entries")]
     BadMerkleRoot,
@@ -246,6 +249,21 @@ pub fn check_block_context(
     let got = block.coinbase().ok_or(BlockError::NoCoinbase)?.height;
     if got != expected {
         return Err(BlockError::WrongHeight { expected, got });
+    }
+    Ok(())
+}
+
+/// Refuses a block that repeats a data entry its branch already holds, so every entry is in a chain
+/// at most once. `in_branch` answers for a data id (see [`crate::block::data_id`]) whether the
+/// block's parent or one of its ancestors has it.
+pub fn check_entries_new(
+    block: &Block,
+    mut in_branch: impl FnMut(&Hash256) -> bool,
+) -> Result<(), BlockError> {
+    for (index, entry) in block.entries.iter().enumerate().skip(1) {
+        if entry.as_data().is_some() && in_branch(&entry.leaf_hash()) {
+            return Err(BlockError::DataAlreadyInChain(index));
+        }
     }
     Ok(())
 }

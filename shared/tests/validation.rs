@@ -4,7 +4,7 @@
 mod common;
 
 use bbchain_core::validation::{
-    BranchAnchor, check_block, check_block_context, check_header_context,
+    BranchAnchor, check_block, check_block_context, check_entries_new, check_header_context,
 };
 use bbchain_core::{
     Block, BlockError, ChainContext, ChainParams, CompactError, CompactTarget, Entry, Hash256,
@@ -303,6 +303,21 @@ fn duplicate_entry() {
         |_| {},
     );
     assert_eq!(dev.check_alone(&block), Err(BlockError::DuplicateEntry(3)));
+}
+
+#[test]
+fn data_already_in_the_branch() {
+    let dev = Dev::new();
+    let block = dev.block2_with(
+        vec![coinbase(2), Entry::data("new"), Entry::data("old")],
+        |_| {},
+    );
+    let old = bbchain_core::block::data_id("old");
+    assert_eq!(
+        check_entries_new(&block, |id| *id == old),
+        Err(BlockError::DataAlreadyInChain(2))
+    );
+    assert_eq!(check_entries_new(&block, |_| false), Ok(()));
 }
 
 #[test]

@@ -16,7 +16,9 @@ use crate::store::{
 use anyhow::Context;
 use bbchain_core::block::data_id;
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{BranchAnchor, ChainContext, check_block, check_block_context};
+use bbchain_core::validation::{
+    BranchAnchor, ChainContext, check_block, check_block_context, check_entries_new,
+};
 use bbchain_core::{Block, ChainParams, Entry, Hash256, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -441,6 +443,21 @@ impl Writer {
         if let Err(err) = check_block_context(&block, &context, &self.params, unix_now()) {
             return Ok(Err(err.into()));
         }
+        let (fork_height, side_ids) = self.branch_point(tables, &parent)?;
+        let mut lookup = Ok(());
+        let fresh = check_entries_new(&block, |id| {
+            side_ids.contains(id)
+                || self
+                    .confirmed_at_or_below(tables, id, fork_height)
+                    .unwrap_or_else(|err| {
+                        lookup = Err(err);
+                        true
+                    })
+        });
+        lookup?;
+        if let Err(err) = fresh {
+            return Ok(Err(err.into()));
+        }
         let height = parent.height + 1;
         let work = block
             .header
@@ -469,6 +486,43 @@ impl Writer {
         } else {
             Ok(Ok(SubmitOutcome::SideBranch { height, hash }))
         }
+    }
+
+    /// Where the branch ending at `parent` meets the main chain (that height), and the data ids of
+    /// the branch's blocks above it. A block that extends the tip has an empty set.
+    fn branch_point(
+        &self,
+        tables: &Tables<'_>,
+        parent: &IndexRecord,
+    ) -> anyhow::Result<(u32, HashSet<Hash256>)> {
+        let mut side_ids = HashSet::new();
+        let mut record = *parent;
+        while self.main.get(record.height as usize) != Some(&record.hash()) {
+            let block = tables.block(&record.hash(), self.params.max_block_bytes)?;
+            side_ids.extend(block.data().map(data_id));
+            record = *self
+                .index
+                .get(&record.header.prev_hash)
+                .context("side branch parent not indexed")?;
+        }
+        Ok((record.height, side_ids))
+    }
+
+    /// Whether data entry `id` is in the main chain at or below `height`.
+    fn confirmed_at_or_below(
+        &self,
+        tables: &Tables<'_>,
+        id: &Hash256,
+        height: u32,
+    ) -> anyhow::Result<bool> {
+        let Some(location) = tables.confirmed.get(id.0)? else {
+            return Ok(false);
+        };
+        let location = EntryLocation::from_bytes(location.value())?;
+        Ok(self
+            .index
+            .get(&location.block)
+            .is_some_and(|record| record.height <= height))
     }
 
     /// Makes `new_tip` the main chain's tip: detaches the old branch down to the fork, attaches
