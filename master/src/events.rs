@@ -1,13 +1,12 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
-use crate::api::AppError;
 use crate::node::NodeEvent;
 use crate::server::AppState;
 use crate::views::{self, BlockSummary};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
@@ -17,18 +16,7 @@ pub async fn events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(app): State<AppState>,
 ) -> Response {
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => return AppError::from(rejection).into_response(),
-    };
-    match app.connection_permit() {
-        Ok(permit) => ws
-            .max_message_size(app.node.limits().max_ws_message_bytes)
-            .read_buffer_size(crate::config::WS_BUFFER_BYTES)
-            .write_buffer_size(crate::config::WS_BUFFER_BYTES)
-            .on_upgrade(move |socket| run(socket, app, permit)),
-        Err(err) => err.into_response(),
-    }
+    app.upgrade(ws, run)
 }
 
 fn status_message(app: &AppState) -> Value {

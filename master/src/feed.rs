@@ -4,14 +4,13 @@
 //! coinbase (miner name + a process-wide unique extra nonce) and folds it up the template's merkle
 //! branch, so a new tip costs O(log n) hashes per miner.
 
-use crate::api::AppError;
 use crate::node::template::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
 use crate::server::AppState;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
 use bbchain_core::validation::check_block;
 use bbchain_core::{Coinbase, Hash256, Header};
@@ -42,18 +41,7 @@ pub async fn mine(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(app): State<AppState>,
 ) -> Response {
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => return AppError::from(rejection).into_response(),
-    };
-    match app.connection_permit() {
-        Ok(permit) => ws
-            .max_message_size(app.node.limits().max_ws_message_bytes)
-            .read_buffer_size(crate::config::WS_BUFFER_BYTES)
-            .write_buffer_size(crate::config::WS_BUFFER_BYTES)
-            .on_upgrade(move |socket| run(socket, app, permit)),
-        Err(err) => err.into_response(),
-    }
+    app.upgrade(ws, run)
 }
 
 /// One job handed to this miner.

@@ -5,8 +5,11 @@ use crate::config::NodeConfig;
 use crate::node::Node;
 use crate::{events, feed, web};
 use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +45,31 @@ impl AppState {
             },
             stop,
         )
+    }
+
+    /// Accepts a feed or event WebSocket within the node's connection and message limits, then
+    /// hands it to `run` together with its connection permit.
+    pub fn upgrade<F, Fut>(
+        self,
+        ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+        run: F,
+    ) -> Response
+    where
+        F: FnOnce(WebSocket, AppState, OwnedSemaphorePermit) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let ws = match ws {
+            Ok(ws) => ws,
+            Err(rejection) => return AppError::from(rejection).into_response(),
+        };
+        match self.connection_permit() {
+            Ok(permit) => ws
+                .max_message_size(self.node.limits().max_ws_message_bytes)
+                .read_buffer_size(crate::config::WS_BUFFER_BYTES)
+                .write_buffer_size(crate::config::WS_BUFFER_BYTES)
+                .on_upgrade(move |socket| run(socket, self, permit)),
+            Err(err) => err.into_response(),
+        }
     }
 
     /// A WebSocket slot, or `503` when all are taken.
