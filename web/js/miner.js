@@ -71,6 +71,8 @@ export class BrowserMiner {
     for (const worker of this.workers) worker.terminate();
     this.workers = [];
     this.job = null;
+    this.liveJobs.clear();
+    this.submitted = false;
     clearTimeout(this.nextJobTimer);
     clearInterval(this.rateTimer);
     this.stats.hashrate = 0;
@@ -146,8 +148,14 @@ export class BrowserMiner {
         this.onChange();
         break;
       case 'rejected':
+        if (!message.job_id) {
+          // Not about a block: the master refused a message of ours (say, the hello).
+          this.detail = `the master refused: ${message.reason}`;
+          this.onChange();
+          break;
+        }
         this.stats.rejected += 1;
-        this.detail = `last submit rejected: ${message.reason}`;
+        this.detail = `last block rejected: ${message.reason}`;
         if (this.submitted) this.askForWork();
         this.onChange();
         break;
@@ -167,6 +175,7 @@ export class BrowserMiner {
         this.submitted = true;
         this.pauseWorkers();
         this.feed.send({ type: 'submit', job_id: message.jobId, nonce: message.nonce });
+        this.waitForNextJob();
         this.setState('mining', `submitted a block (${message.hash.slice(0, 16)}…)`);
         break;
       case 'exhausted':
@@ -180,7 +189,8 @@ export class BrowserMiner {
     }
   }
 
-  /** After an accepted block the master sends a new job by itself; ask if it has not come soon. */
+  /** After a submit the master answers and, once the block is in, sends a new job by itself; ask
+   * for one if none has come soon, so the workers never wait for good. */
   waitForNextJob() {
     clearTimeout(this.nextJobTimer);
     this.nextJobTimer = setTimeout(() => this.askForWork(), NEXT_JOB_WAIT_MS);
