@@ -45,6 +45,19 @@ pub fn run_bbchain(args: &[&str]) -> Output {
         .expect("run bbchain")
 }
 
+/// Starts a one-thread native miner named `name` for the masters in `nodes` (`host:port,...`).
+pub fn spawn_miner(nodes: &str, name: &str) -> Process {
+    spawn_bbchain(&[
+        "--start-miner",
+        "--nodes",
+        nodes,
+        "--threads",
+        "1",
+        "--name",
+        name,
+    ])
+}
+
 /// A running `bbchain` process whose output goes to a log file; killed on drop.
 pub struct Process {
     child: Option<Child>,
@@ -229,6 +242,11 @@ impl Master {
         let (code, body) = http_get(&self.url("/api/status"));
         assert_eq!(code, 200, "GET /api/status: {body}");
         body
+    }
+
+    /// Starts a one-thread native miner named `name` for this master.
+    pub fn miner(&self, name: &str) -> Process {
+        spawn_miner(&self.addr(), name)
     }
 
     /// The main chain's height.

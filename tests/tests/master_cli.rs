@@ -33,15 +33,7 @@ fn add_prints_the_id_and_wait_prints_the_block() {
     let (code, body) = http_get(&master.url(&format!("/api/data/{id}")));
     assert_eq!((code, body["status"].as_str()), (200, Some("pending")));
 
-    let _miner = spawn_bbchain(&[
-        "--start-miner",
-        "--nodes",
-        &master.addr(),
-        "--threads",
-        "1",
-        "--name",
-        "e2e",
-    ]);
+    let _miner = master.miner("e2e");
     let output = run_bbchain(&[
         "--port",
         &master.port.to_string(),

@@ -1,6 +1,6 @@
 //! The native miner (`bbchain --start-miner`) against real dev-chain masters.
 
-use bbchain_e2e::{Master, Process, free_port, http_get, run_bbchain, spawn_bbchain, wait_for};
+use bbchain_e2e::{Master, Process, free_port, http_get, run_bbchain, spawn_miner, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -8,18 +8,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(90);
-
-fn start_miner(nodes: &str, name: &str) -> Process {
-    spawn_bbchain(&[
-        "--start-miner",
-        "--nodes",
-        nodes,
-        "--threads",
-        "1",
-        "--name",
-        name,
-    ])
-}
 
 /// The main chain's blocks above genesis, newest first (up to 100).
 fn mined_blocks(master: &Master) -> Vec<Value> {
@@ -60,7 +48,7 @@ fn duplicate_rejections(log: &str) -> Vec<&str> {
 #[test]
 fn a_miner_finds_blocks_the_master_accepts_under_its_name() {
     let master = Master::start(&[]);
-    let mut miner = start_miner(&master.addr(), "e2e-solo");
+    let mut miner = spawn_miner(&master.addr(), "e2e-solo");
     wait_for_height(&master, &miner, 3);
 
     let blocks = mined_blocks(&master);
@@ -82,7 +70,7 @@ fn a_miner_finds_blocks_the_master_accepts_under_its_name() {
 fn the_miner_fails_over_past_a_dead_master() {
     let master = Master::start(&[]);
     let nodes = format!("127.0.0.1:{},{}", free_port(), master.addr());
-    let miner = start_miner(&nodes, "e2e-failover");
+    let miner = spawn_miner(&nodes, "e2e-failover");
     wait_for_height(&master, &miner, 2);
     assert_eq!(mined_blocks(&master)[0]["miner"], "e2e-failover");
 }
@@ -92,7 +80,7 @@ fn the_miner_waits_for_a_master_and_resumes_after_a_restart() {
     let mut master = Master::start(&[]);
     master.kill();
     // Started while its master is down: it waits instead of failing.
-    let mut miner = start_miner(&master.addr(), "e2e-patient");
+    let mut miner = spawn_miner(&master.addr(), "e2e-patient");
     std::thread::sleep(Duration::from_secs(2));
     assert!(miner.is_running(), "{}", miner.log());
 
@@ -111,8 +99,8 @@ fn the_miner_waits_for_a_master_and_resumes_after_a_restart() {
 #[test]
 fn two_miners_on_one_master_never_hash_the_same_header() {
     let master = Master::start(&[]);
-    let miner_a = start_miner(&master.addr(), "e2e-alice");
-    let miner_b = start_miner(&master.addr(), "e2e-bob");
+    let miner_a = spawn_miner(&master.addr(), "e2e-alice");
+    let miner_b = spawn_miner(&master.addr(), "e2e-bob");
 
     // Each finds blocks of its own; the race for every height is real.
     wait_for(PATIENCE, "blocks from both miners", || {

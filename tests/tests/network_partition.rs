@@ -2,22 +2,10 @@
 //! master ends on the same tip (most work), and every entry accepted on either side is in the final
 //! chain exactly once.
 
-use bbchain_e2e::{Master, Process, http_get, http_post_json, spawn_bbchain, wait_for};
+use bbchain_e2e::{Master, http_get, http_post_json, wait_for};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn miner(master: &Master, name: &str) -> Process {
-    spawn_bbchain(&[
-        "--start-miner",
-        "--nodes",
-        &master.addr(),
-        "--threads",
-        "1",
-        "--name",
-        name,
-    ])
-}
 
 fn add(master: &Master, text: &str) -> String {
     let (code, body) = http_post_json(&master.url("/api/data"), &json!({ "data": text }));
@@ -69,8 +57,8 @@ fn chain_texts(master: &Master) -> BTreeMap<String, usize> {
 fn a_healed_partition_ends_on_one_chain_with_every_entry_once() {
     let a = Master::start(&[]);
     let c = Master::start(&[]);
-    let mut miner_a = miner(&a, "miner-a");
-    let mut miner_c = miner(&c, "miner-c");
+    let mut miner_a = a.miner("miner-a");
+    let mut miner_c = c.miner("miner-c");
 
     // Apart: each side mines its own data, and one entry is added on both sides.
     let mut ids = Vec::new();
@@ -101,7 +89,7 @@ fn a_healed_partition_ends_on_one_chain_with_every_entry_once() {
     assert_eq!(b.status()["peers"], 2);
 
     // A few blocks on top settle ties and mine the entries the losing side gave back.
-    let mut miner_b = miner(&b, "miner-b");
+    let mut miner_b = b.miner("miner-b");
     for (id, _) in &ids {
         wait_for(
             Duration::from_secs(90),

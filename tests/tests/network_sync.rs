@@ -1,23 +1,9 @@
 //! Masters in a network: the README's two-master setup, and a master joining late catching up a
 //! long chain. Real `bbchain` processes on loopback.
 
-use bbchain_e2e::{
-    Master, Process, http_get, http_post_json, run_bbchain, spawn_bbchain, wait_for,
-};
+use bbchain_e2e::{Master, http_get, http_post_json, run_bbchain, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn miner(master: &Master, name: &str) -> Process {
-    spawn_bbchain(&[
-        "--start-miner",
-        "--nodes",
-        &master.addr(),
-        "--threads",
-        "1",
-        "--name",
-        name,
-    ])
-}
 
 fn masters_of(master: &Master) -> Vec<String> {
     let (code, body) = http_get(&master.url("/api/nodes"));
@@ -55,7 +41,7 @@ fn two_masters_share_one_chain_and_their_data() {
     assert_eq!(first.status()["peers"], 1);
 
     // The README flow: a miner on the first, data added on the first, printed from the second.
-    let mut mining = miner(&first, "readme-miner");
+    let mut mining = first.miner("readme-miner");
     let out = run_bbchain(&["--nodes", &first.addr(), "--add", "Some data"]);
     assert!(out.status.success(), "{out:?}");
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -151,7 +137,7 @@ fn a_link_comes_back_after_a_restart_and_brings_waiting_data() {
     wait_for(Duration::from_secs(30), "the second to dial again", || {
         (masters_of(&second) == [first.addr()]).then_some(())
     });
-    let mut mining = miner(&first, "after-restart");
+    let mut mining = first.miner("after-restart");
     let block = wait_for(Duration::from_secs(60), "the waiting data mined", || {
         confirmed(&first, &id)
     });
