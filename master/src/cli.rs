@@ -23,9 +23,17 @@ Examples:
   bbchain --print --nodes 127.0.0.1:8000                 print the chain, newest block first
   bbchain --port 8000 --clean                            delete that master's data (when stopped)";
 
+const USAGE: &str = "\
+bbchain --start-master [--port N] [--host ADDR] [--nodes HOST:PORT,...] [--chain main|dev]
+       bbchain --start-miner --nodes HOST:PORT,... [--threads N] [--name NAME]
+       bbchain [--nodes HOST:PORT | --port N] --add DATA [--wait]
+       bbchain [--nodes HOST:PORT | --port N] --print
+       bbchain [--port N] --clean
+       bbchain --benchmark [--threads N]";
+
 /// bbchain: a small proof-of-work blockchain you can run and mine, even from a browser tab.
 #[derive(Debug, Parser)]
-#[command(name = "bbchain", version, after_help = EXAMPLES)]
+#[command(name = "bbchain", version, after_help = EXAMPLES, override_usage = USAGE)]
 #[command(group(ArgGroup::new("mode").required(true).args([
     "start_master", "start_miner", "benchmark", "add", "print", "clean", "bench_feed", "generate"
 ])))]
