@@ -31,8 +31,9 @@ function startWorker(url) {
 }
 
 /** Hashes per second of `count` workers from `url`, each on its own slice of the nonces. */
-async function measure(url, count) {
+async function measure(url, count, throttle = 1) {
   const workers = await Promise.all(Array.from({ length: count }, () => startWorker(url)));
+  for (const worker of workers) worker.postMessage({ type: 'throttle', value: throttle });
   let total = 0;
   for (const worker of workers) {
     worker.onmessage = ({ data }) => {
@@ -72,11 +73,13 @@ async function main() {
     ['hash_wasm_1', '/bench/hash-wasm-worker.js', 1],
   ];
   if (ALT) cases.push(['alt_1', '/alt/js/miner-worker.js', 1], ['alt_2', '/alt/js/miner-worker.js', 2]);
+  // Only on request (--cases): the throttle slider at 50 % should halve the hashrate.
+  if (ONLY?.includes('throttle_50')) cases.push(['throttle_50', '/web/js/miner-worker.js', 1, 0.5]);
   if (ONLY) cases.splice(0, cases.length, ...cases.filter(([name]) => ONLY.includes(name)));
   const samples = Object.fromEntries(cases.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, url, count] of cases) {
-      const rate = await measure(url, count);
+    for (const [name, url, count, throttle] of cases) {
+      const rate = await measure(url, count, throttle);
       samples[name].push(rate);
       log(`round ${round + 1} ${name}: ${(rate / 1e6).toFixed(3)} MH/s`);
     }

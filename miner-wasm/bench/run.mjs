@@ -4,7 +4,8 @@
 //   node miner-wasm/bench/run.mjs [--port 18300] [--seconds 10] [--rounds 3] [--pkg web/pkg] [--alt DIR]
 //                                 [--native target/release/bbchain] [--cases wasm_1,alt_1]
 //
-// --cases runs only the named cases (wasm_1, wasm_2, hash_wasm_1, alt_1, alt_2).
+// --cases runs only the named cases (wasm_1, wasm_2, hash_wasm_1, alt_1, alt_2, and throttle_50,
+// which runs only when named).
 // --native also runs `bbchain --benchmark` with 1 and 2 threads just before the browser, as the
 // native reference and as a check of how far two cores scale on this machine at all.
 // --pkg swaps the wasm build under test; --alt DIR also measures a second build (say, simd128) in the
@@ -101,6 +102,7 @@ function report(results) {
   const rows = [
     [['wasm_1'], () => `| bbchain wasm miner, 1 worker | ${mhs(r.wasm_1)} | ${r.hash_wasm_1 ? `${ratio(r.wasm_1, r.hash_wasm_1)} hash-wasm` : ''} |`],
     [['wasm_2', 'wasm_1'], () => `| bbchain wasm miner, 2 workers | ${mhs(r.wasm_2)} | ${ratio(r.wasm_2, r.wasm_1)} one worker |`],
+    [['throttle_50', 'wasm_1'], () => `| bbchain wasm miner, 1 worker, throttle 50 % | ${mhs(r.throttle_50)} | ${ratio(r.throttle_50, r.wasm_1)} unthrottled |`],
     [['hash_wasm_1'], () => `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs(r.hash_wasm_1)} | |`],
     [['alt_1', 'alt_ratio'], () => `| second build (${args.alt}), 1 worker | ${mhs(r.alt_1)} | ${r.alt_ratio.toFixed(2)}x the first (median of per-round ratios) |`],
     [['alt_2', 'alt_1'], () => `| second build (${args.alt}), 2 workers | ${mhs(r.alt_2)} | ${ratio(r.alt_2, r.alt_1)} one worker |`],
