@@ -20,7 +20,9 @@ const XSS: &str = r#"<img src=x onerror="window.pwned=1">"#;
 /// `name` on the PATH (or in the environment variable `var`), or a failure that says what to install.
 fn find_tool(var: &str, names: &[&str]) -> PathBuf {
     if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "{var}={} is not a file", path.display());
+        return path;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
