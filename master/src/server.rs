@@ -113,6 +113,7 @@ async fn method_not_allowed() -> AppError {
 
 /// Runs a master on `addr` until SIGINT or SIGTERM, then stops cleanly.
 pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
@@ -135,7 +136,7 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("stopping");
         let _ = stop.send(true);
         links.stop();
@@ -146,24 +147,34 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
     Ok(())
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that arrives while the server is still starting is not lost
+/// (nor does it kill the process uncleanly).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = recv(&mut interrupt) => {},
+                () = recv(&mut terminate) => {},
             }
-            Err(_) => std::future::pending().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
