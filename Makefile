@@ -16,6 +16,10 @@ WASM_RUSTFLAGS := -C target-feature=+simd128
 wasm:
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_RUSTFLAGS)" \
 		cargo build -p bbchain-miner-wasm --release --target $(WASM_TARGET)
+	$(MAKE) --no-print-directory web/pkg/bbchain_miner_wasm_bg.wasm
+
+# Only when the wasm changed: rewriting web/pkg would make the release binary embed it again.
+web/pkg/bbchain_miner_wasm_bg.wasm: $(WASM_OUT)
 	wasm-bindgen --target web --no-typescript --out-dir web/pkg $(WASM_OUT)
 
 # The wasm first: the release binary embeds web/ (with web/pkg) at compile time.
