@@ -298,6 +298,9 @@ impl Writer {
                 if effects.tip_changed || effects.queue_changed {
                     snapshot.send_replace(Arc::new(self.snapshot()));
                 }
+                if effects.tip_changed {
+                    self.log_tip(&effects.events);
+                }
                 for event in effects.events {
                     let _ = self.events.send(event);
                 }
@@ -313,6 +316,30 @@ impl Writer {
                 template.send_replace(Arc::new(self.template()));
                 refresh_at = None;
             }
+        }
+    }
+
+    /// One line per commit that moved the tip: the new block, or how many blocks a reorg or a synced
+    /// batch brought (a peer sync commits thousands of blocks at once).
+    fn log_tip(&self, events: &[NodeEvent]) {
+        let tip = self.tip();
+        let connected = events
+            .iter()
+            .filter(|event| matches!(event, NodeEvent::BlockConnected { .. }))
+            .count();
+        for event in events {
+            if let NodeEvent::Reorg { detached, .. } = event {
+                tracing::info!("reorg: {detached} blocks detached");
+            }
+        }
+        match connected {
+            0 => {}
+            1 => tracing::info!("block {} at height {}", tip.hash(), tip.height),
+            n => tracing::info!(
+                "{n} blocks connected, tip {} at height {}",
+                tip.hash(),
+                tip.height
+            ),
         }
     }
 
@@ -621,15 +648,6 @@ impl Writer {
                     tip: new_tip,
                 },
             );
-            tracing::info!(
-                "reorg: {} blocks detached, {} attached, tip {} at {}",
-                detach.len(),
-                attach.len(),
-                new_tip,
-                tip.height
-            );
-        } else {
-            tracing::info!("block {} at height {}", new_tip, self.tip().height);
         }
         effects.tip_changed = true;
         effects.queue_changed = true;
