@@ -1,4 +1,5 @@
-//! The page: the repository's `web/` folder (with `web/pkg/` from `make wasm`) embedded at build time.
+//! The page: the repository's `web/` folder (with `web/pkg/` and `web/pkg-scalar/` from `make wasm`)
+//! embedded at build time.
 
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};

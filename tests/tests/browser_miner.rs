@@ -2,7 +2,7 @@
 //! master accepts (and carries on after the master restarts), data sent through the form is confirmed
 //! in the page, and an entry that looks like HTML stays text.
 //!
-//! Needs `web/pkg` (`make wasm`) before the master binary was built, and Debian's `chromium` and
+//! Needs `web/pkg` and `web/pkg-scalar` (`make wasm`) before the master binary was built, and Debian's `chromium` and
 //! `chromedriver` (`bash scripts/setup.sh --browser`); `CHROMIUM` and `CHROMEDRIVER` override the paths.
 
 use bbchain_e2e::{Master, free_port, http_get, wait_for};
@@ -129,6 +129,16 @@ impl Browser {
         element.send_keys(text).await.expect(css);
     }
 
+    /// The wasm build the page's workers loaded (`simd` or `scalar`), once they have.
+    async fn wasm_build(&self) -> String {
+        let script = "return document.getElementById('hashrate').dataset.wasm || '';";
+        self.eval(script, json!(null))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The page's own data list entry whose text is exactly `text`: `{status, id}` or null.
     async fn data_entry(&self, text: &str) -> Value {
         let script = "const li = [...document.querySelectorAll('#data-list li')]
@@ -242,6 +252,11 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     .await;
     let accepted: u64 = browser.text("#shares-accepted").await.parse().unwrap_or(0);
     assert!(accepted >= 1, "accepted shown: {accepted}");
+    assert_eq!(
+        browser.wasm_build().await,
+        "simd",
+        "Chromium has WebAssembly SIMD: the workers run the SIMD build"
+    );
 
     // A second tab of the same browser may not mine at the same time.
     let first_tab = browser.client.window().await.expect("window handle");
@@ -320,4 +335,31 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     })
     .await;
     assert_eq!(browser.text("#hashrate").await, "0 H/s");
+}
+
+/// Browsers without WebAssembly SIMD get the scalar build (`web/pkg-scalar`); `?wasm=scalar` makes
+/// Chromium take that path so the fallback is proven to mine too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scalar_build_mines_too() {
+    let master = Master::start(&[]);
+    let (code, _) = http_get(&master.url("/pkg-scalar/bbchain_miner_wasm.js"));
+    assert_eq!(
+        code, 200,
+        "the master serves no web/pkg-scalar: run `make wasm`, then rebuild the master"
+    );
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&master.url("/?wasm=scalar"))
+        .await
+        .expect("open the page");
+    let name = format!("browser-scalar-{}", master.port);
+    browser.type_into("#miner-name", &name).await;
+    browser.type_into("#worker-count", "1").await;
+    browser.click("#mine-start").await;
+    eventually(PATIENCE, "a block mined by the scalar build", || async {
+        (!heights_mined_by(&master, &name).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(browser.wasm_build().await, "scalar");
 }

@@ -3,10 +3,19 @@
 //
 // Main thread → worker: {type:'job', jobId, header, target, start, end} (nonces start..=end),
 //                       {type:'pause'}, {type:'throttle', value} (0.1..1, the share of time spent hashing).
-// Worker → main thread: {type:'ready'}, {type:'hashes', count}, {type:'found', jobId, nonce, hash},
+// Worker → main thread: {type:'ready', build}, {type:'hashes', count}, {type:'found', jobId, nonce, hash},
 //                       {type:'exhausted', jobId}, {type:'error', message}.
 
-import init, { JobScanner } from '../pkg/bbchain_miner_wasm.js';
+// Two builds of the same crate: with WebAssembly SIMD (faster; Chrome 91, Firefox 89, Safari 16.4
+// and later) in pkg/, without it in pkg-scalar/. This probe is a tiny module using one SIMD opcode.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+const BUILD =
+  new URL(self.location.href).searchParams.get('wasm') ?? (WebAssembly.validate(SIMD_PROBE) ? 'simd' : 'scalar');
+const GLUE = BUILD === 'scalar' ? '../pkg-scalar/bbchain_miner_wasm.js' : '../pkg/bbchain_miner_wasm.js';
+
+let JobScanner = null;
 
 const CHUNK_MS = 50;
 const MIN_CHUNK = 1_000;
@@ -78,11 +87,15 @@ function step() {
   schedule(throttle < 1 ? (elapsed * (1 - throttle)) / throttle : 0);
 }
 
-const ready = init().then(
-  () => postMessage({ type: 'ready' }),
-  // `make wasm` builds with WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 and later).
-  (error) => postMessage({ type: 'error', message: `the WebAssembly miner failed to load (${error})` }),
-);
+const ready = import(GLUE)
+  .then(async (glue) => {
+    await glue.default();
+    JobScanner = glue.JobScanner;
+  })
+  .then(
+    () => postMessage({ type: 'ready', build: BUILD }),
+    (error) => postMessage({ type: 'error', message: `the ${BUILD} WebAssembly miner failed to load (${error})` }),
+  );
 
 onmessage = async ({ data }) => {
   await ready;

@@ -96,7 +96,11 @@ export class BrowserMiner {
   resizeWorkers() {
     while (this.workers.length > this.workerCount) this.workers.pop().terminate();
     while (this.workers.length < this.workerCount) {
-      const worker = new Worker(new URL('./miner-worker.js', import.meta.url), { type: 'module' });
+      const url = new URL('./miner-worker.js', import.meta.url);
+      // `?wasm=scalar` on the page picks the build without SIMD (the worker picks by itself otherwise).
+      const build = new URLSearchParams(location.search).get('wasm');
+      if (build) url.searchParams.set('wasm', build);
+      const worker = new Worker(url, { type: 'module' });
       const index = this.workers.length;
       worker.onmessage = ({ data }) => this.onWorkerMessage(worker, data);
       // A module that cannot load (no web/pkg in this build: `make wasm`) only says "error" here.
@@ -166,6 +170,10 @@ export class BrowserMiner {
 
   onWorkerMessage(worker, message) {
     switch (message.type) {
+      case 'ready':
+        this.build = message.build;
+        this.onChange();
+        break;
       case 'hashes':
         this.totalHashes += message.count;
         break;

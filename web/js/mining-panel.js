@@ -59,6 +59,9 @@ export function setupMiningPanel() {
     setText('mine-status', miner.detail ? `${base}: ${miner.detail}` : base);
     document.getElementById('mine-status').dataset.state = miner.state;
     setText('hashrate', formatHashrate(miner.stats.hashrate));
+    // Which wasm build the workers run: `simd`, or `scalar` in browsers without WebAssembly SIMD.
+    document.getElementById('hashrate').title = miner.build ? `WebAssembly ${miner.build} build` : '';
+    document.getElementById('hashrate').dataset.wasm = miner.build ?? '';
     setText('shares-accepted', String(miner.stats.accepted));
     setText('shares-rejected', String(miner.stats.rejected));
     setText('throttle-value', `${throttleInput.value}%`);
