@@ -2,7 +2,7 @@
 //! back with growing pauses when none does or the connection drops.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::net::TcpStream;
@@ -22,6 +22,9 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// First and longest pause between rounds of connection attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// A session that lasted this long was a working connection: the next trouble starts with a short
+/// pause again. Shorter ones (a master that sends a job and drops us) keep the pauses growing.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// The work feed address of a `host:port` master.
 pub fn feed_url(node: &str) -> String {
@@ -102,19 +105,22 @@ pub async fn mine(
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
                 let session = Session::new(session_id, name, hashers.board(), &mut stats);
+                let started = Instant::now();
                 let end = session.run(stream, &mut events, &mut shutdown).await;
                 // Job ids mean nothing to another master: stop hashing them.
                 hashers.board().publish(None);
                 match end {
                     SessionEnd::Shutdown => break,
-                    SessionEnd::Lost { reason, got_work } => {
-                        tracing::warn!("lost master {node}: {reason}; reconnecting");
-                        if got_work {
+                    SessionEnd::Lost { reason } => {
+                        if started.elapsed() >= STABLE_SESSION {
                             backoff.reset();
-                            None
-                        } else {
-                            Some(backoff.next_delay())
                         }
+                        let delay = backoff.next_delay();
+                        tracing::warn!(
+                            "lost master {node}: {reason}; reconnecting in {:.1} s",
+                            delay.as_secs_f64()
+                        );
+                        delay
                     }
                 }
             }
@@ -125,14 +131,12 @@ pub async fn mine(
                     errors.join("; "),
                     delay.as_secs_f64()
                 );
-                Some(delay)
+                delay
             }
         };
-        if let Some(pause) = pause {
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = tokio::time::sleep(pause) => {}
-            }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(pause) => {}
         }
     }
     // Joining waits for each thread's current batch: milliseconds.
@@ -305,6 +309,41 @@ mod fake_master_tests {
             .expect("the miner stops promptly")
             .unwrap()
             .unwrap();
+    }
+    #[tokio::test]
+    async fn a_master_that_drops_after_each_job_is_retried_with_growing_pauses() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let nodes = vec![listener.local_addr().unwrap().to_string()];
+        let impossible = Target::from_be_bytes([0; 32]);
+        let master = async move {
+            let mut accepted_at = Vec::new();
+            for _ in 0..3 {
+                let mut stream = accept_miner(&listener).await;
+                accepted_at.push(Instant::now());
+                send_job(&mut stream, "1", true, &impossible).await;
+                drop(stream);
+            }
+            accepted_at
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let miner = tokio::spawn(async move {
+            mine(&nodes, "tester", 1, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let accepted_at = tokio::time::timeout(Duration::from_secs(20), master)
+            .await
+            .expect("the miner kept coming back");
+        let first_gap = accepted_at[1] - accepted_at[0];
+        let second_gap = accepted_at[2] - accepted_at[1];
+        assert!(first_gap >= BACKOFF_MIN, "reconnected after {first_gap:?}");
+        assert!(
+            second_gap >= BACKOFF_MIN * 2,
+            "reconnected after {second_gap:?}"
+        );
+        stop.send(()).unwrap();
+        miner.await.unwrap().unwrap();
     }
 }
 

@@ -39,6 +39,14 @@ const QUIET_LIMIT: Duration = if cfg!(test) {
     Duration::from_secs(40)
 };
 
+/// Longest one message may take to leave: a master that stopped reading fills the socket buffer,
+/// and must not hold the miner (or Ctrl-C) forever.
+const SEND_TIMEOUT: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(10)
+};
+
 /// What to do about a master that has been silent for `quiet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Liveness {
@@ -85,8 +93,8 @@ impl Stats {
 pub enum SessionEnd {
     /// The miner is stopping.
     Shutdown,
-    /// The connection failed; `got_work` says whether the master had sent any job.
-    Lost { reason: String, got_work: bool },
+    /// The connection failed.
+    Lost { reason: String },
 }
 
 /// The state of one connection.
@@ -128,8 +136,8 @@ impl<'a> Session<'a> {
             name: self.name.to_owned(),
             agent: Some(AGENT.to_owned()),
         };
-        if let Err(error) = send(&mut stream, frame(&hello)).await {
-            return self.lost(error);
+        if let Some(end) = deliver(&mut stream, frame(&hello), shutdown).await {
+            return end;
         }
         let every = |period| tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let (mut status, mut liveness) = (every(STATUS_EVERY), every(LIVENESS_EVERY));
@@ -146,11 +154,11 @@ impl<'a> Session<'a> {
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_master_message(&text).map(|m| frame(&m)),
                         Some(Ok(Message::Close(_))) | None => {
-                            return self.lost("the master closed the connection".into());
+                            return lost("the master closed the connection".into());
                         }
                         // Pings are answered by the WebSocket layer; pongs only prove life.
                         Some(Ok(_)) => None,
-                        Some(Err(error)) => return self.lost(error.to_string()),
+                        Some(Err(error)) => return lost(error.to_string()),
                     }
                 }
                 Some(event) = events.recv() => self.on_event(event).map(|m| frame(&m)),
@@ -163,22 +171,15 @@ impl<'a> Session<'a> {
                     Liveness::Ping => Some(Message::Ping(Default::default())),
                     Liveness::GiveUp => {
                         let quiet = last_heard.elapsed().as_secs();
-                        return self.lost(format!("no answer for {quiet} s"));
+                        return lost(format!("no answer for {quiet} s"));
                     }
                 },
             };
             if let Some(reply) = reply
-                && let Err(error) = send(&mut stream, reply).await
+                && let Some(end) = deliver(&mut stream, reply, shutdown).await
             {
-                return self.lost(error);
+                return end;
             }
-        }
-    }
-
-    fn lost(&self, reason: String) -> SessionEnd {
-        SessionEnd::Lost {
-            reason,
-            got_work: self.current.is_some(),
         }
     }
 
@@ -298,8 +299,28 @@ fn frame(message: &MinerMessage) -> Message {
     Message::text(serde_json::to_string(message).expect("feed messages serialize"))
 }
 
-async fn send(stream: &mut FeedStream, frame: Message) -> Result<(), String> {
-    stream.send(frame).await.map_err(|error| error.to_string())
+fn lost(reason: String) -> SessionEnd {
+    SessionEnd::Lost { reason }
+}
+
+/// Sends `frame`, unless the miner is stopping or the master takes no data for [`SEND_TIMEOUT`];
+/// returns how the session ends if it must.
+async fn deliver(
+    stream: &mut FeedStream,
+    frame: Message,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> Option<SessionEnd> {
+    tokio::select! {
+        () = shutdown => Some(SessionEnd::Shutdown),
+        sent = tokio::time::timeout(SEND_TIMEOUT, stream.send(frame)) => match sent {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(lost(error.to_string())),
+            Err(_) => Some(lost(format!(
+                "the master took no data for {} s",
+                SEND_TIMEOUT.as_secs()
+            ))),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -409,5 +430,47 @@ mod tests {
             r#"{"type":"job","job_id":"x","clean":true,"height":1,"header":"00","target":"00"}"#;
         assert_eq!(session.on_master_message(broken), None);
         assert_eq!(board.current().unwrap().job_id, "a");
+    }
+
+    #[tokio::test]
+    async fn a_master_that_stops_reading_cannot_block_sending_or_shutdown() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let nodes = vec![listener.local_addr().unwrap().to_string()];
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let master = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let _stream = tokio_tungstenite::accept_async(socket).await.unwrap();
+            // Holds the connection open and never reads from it.
+            let _ = released.await;
+        });
+        let (_, mut stream) = crate::miner::feed::connect_first(&nodes).await.unwrap();
+        let big = || Message::binary(vec![0u8; 1 << 20]);
+
+        let began = Instant::now();
+        let end = loop {
+            if let Some(end) = deliver(&mut stream, big(), &mut std::future::pending()).await {
+                break end;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "the socket never filled"
+            );
+        };
+        let SessionEnd::Lost { reason } = end else {
+            panic!("expected a lost master, got {end:?}");
+        };
+        assert!(reason.contains("took no data"), "{reason}");
+
+        let mut stopped = std::future::ready(());
+        let stopping = tokio::time::timeout(
+            Duration::from_millis(500),
+            deliver(&mut stream, big(), &mut stopped),
+        );
+        let end = stopping
+            .await
+            .expect("shutdown is not held up by a full socket");
+        assert!(matches!(end, Some(SessionEnd::Shutdown)));
+        release.send(()).unwrap();
+        master.await.unwrap();
     }
 }
