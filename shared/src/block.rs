@@ -212,7 +212,8 @@ impl Block {
         if count > reader.remaining() as u64 / 2 {
             return Err(DecodeError::UnexpectedEnd);
         }
-        let mut entries = Vec::with_capacity(count as usize);
+        // Grow as entries really decode: a claimed count reserves little up front.
+        let mut entries = Vec::with_capacity(count.min(1024) as usize);
         for _ in 0..count {
             entries.push(Entry::read(&mut reader)?);
         }

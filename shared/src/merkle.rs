@@ -28,6 +28,9 @@ fn next_level(level: &[Hash256]) -> Vec<Hash256> {
 pub struct MerkleProof {
     /// Position of the leaf among the leaves.
     pub index: u32,
+    /// How many leaves the tree has: without it, an index past the last leaf of an odd level could
+    /// pass for the doubled last node.
+    pub leaves: u32,
     /// Sibling hashes from the leaf's level up to just below the root.
     pub siblings: Vec<Hash256>,
 }
@@ -49,6 +52,7 @@ impl MerkleProof {
         }
         Some(MerkleProof {
             index: index as u32,
+            leaves: leaves.len() as u32,
             siblings,
         })
     }
@@ -58,12 +62,23 @@ impl MerkleProof {
         root_from_branch(leaf, self.index, &self.siblings)
     }
 
-    /// Whether `leaf` is proven to be under `root`.
+    /// Whether `leaf` is proven to be the leaf at `index` of a tree of `leaves` leaves under `root`.
     pub fn verify(&self, leaf: &Hash256, root: &Hash256) -> bool {
-        self.siblings.len() < 32
-            && self.index >> self.siblings.len() == 0
+        self.index < self.leaves
+            && self.siblings.len() == tree_depth(self.leaves)
             && self.root(leaf) == *root
     }
+}
+
+/// Levels between the leaves and the root of a tree of `leaves` leaves.
+fn tree_depth(leaves: u32) -> usize {
+    let mut depth = 0;
+    let mut width = leaves;
+    while width > 1 {
+        width = width.div_ceil(2);
+        depth += 1;
+    }
+    depth
 }
 
 /// Folds a leaf up its branch: how a miner or feed task turns its own coinbase into a merkle root with

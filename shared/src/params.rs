@@ -40,10 +40,14 @@ pub struct ChainParams {
 /// How many blocks the median-time-past rule looks at, as in Bitcoin.
 pub const MEDIAN_TIME_BLOCKS: usize = 11;
 
+/// The largest encoded block on every bbchain network; decoders use it before any chain is known.
+pub const MAX_BLOCK_BYTES: usize = 1_000_000;
+
 impl ChainParams {
     /// The default chain: 10 s blocks; the first blocks take about 2^22 hashes (a second of one CPU
-    /// core); a two-minute half-life lets difficulty follow a native miner joining a browser within
-    /// a minute or two.
+    /// core). A five-minute half-life lets difficulty follow a native miner joining a browser within
+    /// a few minutes, and keeps the future-time allowance cheap: a block stamped the allowed 30 s
+    /// ahead makes its child only 2^(30/300), about 7%, easier.
     pub fn main() -> ChainParams {
         ChainParams {
             name: "main",
@@ -53,15 +57,18 @@ impl ChainParams {
             genesis_message: "bbchain genesis: a basic blockchain, mined from a browser tab",
             pow_limit: CompactTarget(0x1e03_ffff),
             target_spacing: 10,
-            asert_halflife: 120,
-            max_block_bytes: 1_000_000,
+            asert_halflife: 300,
+            max_block_bytes: MAX_BLOCK_BYTES,
             max_entry_bytes: 4096,
             max_miner_name_bytes: 64,
-            max_future_secs: 120,
+            max_future_secs: 30,
         }
     }
 
-    /// The test chain: any second hash meets the pow limit, 1 s blocks and a 10 s half-life.
+    /// The test chain: any second hash meets the pow limit, 1 s blocks and a 10 s half-life. It
+    /// favours speed over safety: its block times may run 120 s ahead (a fast miner pushes them past
+    /// the clock through the median-time rule), which also lets a future-stamped block ease its child
+    /// a lot. Never use it for anything but tests.
     pub fn dev() -> ChainParams {
         ChainParams {
             name: "dev",
@@ -71,6 +78,7 @@ impl ChainParams {
             pow_limit: CompactTarget(0x207f_ffff),
             target_spacing: 1,
             asert_halflife: 10,
+            max_future_secs: 120,
             ..ChainParams::main()
         }
     }

@@ -7,6 +7,7 @@
 use crate::block::Block;
 use crate::hash::Hash256;
 use crate::header::Header;
+use crate::params::MAX_BLOCK_BYTES;
 use crate::target::Work;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -27,7 +28,7 @@ pub const MAX_PEER_ADDRS: usize = 100;
 /// Most data entries in one `data` message.
 pub const MAX_DATA_ENTRIES: usize = 1000;
 /// Largest text frame a master accepts on a peer link: a full `blocks` answer in hex plus room.
-pub const MAX_PEER_MESSAGE_BYTES: usize = 2 * MAX_BLOCKS_BYTES + 2 * 1_000_000 + 64 * 1024;
+pub const MAX_PEER_MESSAGE_BYTES: usize = 2 * MAX_BLOCKS_BYTES + 2 * MAX_BLOCK_BYTES + 64 * 1024;
 
 /// The first message each side sends on a new link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,11 +217,14 @@ mod hex_headers {
     }
 }
 
-/// Decodes one block from hex; the size limit is the peer message limit (the chain's own block
-/// size limit is checked by validation).
+/// Decodes one block from hex, refusing anything over the largest block any chain allows before
+/// decoding it.
 fn block_from_hex<E: serde::de::Error>(text: &str) -> Result<Block, E> {
+    if text.len() > 2 * MAX_BLOCK_BYTES {
+        return Err(E::custom("a block is at most 1,000,000 bytes"));
+    }
     let bytes = hex::decode(text).map_err(|_| E::custom("a block is hex"))?;
-    Block::from_bytes(&bytes, MAX_PEER_MESSAGE_BYTES).map_err(E::custom)
+    Block::from_bytes(&bytes, MAX_BLOCK_BYTES).map_err(E::custom)
 }
 
 mod hex_block {

@@ -103,7 +103,7 @@ impl<'de> serde::Deserialize<'de> for CompactTarget {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Owned, so that JSON with escapes or from a `serde_json::Value` decodes too.
         let text: String = serde::Deserialize::deserialize(deserializer)?;
-        if text.len() != 8 {
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(serde::de::Error::custom("bits are 8 hex digits"));
         }
         u32::from_str_radix(&text, 16)

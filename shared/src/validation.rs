@@ -245,9 +245,10 @@ pub fn check_block_context(
     now: u32,
 ) -> Result<(), BlockError> {
     check_header_context(&block.header, context, params, now)?;
-    let expected = context.parent_height + 1;
     let got = block.coinbase().ok_or(BlockError::NoCoinbase)?.height;
-    if got != expected {
+    let expected = context.parent_height.checked_add(1);
+    if expected != Some(got) {
+        let expected = expected.unwrap_or(u32::MAX);
         return Err(BlockError::WrongHeight { expected, got });
     }
     Ok(())

@@ -64,6 +64,21 @@ fn proofs_for_every_leaf_of_an_odd_block() {
         assert!(!tampered.verify(leaf, &root));
     }
     assert!(MerkleProof::build(&leaves, leaves.len()).is_none());
+
+    // The last leaf is doubled on the odd bottom level: the same siblings at index 27 would lead
+    // to the same root, but there is no leaf 27, and a proof must say how many leaves there are.
+    let last = MerkleProof::build(&leaves, 26).unwrap();
+    let past_the_end = MerkleProof {
+        index: 27,
+        ..last.clone()
+    };
+    assert_eq!(past_the_end.root(&leaves[26]), root);
+    assert!(!past_the_end.verify(&leaves[26], &root));
+    let shallow = MerkleProof { leaves: 14, ..last };
+    assert!(
+        !shallow.verify(&leaves[26], &root),
+        "a depth that does not fit the leaf count"
+    );
 }
 
 /// A BIP37 partial merkle tree, as in Bitcoin Core's `CMerkleBlock` serialization.
