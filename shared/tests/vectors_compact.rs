@@ -117,3 +117,12 @@ fn work_of_extreme_targets_does_not_overflow() {
     let total = Target(U256::ZERO).to_work() + Target(U256::ZERO).to_work();
     assert_eq!(total.0, U256::MAX, "chain work saturates");
 }
+
+#[test]
+fn bits_in_json_are_exactly_eight_hex_digits() {
+    let bits: CompactTarget = serde_json::from_str("\"1d00ffff\"").unwrap();
+    assert_eq!(bits, CompactTarget(0x1d00_ffff));
+    for bad in ["\"+1d00fff\"", "\"1d00fff\"", "\"1d00ffff0\"", "\"-1d00fff\"", "\"1d00fffg\""] {
+        assert!(serde_json::from_str::<CompactTarget>(bad).is_err(), "{bad}");
+    }
+}
