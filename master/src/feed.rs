@@ -12,7 +12,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
-use bbchain_core::validation::check_block;
+use bbchain_core::validation::{check_block, check_proof_of_work};
 use bbchain_core::{Coinbase, Hash256, Header};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -190,6 +190,10 @@ async fn submit(node: &Node, session: &Session, job_id: String, nonce: u32) -> M
         nonce,
         ..job.header
     };
+    // Proof of work first: a wrong nonce costs two hashes, not a copy of the block's entries.
+    if let Err(err) = check_proof_of_work(&header, node.params()) {
+        return rejected(Some(job_id), err.to_string());
+    }
     let block = job.template.block(job.coinbase.clone(), header);
     if let Err(err) = check_block(&block, node.params()) {
         return rejected(Some(job_id), err.to_string());

@@ -324,3 +324,26 @@ async fn a_data_entry_is_in_a_chain_at_most_once() {
     assert!(test.node.submit_block(ok).await.is_ok());
     assert_eq!(confirmed_at(&test, "once"), Some(1));
 }
+
+#[tokio::test]
+async fn data_back_from_a_reorg_goes_first_into_the_next_block() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut a = Branch::genesis();
+    let mut b = Branch::genesis();
+    submit(&test, &mut a, &["mined, then orphaned"], "a").await;
+    test.node.add_data("queued later".into()).await.unwrap();
+    submit(&test, &mut b, &[], "b").await;
+    assert!(matches!(
+        submit(&test, &mut b, &[], "b").await,
+        SubmitOutcome::Connected { height: 2, .. }
+    ));
+    let template = test.node.watch_template().borrow().clone();
+    let order: Vec<&str> = template.entries.iter().filter_map(Entry::as_data).collect();
+    assert_eq!(order, ["mined, then orphaned", "queued later"]);
+
+    // The order survives a restart.
+    let test = TestNode::start_in(test.stop().await, NodeLimits::default()).await;
+    let template = test.node.watch_template().borrow().clone();
+    let order: Vec<&str> = template.entries.iter().filter_map(Entry::as_data).collect();
+    assert_eq!(order, ["mined, then orphaned", "queued later"]);
+}

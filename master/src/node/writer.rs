@@ -28,6 +28,9 @@ use tokio::sync::{broadcast, watch};
 
 /// Most commands applied in one commit.
 const MAX_BATCH: usize = 4096;
+/// Queue position of the first entry ever queued: leaves room below it for entries that come back
+/// from reorgs, which go first.
+const FIRST_SEQ: u64 = 1 << 32;
 /// Blocks the hashrate estimate looks back over.
 const HASHRATE_WINDOW: u32 = 10;
 /// Room kept in a block for the header, the entry count and the largest coinbase.
@@ -100,6 +103,26 @@ enum Reply {
     ),
 }
 
+/// What a command asks the writer to do, apart from where the answer goes.
+enum Job {
+    AddData(String),
+    SubmitBlock(Block),
+}
+
+/// Splits a command into its work and its answer slot (answered "shutting down" unless filled in).
+fn split(command: Command) -> (Job, Reply) {
+    match command {
+        Command::AddData { text, reply } => (
+            Job::AddData(text),
+            Reply::Data(reply, Err(AddDataError::ShuttingDown)),
+        ),
+        Command::SubmitBlock { block, reply } => (
+            Job::SubmitBlock(block),
+            Reply::Block(reply, Err(SubmitError::ShuttingDown)),
+        ),
+    }
+}
+
 impl Reply {
     fn send(self) {
         match self {
@@ -168,7 +191,8 @@ impl Writer {
         }
         self.next_seq = match reader.meta(META_NEXT_SEQ)? {
             Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().context("bad seq")?),
-            None => 0,
+            // New entries count up from here; entries back from a reorg count down below the queue.
+            None => FIRST_SEQ,
         }
         .max(self.pending.keys().next_back().map_or(0, |s| s + 1));
         Ok(())
@@ -348,19 +372,25 @@ impl Writer {
     fn apply(&mut self, batch: Vec<Command>) -> (Effects, Vec<Reply>) {
         let mut effects = Effects::default();
         let mut replies = Vec::with_capacity(batch.len());
+        // Every answer slot exists before anything runs, so a storage error still answers them all.
+        let mut work = Vec::with_capacity(batch.len());
+        for command in batch {
+            let (job, reply) = split(command);
+            work.push(job);
+            replies.push(reply);
+        }
         let result = (|| -> anyhow::Result<()> {
             let txn = self.store.db().begin_write()?;
             let mut tables = Tables::open(&txn)?;
-            for command in batch {
-                match command {
-                    Command::AddData { text, reply } => {
-                        let result = self.add_data(&mut tables, text, &mut effects)?;
-                        replies.push(Reply::Data(reply, result));
+            for (job, reply) in work.into_iter().zip(replies.iter_mut()) {
+                match (job, reply) {
+                    (Job::AddData(text), Reply::Data(_, slot)) => {
+                        *slot = self.add_data(&mut tables, text, &mut effects)?;
                     }
-                    Command::SubmitBlock { block, reply } => {
-                        let result = self.submit_block(&mut tables, block, &mut effects)?;
-                        replies.push(Reply::Block(reply, result));
+                    (Job::SubmitBlock(block), Reply::Block(_, slot)) => {
+                        *slot = self.submit_block(&mut tables, block, &mut effects)?;
                     }
+                    _ => unreachable!("split pairs each job with its own kind of reply"),
                 }
             }
             drop(tables);
@@ -430,11 +460,22 @@ impl Writer {
     fn queue(&mut self, tables: &mut Tables<'_>, id: Hash256, text: String) -> anyhow::Result<()> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        tables.pending.insert(seq, text.as_str())?;
-        tables.pending_ids.insert(id.0, seq)?;
         tables
             .meta
             .insert(META_NEXT_SEQ, self.next_seq.to_le_bytes().as_slice())?;
+        self.insert_pending(tables, seq, id, text)
+    }
+
+    /// Puts an entry in the queue at position `seq` (lower goes first into blocks).
+    fn insert_pending(
+        &mut self,
+        tables: &mut Tables<'_>,
+        seq: u64,
+        id: Hash256,
+        text: String,
+    ) -> anyhow::Result<()> {
+        tables.pending.insert(seq, text.as_str())?;
+        tables.pending_ids.insert(id.0, seq)?;
         self.pending_ids.insert(id, seq);
         self.pending.insert(seq, (id, text));
         Ok(())
@@ -625,16 +666,22 @@ impl Writer {
         for id in &attached_ids {
             self.unqueue(tables, id)?;
         }
-        // Detached data goes back to the queue, oldest block first, even past the queue limit:
-        // nothing accepted is ever lost.
+        // Detached data goes back to the front of the queue, oldest block first, even past the
+        // queue limit: it was accepted before anything still waiting, and nothing accepted is lost.
+        let mut requeued = Vec::new();
         for block in returned.iter().rev() {
             for text in block.data() {
                 let id = data_id(text);
                 if !attached_ids.contains(&id) && !self.pending_ids.contains_key(&id) {
-                    self.queue(tables, id, text.to_string())?;
-                    effects.events.push(NodeEvent::DataAdded { id });
+                    requeued.push((id, text.to_string()));
                 }
             }
+        }
+        let front = self.pending.keys().next().copied().unwrap_or(self.next_seq);
+        let first = front.saturating_sub(requeued.len() as u64);
+        for (seq, (id, text)) in (first..).zip(requeued) {
+            self.insert_pending(tables, seq, id, text)?;
+            effects.events.push(NodeEvent::DataAdded { id });
         }
         tables.meta.insert(META_TIP, new_tip.0.as_slice())?;
         if !detach.is_empty() {
