@@ -273,3 +273,82 @@ fn garbage_and_strangers_are_dropped() {
     assert_alive(&master);
     assert_eq!(master.status()["peers"], 0);
 }
+
+#[test]
+fn peer_sockets_are_limited_before_the_handshake() {
+    let master = Master::start(&[]);
+    // Sockets that never say hello: each holds a slot until its handshake times out.
+    let mut silent: Vec<FakePeer> = (0..128).map(|_| FakePeer::connect(&master)).collect();
+    match tungstenite::connect(master.ws_url("/ws/peer")) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 503);
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("json error body");
+            assert!(
+                body["error"].as_str().unwrap().contains("too many"),
+                "{body}"
+            );
+        }
+        Err(err) => panic!("expected a 503, got {err}"),
+        Ok(_) => panic!("the 129th peer socket was accepted"),
+    }
+    assert_alive(&master);
+
+    // Closed sockets free their slots.
+    for peer in &mut silent {
+        let _ = peer.socket.close(None);
+    }
+    drop(silent);
+    let params = ChainParams::dev();
+    let mut peer = wait_for(Duration::from_secs(10), "a free peer slot", || {
+        tungstenite::connect(master.ws_url("/ws/peer"))
+            .ok()
+            .map(|(socket, _)| FakePeer { socket })
+    });
+    peer.send(&hello(free_port(), Work::ZERO, &params));
+    peer.expect("hello");
+}
+
+#[test]
+fn a_peer_that_asks_and_never_reads_is_dropped() {
+    let params = ChainParams::dev();
+    let master = Master::start(&[]);
+    let mut fake = FakePeer::connect(&master);
+    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.expect("hello");
+
+    // A hash asked for twice is answered once.
+    let genesis = params.genesis_hash();
+    fake.send(&PeerMessage::GetBlocks {
+        hashes: vec![genesis; 2000],
+    });
+    let answer = fake.expect("blocks");
+    assert_eq!(answer["blocks"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(master.status()["peers"], 1);
+
+    // Ask again and again without reading: the master ends the link instead of queueing forever.
+    if let MaybeTlsStream::Plain(stream) = fake.socket.get_ref() {
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+    }
+    let request = serde_json::to_string(&PeerMessage::GetBlocks {
+        hashes: vec![genesis],
+    })
+    .expect("json");
+    let mut sent = 0;
+    while sent < 1_000_000 && fake.socket.send(Message::text(request.clone())).is_ok() {
+        sent += 1;
+    }
+    assert!(
+        sent < 1_000_000,
+        "the master kept reading a peer that never reads"
+    );
+    wait_for(Duration::from_secs(10), "the link dropped", || {
+        (master.status()["peers"] == 0).then_some(())
+    });
+    assert_alive(&master);
+    let log = master.process.log();
+    assert!(log.contains("does not read"), "{log}");
+}

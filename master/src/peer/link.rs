@@ -12,18 +12,62 @@ use bbchain_core::peer::{
 };
 use bbchain_core::{Block, BlockError, Hash256, Header, Work};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 /// How long the other side has to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an open request may go unanswered before the link is dropped.
+/// How long the peer has to answer an open request (counted from the request, or from its
+/// previous answer while several are open) before the link is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a long sync logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How long one message may take to go out; a peer that stops reading is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
+const OUTBOX_BYTES: usize = 3 * MAX_BLOCKS_BYTES;
+
+/// A link's queue of messages to send, bounded in count ([`OUTBOX`]) and bytes ([`OUTBOX_BYTES`]).
+/// Nothing waits on it: a full outbox drops gossip, and ends the link for anything else.
+#[derive(Debug, Clone)]
+pub(super) struct Outbox {
+    sender: mpsc::Sender<String>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// The outbox and the receiving end its writer drains.
+    fn new() -> (Outbox, mpsc::Receiver<String>) {
+        let (sender, receiver) = mpsc::channel(OUTBOX);
+        let outbox = Outbox {
+            sender,
+            bytes: Arc::new(AtomicUsize::new(0)),
+        };
+        (outbox, receiver)
+    }
+
+    /// Queues `text`; false if the outbox is full or the link is gone.
+    pub(super) fn try_queue(&self, text: String) -> bool {
+        let len = text.len();
+        let before = self.bytes.fetch_add(len, Ordering::Relaxed);
+        // One message always fits in an empty outbox, whatever its size.
+        if (before > 0 && before + len > OUTBOX_BYTES) || self.sender.try_send(text).is_err() {
+            self.bytes.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Resolves when the writer has stopped (the socket failed or a send timed out).
+    async fn writer_gone(&self) {
+        self.sender.closed().await;
+    }
+}
 
 /// A WebSocket frame, whichever library carried it.
 pub(super) enum Frame {
@@ -81,14 +125,18 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         mut incoming,
         mut outgoing,
     } = io;
-    let (outbox, mut queued) = mpsc::channel::<String>(OUTBOX);
+    let (outbox, mut queued) = Outbox::new();
+    // The writer holds the byte count, not a sender: the queue must end when the link drops it.
+    let queued_bytes = outbox.bytes.clone();
     let writer = tokio::spawn(async move {
         while let Some(text) = queued.recv().await {
-            if outgoing.send(text).await.is_err() {
-                return;
+            queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
+            match tokio::time::timeout(SEND_TIMEOUT, outgoing.send(text)).await {
+                Ok(Ok(())) => {}
+                _ => return,
             }
         }
-        let _ = outgoing.close().await;
+        let _ = tokio::time::timeout(SEND_TIMEOUT, outgoing.close()).await;
     });
     let mut name = match &direction {
         Direction::Inbound(remote) => remote.to_string(),
@@ -132,9 +180,10 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             queue: BlockQueue::default(),
             progress: None,
             peer_work: hello.chainwork,
+            answer_due: None,
         };
         link.send(&PeerMessage::GetPeers).await?;
-        link.send_pending_data().await?;
+        link.send_pending_data()?;
         link.pump().await?;
         link.serve(&mut incoming, &closed).await
     }
@@ -144,21 +193,28 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         Err(LinkError::Failed(err)) => tracing::info!("link to {name} failed: {err:#}"),
         Err(LinkError::Refused(why)) => {
             tracing::info!("link to {name} refused: {why}");
-            let _ = outbox.try_send(encode(&PeerMessage::Reject { reason: why }));
+            outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
         }
         Err(LinkError::Misbehaved(why)) => {
             tracing::warn!("peer {name} misbehaved: {why}");
             if let Some(key) = &ban_key {
                 peers.ban(key);
             }
-            let _ = outbox.try_send(encode(&PeerMessage::Reject { reason: why }));
+            outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
         }
     }
     if linked {
         tracing::info!("link to master {name} closed");
     }
     drop(outbox);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    // Let the last messages (a reject) go out, but do not keep the socket for a peer not reading.
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     linked
 }
 
@@ -166,7 +222,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
 async fn handshake(
     peers: &Peers,
     incoming: &mut Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
-    outbox: &mpsc::Sender<String>,
+    outbox: &Outbox,
     direction: &Direction,
 ) -> Result<(Hello, String), LinkError> {
     let node = peers.node();
@@ -182,10 +238,9 @@ async fn handshake(
         agent: concat!("bbchain/", env!("CARGO_PKG_VERSION")).into(),
         nonce: peers.inner.nonce,
     };
-    outbox
-        .send(encode(&PeerMessage::Hello(ours.clone())))
-        .await
-        .map_err(|_| LinkError::Closed)?;
+    if !outbox.try_queue(encode(&PeerMessage::Hello(ours.clone()))) {
+        return Err(LinkError::Closed);
+    }
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(incoming))
         .await
         .map_err(|_| LinkError::Refused("no hello within 10 s".into()))??;
@@ -248,7 +303,7 @@ struct Link {
     peers: Peers,
     /// The peer's address, for the log and bans.
     name: String,
-    outbox: mpsc::Sender<String>,
+    outbox: Outbox,
     /// The end of the peer's headers we have checked.
     trail: Option<HeaderTrail>,
     /// A `get_headers` is waiting for its answer.
@@ -258,14 +313,21 @@ struct Link {
     progress: Option<Progress>,
     /// The most chainwork the peer has claimed and not yet shown us headers for.
     peer_work: Work,
+    /// When the peer must next answer one of our open requests (`None` while none is open).
+    answer_due: Option<Instant>,
 }
 
 impl Link {
+    /// Queues a request or an answer; a peer that lets its outbox fill up is not reading, so
+    /// the link ends rather than wait (or grow) for it.
     async fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
-        self.outbox
-            .send(encode(message))
-            .await
-            .map_err(|_| LinkError::Closed)
+        if self.outbox.try_queue(encode(message)) {
+            Ok(())
+        } else {
+            Err(LinkError::Refused(
+                "the peer does not read what we send".into(),
+            ))
+        }
     }
 
     fn busy(&self) -> bool {
@@ -278,18 +340,23 @@ impl Link {
         closed: &Notify,
     ) -> Result<(), LinkError> {
         loop {
-            let wait = if self.busy() {
-                REQUEST_TIMEOUT
+            // Only an answer moves the deadline: other traffic does not keep a stalled sync alive.
+            let answer_due = if self.busy() {
+                *self
+                    .answer_due
+                    .get_or_insert_with(|| Instant::now() + REQUEST_TIMEOUT)
             } else {
-                Duration::from_secs(24 * 3600)
+                self.answer_due = None;
+                Instant::now() + Duration::from_secs(24 * 3600)
             };
             let text = tokio::select! {
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
                 () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
-                text = tokio::time::timeout(wait, next_text(incoming)) => match text {
-                    Ok(text) => text?,
-                    Err(_) => return Err(LinkError::Refused("request timed out".into())),
-                },
+                () = self.outbox.writer_gone() => return Err(LinkError::Refused("the peer does not read what we send".into())),
+                () = tokio::time::sleep_until(answer_due.into()) => {
+                    return Err(LinkError::Refused("request timed out".into()));
+                }
+                text = next_text(incoming) => text?,
             };
             let message = serde_json::from_str::<PeerMessage>(&text)
                 .map_err(|err| misbehaved(format!("bad message: {err}")))?;
@@ -307,7 +374,10 @@ impl Link {
                 let headers = self.node.headers_after(&locator, MAX_HEADERS)?;
                 self.send(&PeerMessage::Headers { headers }).await
             }
-            PeerMessage::Headers { headers } => self.on_headers(headers).await,
+            PeerMessage::Headers { headers } => {
+                self.answer_due = None;
+                self.on_headers(headers).await
+            }
             PeerMessage::GetBlocks { hashes } => {
                 if hashes.len() > MAX_BLOCKS_PER_REQUEST {
                     return Err(misbehaved("too many blocks asked for"));
@@ -315,7 +385,10 @@ impl Link {
                 let blocks = self.read_blocks(&hashes)?;
                 self.send(&PeerMessage::Blocks { blocks }).await
             }
-            PeerMessage::Blocks { blocks } => self.on_blocks(blocks).await,
+            PeerMessage::Blocks { blocks } => {
+                self.answer_due = None;
+                self.on_blocks(blocks).await
+            }
             PeerMessage::NewBlock {
                 block, chainwork, ..
             } => self.on_new_block(block, chainwork).await,
@@ -429,11 +502,12 @@ impl Link {
         Ok(())
     }
 
-    /// The blocks a peer asked for: a prefix of its list, cut at the size cap.
+    /// The blocks a peer asked for: a prefix of its list (each block once), cut at the size cap.
     fn read_blocks(&self, hashes: &[Hash256]) -> anyhow::Result<Vec<Block>> {
         let mut blocks = Vec::new();
         let mut bytes = 0;
-        for hash in hashes {
+        let mut seen = HashSet::new();
+        for hash in hashes.iter().filter(|h| seen.insert(**h)) {
             let Some(block) = self.node.block(hash)? else {
                 break;
             };
@@ -502,14 +576,17 @@ impl Link {
         self.submit(vec![block]).await
     }
 
-    /// Tells a new peer about the data waiting here, so its miners can take it too.
-    async fn send_pending_data(&self) -> Result<(), LinkError> {
+    /// Tells a new peer about the data waiting here, so its miners can take it too; like gossip,
+    /// what does not fit in the outbox is left out.
+    fn send_pending_data(&self) -> Result<(), LinkError> {
         let texts = self.node.pending_texts()?;
         for chunk in texts.chunks(MAX_DATA_ENTRIES) {
-            self.send(&PeerMessage::Data {
+            let message = PeerMessage::Data {
                 entries: chunk.to_vec(),
-            })
-            .await?;
+            };
+            if !self.outbox.try_queue(encode(&message)) {
+                break;
+            }
         }
         Ok(())
     }

@@ -22,7 +22,8 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{State, ws};
 use axum::http::Extensions;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbchain_core::Hash256;
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
@@ -30,13 +31,13 @@ use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
 use bbchain_core::validation::BranchAnchor;
 use futures_util::{SinkExt, StreamExt};
 use headers::HeaderTrail;
-use link::{Frame, LinkIo};
+use link::{Frame, LinkIo, Outbox};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync::{Backoff, BanList};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 /// Most addresses a master remembers (learned from peer lists).
 const MAX_KNOWN: usize = 256;
@@ -44,6 +45,9 @@ const MAX_KNOWN: usize = 256;
 const MAX_OUTBOUND: usize = 16;
 /// Most links, inbound and outbound together.
 const MAX_LINKS: usize = 64;
+/// Most `/ws/peer` sockets open at once, counted before the handshake: each may hold a large
+/// partial message, so unlinked sockets must not pile up.
+const MAX_INBOUND_SOCKETS: usize = 2 * MAX_LINKS;
 /// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
 /// catches up by sync).
 const OUTBOX: usize = 256;
@@ -62,7 +66,7 @@ struct LinkInfo {
     /// Whether we dialed it.
     outbound: bool,
     /// Its outbox.
-    outbox: mpsc::Sender<String>,
+    outbox: Outbox,
     /// Told when the link must end (a newer link to the same master replaced it).
     closed: Arc<Notify>,
 }
@@ -87,6 +91,8 @@ struct Inner {
     listen_port: u16,
     nonce: u64,
     state: Mutex<PeerTable>,
+    /// One permit per open `/ws/peer` socket, taken before the upgrade.
+    inbound_sockets: Arc<Semaphore>,
     /// Turns `true` when the master stops: every link and dial loop ends.
     stop: watch::Sender<bool>,
 }
@@ -107,6 +113,7 @@ impl Peers {
                 listen_port,
                 nonce: random_nonce(),
                 state: Mutex::new(PeerTable::default()),
+                inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
                 stop: watch::Sender::new(false),
             }),
         };
@@ -233,7 +240,7 @@ impl Peers {
     fn broadcast(&self, text: &str) {
         let state = self.inner.state.lock().expect("lock");
         for link in state.links.values() {
-            let _ = link.outbox.try_send(text.to_string());
+            link.outbox.try_queue(text.to_string());
         }
     }
 }
@@ -291,7 +298,7 @@ fn looks_like_host_port(addr: &str) -> bool {
     }
 }
 
-/// `GET /ws/peer`: a master dialing us.
+/// `GET /ws/peer`: a master dialing us. Refused with `503` when too many peer sockets are open.
 async fn accept(
     State(peers): State<Peers>,
     extensions: Extensions,
@@ -301,6 +308,14 @@ async fn accept(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let Ok(permit) = peers.inner.inbound_sockets.clone().try_acquire_owned() else {
+        let error = format!("too many peer connections (limit {MAX_INBOUND_SOCKETS})");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    };
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
@@ -322,6 +337,7 @@ async fn accept(
                 outgoing: Box::pin(outgoing),
             };
             link::run(peers, io, link::Direction::Inbound(remote)).await;
+            drop(permit);
         })
 }
 
