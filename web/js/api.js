@@ -33,9 +33,15 @@ export function socketUrl(path) {
   return url.href;
 }
 
+const FIRST_DELAY_MS = 500;
+const MAX_DELAY_MS = 8000;
+/** A connection open this long (or that brought a message) worked: the pauses start short again. */
+const STABLE_MS = 5000;
+
 /**
  * A WebSocket of JSON messages that reconnects by itself (after 0.5 s, doubling up to 8 s) until
- * `close()` is called, so the page carries on when the master restarts.
+ * `close()` is called, so the page carries on when the master restarts. A master that accepts and
+ * at once drops the socket keeps the pauses growing.
  */
 export class Feed {
   constructor(path, { onOpen = () => {}, onMessage = () => {}, onDown = () => {} } = {}) {
@@ -43,7 +49,7 @@ export class Feed {
     this.handlers = { onOpen, onMessage, onDown };
     this.socket = null;
     this.closed = false;
-    this.delay = 500;
+    this.delay = FIRST_DELAY_MS;
     this.timer = null;
     this.connect();
   }
@@ -52,11 +58,14 @@ export class Feed {
     this.timer = null;
     const socket = new WebSocket(this.url);
     this.socket = socket;
+    let openedAt = null;
+    let heard = false;
     socket.onopen = () => {
-      this.delay = 500;
+      openedAt = performance.now();
       this.handlers.onOpen();
     };
     socket.onmessage = (event) => {
+      heard = true;
       let message;
       try {
         message = JSON.parse(event.data);
@@ -71,8 +80,9 @@ export class Feed {
       this.socket = null;
       if (this.closed) return;
       this.handlers.onDown();
+      if (heard || (openedAt !== null && performance.now() - openedAt >= STABLE_MS)) this.delay = FIRST_DELAY_MS;
       this.timer = setTimeout(() => this.connect(), this.delay);
-      this.delay = Math.min(this.delay * 2, 8000);
+      this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
     };
   }
 

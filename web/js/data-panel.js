@@ -1,8 +1,9 @@
 // The data form: submit text, then follow each entry from pending to confirmed. The entries this
-// browser sent are remembered in localStorage so a reload keeps following them.
+// browser sent are remembered (see storage.js) so a reload keeps following them.
 
 import { api } from './api.js';
 import { blockLink, el } from './dom.js';
+import { forget, load, save } from './storage.js';
 
 const STORE_KEY = 'bbchain.entries';
 const REMEMBERED = 20;
@@ -19,9 +20,9 @@ export class DataPanel {
       this.submit();
     });
     try {
-      for (const entry of JSON.parse(localStorage.getItem(STORE_KEY) || '[]')) this.entries.set(entry.id, entry);
+      for (const entry of JSON.parse(load(STORE_KEY) || '[]')) this.entries.set(entry.id, entry);
     } catch {
-      localStorage.removeItem(STORE_KEY);
+      forget(STORE_KEY);
     }
     this.render();
   }
@@ -79,7 +80,7 @@ export class DataPanel {
 
   render() {
     const newest = [...this.entries.values()].slice(-REMEMBERED);
-    localStorage.setItem(STORE_KEY, JSON.stringify(newest));
+    save(STORE_KEY, JSON.stringify(newest));
     this.list.replaceChildren(...newest.reverse().map((entry) => this.item(entry)));
   }
 

@@ -16,6 +16,8 @@ export class Explorer {
     /** How many rows to keep: the live page plus the older pages asked for. */
     this.limit = LIVE_BLOCKS;
     this.targetInterval = 0;
+    /** Counts block-view loads, so only the answer to the latest one is shown. */
+    this.routeSeq = 0;
     this.tbody = document.getElementById('blocks');
     this.moreButton = document.getElementById('blocks-more');
     this.moreButton.addEventListener('click', () => this.loadOlder());
@@ -103,6 +105,7 @@ export class Explorer {
 
   /** Opens the block view for `#/block/<hash or height>`, closes it otherwise. */
   async route() {
+    const seq = ++this.routeSeq;
     const match = /^#\/block\/([0-9a-f]{64}|\d+)$/.exec(location.hash);
     if (!match) {
       if (this.dialog.open) this.dialog.close();
@@ -113,8 +116,10 @@ export class Explorer {
     document.getElementById('block-entries').replaceChildren();
     if (!this.dialog.open) this.dialog.showModal();
     try {
-      this.showBlock(await api(`api/blocks/${match[1]}`));
+      const block = await api(`api/blocks/${match[1]}`);
+      if (seq === this.routeSeq) this.showBlock(block);
     } catch (error) {
+      if (seq !== this.routeSeq) return;
       document.getElementById('block-fields').replaceChildren(el('dd', { class: 'error' }, error.message));
     }
   }

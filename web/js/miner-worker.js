@@ -1,10 +1,13 @@
-// One mining worker: its own wasm instance hashes one nonce range of the current job in chunks of
+// One mining worker: its own wasm instance hashes its nonce ranges of the current job in chunks of
 // about CHUNK_MS, yielding between chunks so a new job, a pause or a throttle change acts at once.
 //
-// Main thread → worker: {type:'job', jobId, header, target, start, end} (nonces start..=end),
-//                       {type:'pause'}, {type:'throttle', value} (0.1..1, the share of time spent hashing).
-// Worker → main thread: {type:'ready', build}, {type:'hashes', count}, {type:'found', jobId, nonce, hash},
-//                       {type:'exhausted', jobId}, {type:'error', message}.
+// Main thread → worker: {type:'job', jobId, round, header, target, ranges} (ranges: [[start, end], ...],
+//                       inclusive, hashed in order), {type:'pause'},
+//                       {type:'throttle', value} (0.1..1, the share of time spent hashing).
+// Worker → main thread: {type:'ready', build}, {type:'hashes', round, count},
+//                       {type:'found', jobId, round, nonce, hash}, {type:'exhausted', jobId, round},
+//                       {type:'error', message}. `round` echoes the job message's, so the main thread
+//                       can tell reports about an earlier dispatch.
 
 // Two builds of the same crate: with WebAssembly SIMD (faster; Chrome 91, Firefox 89, Safari 16.4
 // and later) in pkg/, without it in pkg-scalar/. This probe is a tiny module using one SIMD opcode.
@@ -59,12 +62,13 @@ function setJob(next) {
 function step() {
   if (!job) return;
   const current = job;
-  const count = Math.min(chunk, current.end - current.next + 1);
+  const [next, end] = current.ranges[0];
+  const count = Math.min(chunk, end - next + 1);
   const began = performance.now();
-  const nonce = current.scanner.scan(current.next, count);
+  const nonce = current.scanner.scan(next, count);
   const elapsed = performance.now() - began;
-  const hashed = nonce === undefined ? count : nonce - current.next + 1;
-  postMessage({ type: 'hashes', count: hashed });
+  const hashed = nonce === undefined ? count : nonce - next + 1;
+  postMessage({ type: 'hashes', round: current.round, count: hashed });
 
   // Aim each chunk at CHUNK_MS; only full chunks say how fast this machine is.
   if (nonce === undefined) {
@@ -74,13 +78,15 @@ function step() {
 
   if (nonce !== undefined) {
     // A block: wait for the main thread to say what next (usually a new job after the submit).
-    postMessage({ type: 'found', jobId: current.jobId, nonce, hash: current.scanner.hashHex(nonce) });
+    const hash = current.scanner.hashHex(nonce);
+    postMessage({ type: 'found', jobId: current.jobId, round: current.round, nonce, hash });
     setJob(null);
     return;
   }
-  current.next += count;
-  if (current.next > current.end) {
-    postMessage({ type: 'exhausted', jobId: current.jobId });
+  if (next + count > end) current.ranges.shift();
+  else current.ranges[0] = [next + count, end];
+  if (!current.ranges.length) {
+    postMessage({ type: 'exhausted', jobId: current.jobId, round: current.round });
     setJob(null);
     return;
   }
@@ -104,9 +110,9 @@ onmessage = async ({ data }) => {
       try {
         setJob({
           jobId: data.jobId,
+          round: data.round,
           scanner: new JobScanner(data.header, data.target),
-          next: data.start,
-          end: data.end,
+          ranges: data.ranges.map(([start, end]) => [start, end]),
         });
       } catch (error) {
         setJob(null);

@@ -11,6 +11,32 @@ const NEXT_JOB_WAIT_MS = 3000;
 const RATE_WINDOW_MS = 5000;
 const FOUND_KEPT = 100;
 
+/**
+ * Removes up to `count` nonces from the front of `ranges` (a list of inclusive `[start, end]`
+ * pairs, in order) and returns them as ranges of their own.
+ */
+function takeNonces(ranges, count) {
+  const taken = [];
+  while (count > 0 && ranges.length) {
+    const [start, end] = ranges[0];
+    const n = Math.min(count, end - start + 1);
+    taken.push([start, start + n - 1]);
+    if (start + n > end) ranges.shift();
+    else ranges[0] = [start + n, end];
+    count -= n;
+  }
+  return taken;
+}
+
+/** Splits `ranges` into `count` nearly equal runs of consecutive nonces. */
+function splitNonces(ranges, count) {
+  const queue = ranges.map(([start, end]) => [start, end]);
+  const total = queue.reduce((sum, [start, end]) => sum + (end - start + 1), 0);
+  return Array.from({ length: count }, (_, i) =>
+    takeNonces(queue, Math.floor(((i + 1) * total) / count) - Math.floor((i * total) / count)),
+  );
+}
+
 export class BrowserMiner {
   /** `onChange()` runs whenever something shown in the mining panel changed. */
   constructor(onChange) {
@@ -24,7 +50,12 @@ export class BrowserMiner {
     /** Jobs a found block may still be submitted for: the current one and, after refreshes, older ones. */
     this.liveJobs = new Set();
     this.submitted = false;
-    this.exhausted = new Set();
+    /** Each dispatch is a new round; workers echo it, so messages about older rounds are ignored. */
+    this.round = 0;
+    /** worker → the nonce ranges of this round it has not hashed yet (as far as its reports say). */
+    this.remaining = new Map();
+    /** Workers of this round that have not run out of nonces yet. */
+    this.busy = new Set();
     this.nextJobTimer = null;
     this.rateTimer = null;
     this.totalHashes = 0;
@@ -79,12 +110,19 @@ export class BrowserMiner {
     this.setState('idle', '');
   }
 
-  /** Changes the number of workers, live: the current job is split again. */
+  /** Changes the number of workers, live: the nonces of the current job not hashed yet are split again. */
   setWorkerCount(count) {
     this.workerCount = count;
     if (!this.running) return;
+    const left = [...this.remaining.values()].flat().sort((a, b) => a[0] - b[0]);
     this.resizeWorkers();
-    this.dispatch();
+    if (left.length) {
+      this.dispatch(left);
+    } else if (this.busy.size) {
+      // Every nonce is reported hashed; only the `exhausted` messages were still on their way.
+      this.busy.clear();
+      this.askForWork();
+    }
   }
 
   /** Sets the share of time (0.1–1) workers spend hashing. */
@@ -111,25 +149,36 @@ export class BrowserMiner {
     }
   }
 
-  /** Gives every worker its slice of the current job's nonces. */
-  dispatch() {
+  /** Gives every worker its share of `ranges` (by default all) of the current job's nonces. */
+  dispatch(ranges = [[0, NONCES - 1]]) {
     const job = this.job;
     if (!job || this.submitted) return;
-    this.exhausted.clear();
-    const count = this.workers.length;
+    this.round += 1;
+    this.remaining.clear();
+    this.busy.clear();
+    const shares = splitNonces(ranges, this.workers.length);
     this.workers.forEach((worker, i) => {
+      if (!shares[i].length) {
+        worker.postMessage({ type: 'pause' });
+        return;
+      }
+      this.remaining.set(worker, shares[i]);
+      this.busy.add(worker);
       worker.postMessage({
         type: 'job',
         jobId: job.job_id,
+        round: this.round,
         header: job.header,
         target: job.target,
-        start: Math.floor((i * NONCES) / count),
-        end: Math.floor(((i + 1) * NONCES) / count) - 1,
+        ranges: shares[i],
       });
     });
   }
 
   pauseWorkers() {
+    this.round += 1;
+    this.remaining.clear();
+    this.busy.clear();
     for (const worker of this.workers) worker.postMessage({ type: 'pause' });
   }
 
@@ -176,9 +225,11 @@ export class BrowserMiner {
         break;
       case 'hashes':
         this.totalHashes += message.count;
+        if (message.round === this.round) takeNonces(this.remaining.get(worker) ?? [], message.count);
         break;
       case 'found':
         // The first block found for the current job is submitted; every worker waits for the next.
+        // (A block of an older round still counts while its job is live: it is a real block.)
         if (!this.liveJobs.has(message.jobId) || this.submitted) return;
         this.submitted = true;
         this.pauseWorkers();
@@ -187,9 +238,10 @@ export class BrowserMiner {
         this.setState('mining', `submitted a block (${message.hash.slice(0, 16)}…)`);
         break;
       case 'exhausted':
-        if (message.jobId !== this.job?.job_id) return;
-        this.exhausted.add(worker);
-        if (this.exhausted.size >= this.workers.length) this.askForWork();
+        // Only this round counts: a worker re-dispatched since sent it about nonces it no longer owns.
+        if (message.round !== this.round || !this.busy.delete(worker)) return;
+        this.remaining.delete(worker);
+        if (this.busy.size === 0) this.askForWork();
         break;
       case 'error':
         this.fail(message.message);

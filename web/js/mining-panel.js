@@ -1,8 +1,9 @@
-// The "Mine in this tab" card: settings saved in localStorage, start/stop, live figures.
+// The "Mine in this tab" card: settings saved across reloads, start/stop, live figures.
 
 import { BrowserMiner } from './miner.js';
 import { TabLock } from './tab-lock.js';
 import { blockLink, el, formatHashrate, setText } from './dom.js';
+import { load, save } from './storage.js';
 
 const NAME_KEY = 'bbchain.minerName';
 const WORKERS_KEY = 'bbchain.workers';
@@ -27,10 +28,10 @@ export function setupMiningPanel() {
   const stopButton = document.getElementById('mine-stop');
   const cores = navigator.hardwareConcurrency || 2;
 
-  nameInput.value = localStorage.getItem(NAME_KEY) || `browser-${Math.random().toString(16).slice(2, 8)}`;
+  nameInput.value = load(NAME_KEY) || `browser-${Math.random().toString(16).slice(2, 8)}`;
   workersInput.max = String(Math.max(cores * 2, 4));
-  workersInput.value = localStorage.getItem(WORKERS_KEY) || String(cores);
-  throttleInput.value = localStorage.getItem(THROTTLE_KEY) || '100';
+  workersInput.value = load(WORKERS_KEY) || String(cores);
+  throttleInput.value = load(THROTTLE_KEY) || '100';
 
   const miner = new BrowserMiner(render);
   const lock = new TabLock(() => {
@@ -83,7 +84,7 @@ export function setupMiningPanel() {
       miner.setState('error', `the miner name must be 1 to ${MAX_NAME_BYTES} bytes`);
       return;
     }
-    localStorage.setItem(NAME_KEY, name);
+    save(NAME_KEY, name);
     startButton.disabled = true;
     if (!(await lock.acquire())) {
       miner.setState('busy', '');
@@ -100,12 +101,12 @@ export function setupMiningPanel() {
 
   workersInput.addEventListener('change', () => {
     workersInput.value = String(workerCount());
-    localStorage.setItem(WORKERS_KEY, workersInput.value);
+    save(WORKERS_KEY, workersInput.value);
     miner.setWorkerCount(workerCount());
   });
 
   throttleInput.addEventListener('input', () => {
-    localStorage.setItem(THROTTLE_KEY, throttleInput.value);
+    save(THROTTLE_KEY, throttleInput.value);
     miner.setThrottle(throttle());
     render();
   });
