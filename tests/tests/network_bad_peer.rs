@@ -352,3 +352,67 @@ fn a_peer_that_asks_and_never_reads_is_dropped() {
     let log = master.process.log();
     assert!(log.contains("does not read"), "{log}");
 }
+
+#[test]
+fn side_blocks_without_more_work_are_not_stored() {
+    let params = ChainParams::dev();
+    let master = Master::start(&[]);
+    let mut fake = FakePeer::connect(&master);
+    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.expect("hello");
+
+    // A block on the master's tip is taken.
+    let mut tip = child_of_genesis(&params);
+    solve(&mut tip.header);
+    let tip_hash = tip.hash().to_string();
+    fake.send(&PeerMessage::NewBlock {
+        block: tip,
+        height: 1,
+        chainwork: Work::ZERO,
+    });
+    wait_for(
+        Duration::from_secs(10),
+        "the block on the tip stored",
+        || (master.status()["tip"] == tip_hash.as_str()).then_some(()),
+    );
+
+    // A rival at the same height has no more work: announced, it is not stored...
+    let mut rival = child_of_genesis(&params);
+    if let Entry::Coinbase(coinbase) = &mut rival.entries[0] {
+        coinbase.extra_nonce = 8;
+    }
+    rival.header.merkle_root = rival.compute_merkle_root();
+    solve(&mut rival.header);
+    let rival_hash = rival.hash().to_string();
+    fake.send(&PeerMessage::NewBlock {
+        block: rival.clone(),
+        height: 1,
+        chainwork: Work::ZERO,
+    });
+    // ... and when the peer claims more work, the master checks its headers first and does not
+    // fetch a chain that is no heavier than its own.
+    fake.send(&PeerMessage::NewBlock {
+        block: rival.clone(),
+        height: 1,
+        chainwork: Work::from_be_bytes([0xff; 32]),
+    });
+    fake.expect("get_headers");
+    fake.send(&PeerMessage::Headers {
+        headers: vec![rival.header],
+    });
+    fake.send(&PeerMessage::GetPeers);
+    loop {
+        let message = fake.recv().expect("the link stays up");
+        assert_ne!(
+            message["type"], "get_blocks",
+            "fetched a side block: {message}"
+        );
+        if message["type"] == "peers" {
+            break;
+        }
+    }
+    let (code, _) = http_get(&master.url(&format!("/api/blocks/{rival_hash}")));
+    assert_eq!(code, 404, "the side block was not stored");
+    assert_eq!(master.status()["tip"], tip_hash.as_str());
+    assert_eq!(master.status()["peers"], 1);
+}

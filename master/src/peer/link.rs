@@ -3,8 +3,8 @@
 
 use super::headers::HeaderTrail;
 use super::sync::{BlockQueue, DownloadError};
-use super::trail_at;
 use super::{LinkInfo, OUTBOX, Peers};
+use super::{chainwork_at, header_work, trail_at};
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
@@ -27,6 +27,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a long sync logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Most headers held while their chain has no more work than ours; past this the link ends.
+const MAX_UNQUEUED: usize = 50 * MAX_HEADERS;
 /// How long one message may take to go out; a peer that stops reading is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
@@ -176,6 +178,9 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             name: name.clone(),
             outbox: outbox.clone(),
             trail: None,
+            trail_work: Work::ZERO,
+            unqueued: Vec::new(),
+            fork_work: None,
             headers_open: false,
             queue: BlockQueue::default(),
             progress: None,
@@ -306,6 +311,13 @@ struct Link {
     outbox: Outbox,
     /// The end of the peer's headers we have checked.
     trail: Option<HeaderTrail>,
+    /// Cumulative work of the chain ending at `trail`.
+    trail_work: Work,
+    /// Checked headers whose chain does not have more work than ours yet: their blocks are
+    /// fetched once a later batch of the same chain passes our tip's work.
+    unqueued: Vec<Hash256>,
+    /// The last fork point whose chainwork we computed, and that work (a block's never changes).
+    fork_work: Option<(Hash256, Work)>,
     /// A `get_headers` is waiting for its answer.
     headers_open: bool,
     /// Blocks to fetch from this peer.
@@ -438,10 +450,15 @@ impl Link {
             self.peer_work = Work::ZERO;
             return self.pump().await;
         };
-        let mut trail = match self.trail.take() {
-            Some(trail) if trail.hash == first.prev_hash => trail,
-            _ => trail_at(&self.node, &first.prev_hash)?
-                .ok_or_else(|| misbehaved("headers do not connect to any block we have"))?,
+        let (mut trail, mut work) = match self.trail.take() {
+            Some(trail) if trail.hash == first.prev_hash => (trail, self.trail_work),
+            _ => {
+                self.unqueued.clear();
+                let missing = || misbehaved("headers do not connect to any block we have");
+                let trail = trail_at(&self.node, &first.prev_hash)?.ok_or_else(missing)?;
+                let work = self.chainwork_at(&first.prev_hash)?.ok_or_else(missing)?;
+                (trail, work)
+            }
         };
         if let Err(bad) = trail.extend(&headers, self.node.params(), unix_now()) {
             return Err(match bad.error {
@@ -449,7 +466,11 @@ impl Link {
                 _ => misbehaved(format!("invalid {bad}")),
             });
         }
+        for header in &headers {
+            work = work + header_work(header);
+        }
         self.trail = Some(trail);
+        self.trail_work = work;
         // Blocks we hold form a prefix: no block is stored without its parent.
         let mut known = 0;
         while known < headers.len()
@@ -460,12 +481,40 @@ impl Link {
         {
             known += 1;
         }
-        self.queue
-            .want(headers[known..].iter().map(Header::block_hash));
+        self.unqueued
+            .extend(headers[known..].iter().map(Header::block_hash));
+        // Like Bitcoin: fetch blocks only for a header chain with more work than ours, so a peer
+        // cannot make us store side branches that could never become the main chain.
+        if work > self.node.snapshot().chainwork {
+            self.queue.want(self.unqueued.drain(..));
+        } else if headers.len() < MAX_HEADERS {
+            // The peer's chain ends here without beating ours, whatever work it claimed. Forget
+            // it: should it grow, the next headers start again from a block we hold.
+            self.unqueued.clear();
+            self.trail = None;
+            self.peer_work = Work::ZERO;
+        } else if self.unqueued.len() > MAX_UNQUEUED {
+            return Err(LinkError::Refused(
+                "a long header chain with no more work than ours".into(),
+            ));
+        }
         if headers.len() == MAX_HEADERS {
             self.request_headers().await?;
         }
         self.pump().await
+    }
+
+    /// [`chainwork_at`], remembering the last answer: a peer that keeps sending headers from the
+    /// same old fork does not make us walk back to it each time.
+    fn chainwork_at(&mut self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+        if let Some((fork, work)) = self.fork_work
+            && fork == *hash
+        {
+            return Ok(Some(work));
+        }
+        let work = chainwork_at(&self.node, hash)?;
+        self.fork_work = work.map(|work| (*hash, work));
+        Ok(work)
     }
 
     /// Sends block requests while slots are free; asks for more headers when the peer claims
@@ -563,13 +612,14 @@ impl Link {
         Ok(())
     }
 
-    /// A block the peer just mined or accepted: store it, or sync if we lack its parent.
+    /// A block the peer just mined or accepted: store it if it extends our tip, else sync.
     async fn on_new_block(&mut self, block: Block, chainwork: Work) -> Result<(), LinkError> {
         if self.node.block_height(&block.hash())?.is_some() {
             return Ok(());
         }
-        if self.node.block_height(&block.header.prev_hash)?.is_none() {
-            // Sync now, or right after the sync under way (see `pump`).
+        if block.header.prev_hash != self.node.snapshot().tip {
+            // Not on our tip: headers first decide whether its chain is worth fetching. Sync now,
+            // or right after the sync under way (see `pump`).
             self.peer_work = self.peer_work.max(chainwork);
             return self.pump().await;
         }

@@ -25,10 +25,10 @@ use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bbchain_core::Hash256;
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
 use bbchain_core::validation::BranchAnchor;
+use bbchain_core::{Hash256, Work};
 use futures_util::{SinkExt, StreamExt};
 use headers::HeaderTrail;
 use link::{Frame, LinkIo, Outbox};
@@ -496,6 +496,45 @@ fn relay_data(peers: &Peers, ids: &[Hash256]) {
     if !entries.is_empty() {
         peers.broadcast(&link::encode(&PeerMessage::Data { entries }));
     }
+}
+
+/// The work one header stands for (none for bits that do not decode; checked headers always do).
+pub(crate) fn header_work(header: &bbchain_core::Header) -> Work {
+    header
+        .target()
+        .map_or(Work::ZERO, |target| target.to_work())
+}
+
+/// Cumulative work of the chain ending at a stored block: the tip's chainwork, less the work of
+/// main-chain blocks above where the two chains meet, plus that of the block's own branch down to
+/// there. Reads one block per block between them (none when `hash` is the tip).
+pub(crate) fn chainwork_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+    let Some((height, _)) = node.block_height(hash)? else {
+        return Ok(None);
+    };
+    let snapshot = node.snapshot();
+    let (mut main, mut main_height, mut above) = (snapshot.tip, snapshot.height, Work::ZERO);
+    let (mut side, mut side_height, mut branch) = (*hash, height, Work::ZERO);
+    while main != side {
+        let walk_main = main_height >= side_height;
+        let cursor = if walk_main { main } else { side };
+        let block = node
+            .block(&cursor)?
+            .context("an indexed block is missing")?;
+        let work = header_work(&block.header);
+        if walk_main {
+            above = above + work;
+            main = block.header.prev_hash;
+            main_height -= 1;
+        } else {
+            branch = branch + work;
+            side = block.header.prev_hash;
+            side_height -= 1;
+        }
+    }
+    Ok(Some(
+        Work(snapshot.chainwork.0.saturating_sub(above.0)) + branch,
+    ))
 }
 
 /// The trail ending at a stored block, to check headers that build on it.
