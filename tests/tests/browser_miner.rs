@@ -48,6 +48,11 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Browser {
+        Browser::start_with_prefs(json!({})).await
+    }
+
+    /// A session whose profile has Chromium `prefs` set (say, content settings).
+    async fn start_with_prefs(prefs: Value) -> Browser {
         let chromium = find_tool(
             "CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome"],
@@ -81,7 +86,7 @@ impl Browser {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            json!({ "binary": chromium, "args": args }),
+            json!({ "binary": chromium, "args": args, "prefs": prefs }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
@@ -325,8 +330,46 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     assert_eq!(page["pwned"], "undefined", "the entry's onerror ran");
     assert_eq!(page["images"], 0, "the entry became an <img>");
 
-    // Stop: the miner leaves the master's list of miners.
+    // Block views opened one after the other: a slow answer for the first never replaces the second.
+    let script = "const original = window.fetch;
+        window.fetch = (url, init) => String(url).endsWith('api/blocks/0')
+          ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => original(url, init))
+          : original(url, init);
+        location.hash = '#/block/0';
+        setTimeout(() => { location.hash = '#/block/1'; }, 100);
+        setTimeout(() => { window.fetch = original; }, 3000);";
+    browser.eval(script, Value::Null).await;
+    eventually(PATIENCE, "the view of block 1", || async {
+        (browser.text("#block-title").await == "Block 1").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        browser.text("#block-title").await,
+        "Block 1",
+        "the late answer for block 0 replaced the block asked for last"
+    );
+
     browser.click("#block-view .close").await;
+
+    // The worker count changes while mining: the page keeps mining.
+    let before = heights_mined_by(&master, &name)
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    browser.type_into("#worker-count", "2").await;
+    browser.click("#hashrate").await; // leaving the field commits the change
+    browser.type_into("#worker-count", "1").await;
+    browser.click("#hashrate").await;
+    eventually(PATIENCE, "a browser block after resizing", || async {
+        heights_mined_by(&master, &name)
+            .into_iter()
+            .any(|height| height > before)
+            .then_some(())
+    })
+    .await;
+
+    // Stop: the miner leaves the master's list of miners.
     browser.click("#mine-stop").await;
     eventually(PATIENCE, "the browser miner to disconnect", || async {
         let (_, nodes) = http_get(&master.url("/api/nodes"));
@@ -362,4 +405,45 @@ async fn the_scalar_build_mines_too() {
     })
     .await;
     assert_eq!(browser.wasm_build().await, "scalar");
+}
+
+/// With site storage blocked (cookies off: `localStorage` throws), the page still starts: the
+/// explorer lists blocks, the mining panel has its settings and the data form follows entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_with_storage_blocked() {
+    let master = Master::start(&[]);
+    let prefs = json!({ "profile.default_content_setting_values.cookies": 2 });
+    let browser = Browser::start_with_prefs(prefs).await;
+    browser
+        .client
+        .goto(&master.url("/"))
+        .await
+        .expect("open the page");
+    let script = "try { window.localStorage.getItem('x'); return false; } catch { return true; }";
+    assert_eq!(
+        browser.eval(script, Value::Null).await,
+        true,
+        "storage is blocked in this profile"
+    );
+    eventually(
+        PATIENCE,
+        "the explorer to list the genesis block",
+        || async {
+            (browser.text("#blocks tr[data-height='0'] td.miner").await == "bbchain dev genesis")
+                .then_some(())
+        },
+    )
+    .await;
+    let script = "return document.getElementById('miner-name').value;";
+    let name = browser.eval(script, Value::Null).await;
+    assert!(name.as_str().is_some_and(|name| !name.is_empty()), "{name}");
+
+    let text = format!("stored in memory only, port {}", master.port);
+    browser.type_into("#data-input", &text).await;
+    browser.click("#data-submit").await;
+    eventually(PATIENCE, "the entry in the page's list", || async {
+        let entry = browser.data_entry(&text).await;
+        (!entry.is_null()).then_some(())
+    })
+    .await;
 }
