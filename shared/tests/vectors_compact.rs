@@ -122,7 +122,13 @@ fn work_of_extreme_targets_does_not_overflow() {
 fn bits_in_json_are_exactly_eight_hex_digits() {
     let bits: CompactTarget = serde_json::from_str("\"1d00ffff\"").unwrap();
     assert_eq!(bits, CompactTarget(0x1d00_ffff));
-    for bad in ["\"+1d00fff\"", "\"1d00fff\"", "\"1d00ffff0\"", "\"-1d00fff\"", "\"1d00fffg\""] {
+    for bad in [
+        "\"+1d00fff\"",
+        "\"1d00fff\"",
+        "\"1d00ffff0\"",
+        "\"-1d00fff\"",
+        "\"1d00fffg\"",
+    ] {
         assert!(serde_json::from_str::<CompactTarget>(bad).is_err(), "{bad}");
     }
 }
