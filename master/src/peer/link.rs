@@ -185,7 +185,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             queue: BlockQueue::default(),
             progress: None,
             peer_work: hello.chainwork,
-            answer_due: None,
+            answer_due: AnswerDeadline::default(),
         };
         link.send(&PeerMessage::GetPeers).await?;
         link.send_pending_data()?;
@@ -295,6 +295,28 @@ async fn next_text(
     }
 }
 
+/// When the peer must answer our open requests: [`REQUEST_TIMEOUT`] after the first request, or
+/// after its previous answer. Only an answer moves it, so a peer that keeps sending other messages
+/// cannot stall a sync.
+#[derive(Debug, Default)]
+struct AnswerDeadline(Option<Instant>);
+
+impl AnswerDeadline {
+    /// The deadline while requests are open (`busy`), `None` while none is.
+    fn due(&mut self, busy: bool, now: Instant) -> Option<Instant> {
+        if !busy {
+            self.0 = None;
+            return None;
+        }
+        Some(*self.0.get_or_insert(now + REQUEST_TIMEOUT))
+    }
+
+    /// The peer answered a request: the next answer has a full timeout again.
+    fn answered(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// Progress of a long block download, for the log.
 struct Progress {
     started: Instant,
@@ -325,8 +347,8 @@ struct Link {
     progress: Option<Progress>,
     /// The most chainwork the peer has claimed and not yet shown us headers for.
     peer_work: Work,
-    /// When the peer must next answer one of our open requests (`None` while none is open).
-    answer_due: Option<Instant>,
+    /// When the peer must next answer one of our open requests.
+    answer_due: AnswerDeadline,
 }
 
 impl Link {
@@ -352,15 +374,11 @@ impl Link {
         closed: &Notify,
     ) -> Result<(), LinkError> {
         loop {
-            // Only an answer moves the deadline: other traffic does not keep a stalled sync alive.
-            let answer_due = if self.busy() {
-                *self
-                    .answer_due
-                    .get_or_insert_with(|| Instant::now() + REQUEST_TIMEOUT)
-            } else {
-                self.answer_due = None;
-                Instant::now() + Duration::from_secs(24 * 3600)
-            };
+            let now = Instant::now();
+            let answer_due = self
+                .answer_due
+                .due(self.busy(), now)
+                .unwrap_or(now + Duration::from_secs(24 * 3600));
             let text = tokio::select! {
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
                 () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
@@ -387,7 +405,7 @@ impl Link {
                 self.send(&PeerMessage::Headers { headers }).await
             }
             PeerMessage::Headers { headers } => {
-                self.answer_due = None;
+                self.answer_due.answered();
                 self.on_headers(headers).await
             }
             PeerMessage::GetBlocks { hashes } => {
@@ -398,7 +416,7 @@ impl Link {
                 self.send(&PeerMessage::Blocks { blocks }).await
             }
             PeerMessage::Blocks { blocks } => {
-                self.answer_due = None;
+                self.answer_due.answered();
                 self.on_blocks(blocks).await
             }
             PeerMessage::NewBlock {
@@ -669,4 +687,34 @@ pub(super) fn unix_now() -> u32 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answers_move_the_answer_deadline() {
+        let start = Instant::now();
+        let mut deadline = AnswerDeadline::default();
+        assert_eq!(deadline.due(false, start), None);
+        let first = start + REQUEST_TIMEOUT;
+        assert_eq!(deadline.due(true, start), Some(first));
+        // Other messages keep arriving: the deadline stays where it was.
+        for secs in [1, 30, 59] {
+            let later = start + Duration::from_secs(secs);
+            assert_eq!(deadline.due(true, later), Some(first));
+        }
+        // An answer with requests still open: a full timeout from now.
+        let answered_at = start + Duration::from_secs(50);
+        deadline.answered();
+        assert_eq!(
+            deadline.due(true, answered_at),
+            Some(answered_at + REQUEST_TIMEOUT)
+        );
+        // Nothing open: no deadline, and the next request starts a fresh one.
+        assert_eq!(deadline.due(false, answered_at), None);
+        let next = start + Duration::from_secs(500);
+        assert_eq!(deadline.due(true, next), Some(next + REQUEST_TIMEOUT));
+    }
 }

@@ -582,6 +582,53 @@ pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<Hea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::NodeConfig;
+    use bbchain_core::ChainParams;
+
+    /// Mines `count` blocks on the stored block `parent`, handing each to the node.
+    async fn mine_on(node: &Node, parent: Hash256, count: u32, miner: &str) -> Vec<Hash256> {
+        let params = node.params().clone();
+        let mut trail = trail_at(node, &parent).unwrap().unwrap();
+        let mut hashes = Vec::new();
+        for i in 0..count {
+            let time = link::unix_now() - 1000 + trail.height * 10 + i;
+            let block = generate::mine_child(&mut trail, &params, time, miner);
+            trail.push(&block.header, &params, u32::MAX).unwrap();
+            hashes.push(block.hash());
+            node.submit_block(block).await.unwrap();
+        }
+        hashes
+    }
+
+    fn work_of(node: &Node, hashes: &[Hash256]) -> Work {
+        hashes.iter().fold(Work::ZERO, |sum, hash| {
+            sum + header_work(&node.block(hash).unwrap().unwrap().header)
+        })
+    }
+
+    #[tokio::test]
+    async fn chainwork_of_main_and_side_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = ChainParams::dev();
+        let genesis = params.genesis_hash();
+        let (node, task) =
+            Node::start(NodeConfig::new(params, dir.path().join("chain.redb"))).unwrap();
+        let main = mine_on(&node, genesis, 3, "main").await;
+        let side = mine_on(&node, main[0], 1, "side").await;
+        let snapshot = node.snapshot();
+        assert_eq!(snapshot.tip, main[2], "the longer branch is the main chain");
+
+        let at = |hash: &Hash256| chainwork_at(&node, hash).unwrap().unwrap();
+        assert_eq!(at(&main[2]), snapshot.chainwork);
+        assert_eq!(at(&genesis) + work_of(&node, &main), snapshot.chainwork);
+        assert_eq!(at(&side[0]), at(&main[0]) + work_of(&node, &side));
+        assert!(at(&side[0]) < snapshot.chainwork);
+        assert_eq!(chainwork_at(&node, &Hash256([7; 32])).unwrap(), None);
+        drop(node);
+        tokio::task::spawn_blocking(move || task.shutdown())
+            .await
+            .unwrap();
+    }
 
     #[test]
     fn addresses_are_checked_before_dialing() {
