@@ -404,6 +404,16 @@ impl Node {
         Ok(Some((record.height, main)))
     }
 
+    /// The cumulative work of the chain ending at a stored block (main chain or side branch).
+    pub fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+        Ok(self
+            .shared
+            .store
+            .read()?
+            .record(hash)?
+            .map(|record| record.chainwork))
+    }
+
     /// Main-chain hashes from the tip back: the 10 newest, then doubling steps, then genesis
     /// (Bitcoin's block locator), for a peer to find where its chain and ours part.
     pub fn locator(&self) -> anyhow::Result<Vec<Hash256>> {

@@ -4,7 +4,7 @@
 use super::headers::HeaderTrail;
 use super::sync::{BlockQueue, DownloadError};
 use super::{LinkInfo, OUTBOX, Peers};
-use super::{chainwork_at, header_work, trail_at};
+use super::{header_work, trail_at};
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
@@ -180,7 +180,6 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             trail: None,
             trail_work: Work::ZERO,
             unqueued: Vec::new(),
-            fork_work: None,
             headers_open: false,
             queue: BlockQueue::default(),
             progress: None,
@@ -338,8 +337,6 @@ struct Link {
     /// Checked headers whose chain does not have more work than ours yet: their blocks are
     /// fetched once a later batch of the same chain passes our tip's work.
     unqueued: Vec<Hash256>,
-    /// The last fork point whose chainwork we computed, and that work (a block's never changes).
-    fork_work: Option<(Hash256, Work)>,
     /// A `get_headers` is waiting for its answer.
     headers_open: bool,
     /// Blocks to fetch from this peer.
@@ -474,7 +471,7 @@ impl Link {
                 self.unqueued.clear();
                 let missing = || misbehaved("headers do not connect to any block we have");
                 let trail = trail_at(&self.node, &first.prev_hash)?.ok_or_else(missing)?;
-                let work = self.chainwork_at(&first.prev_hash)?.ok_or_else(missing)?;
+                let work = self.node.chainwork(&first.prev_hash)?.ok_or_else(missing)?;
                 (trail, work)
             }
         };
@@ -520,19 +517,6 @@ impl Link {
             self.request_headers().await?;
         }
         self.pump().await
-    }
-
-    /// [`chainwork_at`], remembering the last answer: a peer that keeps sending headers from the
-    /// same old fork does not make us walk back to it each time.
-    fn chainwork_at(&mut self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
-        if let Some((fork, work)) = self.fork_work
-            && fork == *hash
-        {
-            return Ok(Some(work));
-        }
-        let work = chainwork_at(&self.node, hash)?;
-        self.fork_work = work.map(|work| (*hash, work));
-        Ok(work)
     }
 
     /// Sends block requests while slots are free; asks for more headers when the peer claims

@@ -505,38 +505,6 @@ pub(crate) fn header_work(header: &bbchain_core::Header) -> Work {
         .map_or(Work::ZERO, |target| target.to_work())
 }
 
-/// Cumulative work of the chain ending at a stored block: the tip's chainwork, less the work of
-/// main-chain blocks above where the two chains meet, plus that of the block's own branch down to
-/// there. Reads one block per block between them (none when `hash` is the tip).
-pub(crate) fn chainwork_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<Work>> {
-    let Some((height, _)) = node.block_height(hash)? else {
-        return Ok(None);
-    };
-    let snapshot = node.snapshot();
-    let (mut main, mut main_height, mut above) = (snapshot.tip, snapshot.height, Work::ZERO);
-    let (mut side, mut side_height, mut branch) = (*hash, height, Work::ZERO);
-    while main != side {
-        let walk_main = main_height >= side_height;
-        let cursor = if walk_main { main } else { side };
-        let block = node
-            .block(&cursor)?
-            .context("an indexed block is missing")?;
-        let work = header_work(&block.header);
-        if walk_main {
-            above = above + work;
-            main = block.header.prev_hash;
-            main_height -= 1;
-        } else {
-            branch = branch + work;
-            side = block.header.prev_hash;
-            side_height -= 1;
-        }
-    }
-    Ok(Some(
-        Work(snapshot.chainwork.0.saturating_sub(above.0)) + branch,
-    ))
-}
-
 /// The trail ending at a stored block, to check headers that build on it.
 pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
     let Some((height, _)) = node.block_height(hash)? else {
@@ -618,12 +586,12 @@ mod tests {
         let snapshot = node.snapshot();
         assert_eq!(snapshot.tip, main[2], "the longer branch is the main chain");
 
-        let at = |hash: &Hash256| chainwork_at(&node, hash).unwrap().unwrap();
+        let at = |hash: &Hash256| node.chainwork(hash).unwrap().unwrap();
         assert_eq!(at(&main[2]), snapshot.chainwork);
         assert_eq!(at(&genesis) + work_of(&node, &main), snapshot.chainwork);
         assert_eq!(at(&side[0]), at(&main[0]) + work_of(&node, &side));
         assert!(at(&side[0]) < snapshot.chainwork);
-        assert_eq!(chainwork_at(&node, &Hash256([7; 32])).unwrap(), None);
+        assert_eq!(node.chainwork(&Hash256([7; 32])).unwrap(), None);
         drop(node);
         tokio::task::spawn_blocking(move || task.shutdown())
             .await
