@@ -134,6 +134,47 @@ impl Browser {
         element.send_keys(text).await.expect(css);
     }
 
+    /// Opens `path` of `master`'s page, after checking the master serves both wasm builds.
+    async fn open(master: &Master, path: &str) -> Browser {
+        for glue in [
+            "/pkg/bbchain_miner_wasm.js",
+            "/pkg-scalar/bbchain_miner_wasm.js",
+        ] {
+            let (code, _) = http_get(&master.url(glue));
+            assert_eq!(
+                code, 200,
+                "the master serves no {glue}: run `make wasm`, then rebuild it (`cargo build -p bbchain`)"
+            );
+        }
+        let browser = Browser::start().await;
+        browser
+            .client
+            .goto(&master.url(path))
+            .await
+            .expect("open the page");
+        browser
+    }
+
+    /// Waits until the explorer lists the genesis block: the page is up and talks to the master.
+    async fn wait_for_genesis(&self) {
+        eventually(
+            PATIENCE,
+            "the explorer to list the genesis block",
+            || async {
+                (self.text("#blocks tr[data-height='0'] td.miner").await == "bbchain dev genesis")
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Starts mining with one worker (the master needs the other core) under `name`.
+    async fn start_mining(&self, name: &str) {
+        self.type_into("#miner-name", name).await;
+        self.type_into("#worker-count", "1").await;
+        self.click("#mine-start").await;
+    }
+
     /// The wasm build the page's workers loaded (`simd` or `scalar`), once they have.
     async fn wasm_build(&self) -> String {
         let script = "return document.getElementById('hashrate').dataset.wasm || '';";
@@ -214,32 +255,11 @@ fn heights_mined_by(master: &Master, miner: &str) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     let mut master = Master::start(&[]);
-    let (code, _) = http_get(&master.url("/pkg/bbchain_miner_wasm.js"));
-    assert_eq!(
-        code, 200,
-        "the master serves no web/pkg: run `make wasm`, then rebuild the master (`cargo build -p bbchain`)"
-    );
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&master.url("/"))
-        .await
-        .expect("open the page");
-    eventually(
-        PATIENCE,
-        "the explorer to list the genesis block",
-        || async {
-            (browser.text("#blocks tr[data-height='0'] td.miner").await == "bbchain dev genesis")
-                .then_some(())
-        },
-    )
-    .await;
+    let browser = Browser::open(&master, "/").await;
+    browser.wait_for_genesis().await;
 
-    // Mine with one worker (the master needs the other core) under a name of our own.
     let name = format!("browser-e2e-{}", master.port);
-    browser.type_into("#miner-name", &name).await;
-    browser.type_into("#worker-count", "1").await;
-    browser.click("#mine-start").await;
+    browser.start_mining(&name).await;
     let first = eventually(PATIENCE, "a block mined by the browser", || async {
         heights_mined_by(&master, &name).into_iter().max()
     })
@@ -385,21 +405,9 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scalar_build_mines_too() {
     let master = Master::start(&[]);
-    let (code, _) = http_get(&master.url("/pkg-scalar/bbchain_miner_wasm.js"));
-    assert_eq!(
-        code, 200,
-        "the master serves no web/pkg-scalar: run `make wasm`, then rebuild the master"
-    );
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&master.url("/?wasm=scalar"))
-        .await
-        .expect("open the page");
+    let browser = Browser::open(&master, "/?wasm=scalar").await;
     let name = format!("browser-scalar-{}", master.port);
-    browser.type_into("#miner-name", &name).await;
-    browser.type_into("#worker-count", "1").await;
-    browser.click("#mine-start").await;
+    browser.start_mining(&name).await;
     eventually(PATIENCE, "a block mined by the scalar build", || async {
         (!heights_mined_by(&master, &name).is_empty()).then_some(())
     })
@@ -425,15 +433,7 @@ async fn the_page_works_with_storage_blocked() {
         true,
         "storage is blocked in this profile"
     );
-    eventually(
-        PATIENCE,
-        "the explorer to list the genesis block",
-        || async {
-            (browser.text("#blocks tr[data-height='0'] td.miner").await == "bbchain dev genesis")
-                .then_some(())
-        },
-    )
-    .await;
+    browser.wait_for_genesis().await;
     let script = "return document.getElementById('miner-name').value;";
     let name = browser.eval(script, Value::Null).await;
     assert!(name.as_str().is_some_and(|name| !name.is_empty()), "{name}");
