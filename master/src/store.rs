@@ -300,6 +300,16 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// The texts of the `limit` oldest queued entries.
+    pub fn oldest_pending(&self, limit: usize) -> anyhow::Result<Vec<String>> {
+        let table = self.txn.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for row in table.iter()?.take(limit) {
+            out.push(row?.1.value().to_string());
+        }
+        Ok(out)
+    }
+
     /// A single value.
     pub fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let table = self.txn.open_table(META)?;

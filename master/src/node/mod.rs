@@ -305,10 +305,9 @@ impl Node {
         out
     }
 
-    /// Every queued data entry's text, oldest first (for a newly linked peer).
-    pub fn pending_texts(&self) -> anyhow::Result<Vec<String>> {
-        let pending = self.shared.store.read()?.all_pending()?;
-        Ok(pending.into_iter().map(|(_, text)| text).collect())
+    /// The texts of the `limit` oldest queued data entries (to share with peers).
+    pub fn pending_texts(&self, limit: usize) -> anyhow::Result<Vec<String>> {
+        self.shared.store.read()?.oldest_pending(limit)
     }
 
     /// The text of a queued data entry (for gossip to peers).

@@ -33,6 +33,10 @@ const MAX_UNQUEUED: usize = 50 * MAX_HEADERS;
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
 const OUTBOX_BYTES: usize = 3 * MAX_BLOCKS_BYTES;
+/// How often a link offers the peer the data still waiting here.
+const PENDING_RESEND: Duration = Duration::from_secs(30);
+/// How many of the oldest waiting entries one offer carries at most.
+const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
 
 /// A link's queue of messages to send, bounded in count ([`OUTBOX`]) and bytes ([`OUTBOX_BYTES`]).
 /// Nothing waits on it: a full outbox drops gossip, and ends the link for anything else.
@@ -181,6 +185,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             trail_work: Work::ZERO,
             unqueued: Vec::new(),
             headers_open: false,
+            resend_pending_at: Instant::now() + PENDING_RESEND,
             queue: BlockQueue::default(),
             progress: None,
             peer_work: hello.chainwork,
@@ -339,6 +344,8 @@ struct Link {
     unqueued: Vec<Hash256>,
     /// A `get_headers` is waiting for its answer.
     headers_open: bool,
+    /// When to offer the peer the data still waiting here again.
+    resend_pending_at: Instant,
     /// Blocks to fetch from this peer.
     queue: BlockQueue,
     progress: Option<Progress>,
@@ -377,6 +384,11 @@ impl Link {
                 .due(self.busy(), now)
                 .unwrap_or(now + Duration::from_secs(24 * 3600));
             let text = tokio::select! {
+                () = tokio::time::sleep_until(self.resend_pending_at.into()) => {
+                    self.resend_pending_at = Instant::now() + PENDING_RESEND;
+                    self.send_pending_data()?;
+                    continue;
+                }
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
                 () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
                 () = self.outbox.writer_gone() => return Err(LinkError::Refused("the peer does not read what we send".into())),
@@ -628,10 +640,12 @@ impl Link {
         self.submit(vec![block]).await
     }
 
-    /// Tells a new peer about the data waiting here, so its miners can take it too; like gossip,
-    /// what does not fit in the outbox is left out.
+    /// Tells the peer about the oldest data waiting here, so its miners can take it too: once after
+    /// the handshake, then every [`PENDING_RESEND`] for what is still waiting (entries added while
+    /// the link was down, or more than one round fits). Like gossip, what does not fit in the
+    /// outbox is left for the next round.
     fn send_pending_data(&self) -> Result<(), LinkError> {
-        let texts = self.node.pending_texts()?;
+        let texts = self.node.pending_texts(PENDING_SHARE)?;
         for chunk in texts.chunks(MAX_DATA_ENTRIES) {
             let message = PeerMessage::Data {
                 entries: chunk.to_vec(),
