@@ -39,7 +39,8 @@ const PENDING_RESEND: Duration = Duration::from_secs(30);
 const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
 
 /// A link's queue of messages to send, bounded in count ([`OUTBOX`]) and bytes ([`OUTBOX_BYTES`]).
-/// Nothing waits on it: a full outbox drops gossip, and ends the link for anything else.
+/// Nothing waits on it: gossip that finds it a quarter full is dropped; anything else that does
+/// not fit ends the link.
 #[derive(Debug, Clone)]
 pub(super) struct Outbox {
     sender: mpsc::Sender<String>,
@@ -67,6 +68,14 @@ impl Outbox {
             return false;
         }
         true
+    }
+
+    /// Queues gossip (new blocks, data, offers), which may use only a quarter of the outbox: the
+    /// rest stays free for requests and answers, which end the link when they do not fit.
+    pub(super) fn try_queue_gossip(&self, text: String) -> bool {
+        let quarter_full = self.bytes.load(Ordering::Relaxed) + text.len() > OUTBOX_BYTES / 4
+            || self.sender.capacity() < OUTBOX - OUTBOX / 4;
+        !quarter_full && self.try_queue(text)
     }
 
     /// Resolves when the writer has stopped (the socket failed or a send timed out).
@@ -650,7 +659,7 @@ impl Link {
             let message = PeerMessage::Data {
                 entries: chunk.to_vec(),
             };
-            if !self.outbox.try_queue(encode(&message)) {
+            if !self.outbox.try_queue_gossip(encode(&message)) {
                 break;
             }
         }
@@ -690,6 +699,21 @@ pub(super) fn unix_now() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gossip_leaves_room_for_answers() {
+        let (outbox, _receiver) = Outbox::new();
+        assert!(outbox.try_queue_gossip("a new block".into()));
+        assert!(outbox.try_queue("x".repeat(OUTBOX_BYTES / 4)));
+        assert!(
+            !outbox.try_queue_gossip("more gossip".into()),
+            "gossip stops at a quarter"
+        );
+        assert!(
+            outbox.try_queue("y".repeat(OUTBOX_BYTES / 2)),
+            "an answer still fits"
+        );
+    }
 
     #[test]
     fn only_answers_move_the_answer_deadline() {

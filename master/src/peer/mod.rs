@@ -236,11 +236,11 @@ impl Peers {
             .collect()
     }
 
-    /// Queues `text` on every link; a full outbox skips that link.
+    /// Queues gossip `text` on every link; a link whose outbox is busy skips it.
     fn broadcast(&self, text: &str) {
         let state = self.inner.state.lock().expect("lock");
         for link in state.links.values() {
-            link.outbox.try_queue(text.to_string());
+            link.outbox.try_queue_gossip(text.to_string());
         }
     }
 }
