@@ -32,7 +32,9 @@ const MAX_UNQUEUED: usize = 50 * MAX_HEADERS;
 /// How long one message may take to go out; a peer that stops reading is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
-const OUTBOX_BYTES: usize = 3 * MAX_BLOCKS_BYTES;
+/// Room for the two `blocks` answers an honest peer has in flight (each up to [`MAX_BLOCKS_BYTES`]
+/// of blocks, twice that in hex) besides a quarter kept for gossip.
+const OUTBOX_BYTES: usize = 6 * MAX_BLOCKS_BYTES;
 /// How often a link offers the peer the data still waiting here.
 const PENDING_RESEND: Duration = Duration::from_secs(30);
 /// How many of the oldest waiting entries one offer carries at most.
