@@ -114,6 +114,25 @@ pub struct BranchAnchor {
     pub bits: CompactTarget,
 }
 
+impl BranchAnchor {
+    /// The anchor of a block at `height` whose parent's branch has `parent_anchor`: block 1
+    /// anchors its own branch, every later block inherits its parent's anchor.
+    pub fn of_block(
+        height: u32,
+        header: &Header,
+        parent_anchor: Option<BranchAnchor>,
+    ) -> Option<BranchAnchor> {
+        if height == 1 {
+            Some(BranchAnchor {
+                time: header.time,
+                bits: header.bits,
+            })
+        } else {
+            parent_anchor
+        }
+    }
+}
+
 /// What the contextual rules need to know about the block's parent and its branch.
 #[derive(Debug, Clone, Copy)]
 pub struct ChainContext<'a> {

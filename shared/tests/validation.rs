@@ -493,3 +493,23 @@ fn main_chain_slow_blocks_stay_at_the_pow_limit() {
     let slow = simulate(&params, params.target_spacing * 5, 50);
     assert!(slow.iter().all(|b| *b == params.pow_limit));
 }
+
+#[test]
+fn block_one_anchors_its_branch_and_later_blocks_inherit_it() {
+    let dev = Dev::new();
+    let block1 = dev_block_1(&dev.params, &[]);
+    let anchor = BranchAnchor::of_block(1, &block1.header, None);
+    assert_eq!(
+        anchor,
+        Some(BranchAnchor {
+            time: block1.header.time,
+            bits: block1.header.bits
+        })
+    );
+    let block2 = dev.block2(|_| {});
+    assert_eq!(BranchAnchor::of_block(2, &block2.header, anchor), anchor);
+    assert_eq!(
+        BranchAnchor::of_block(0, &dev.params.genesis_block().header, None),
+        None
+    );
+}

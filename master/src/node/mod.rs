@@ -16,7 +16,8 @@ pub use template::BlockTemplate;
 
 use crate::config::{NodeConfig, NodeLimits};
 use crate::store::{OpenError, Store};
-use bbchain_core::validation::BlockError;
+use bbchain_core::params::MEDIAN_TIME_BLOCKS;
+use bbchain_core::validation::{BlockError, BranchAnchor};
 use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,6 +169,17 @@ pub enum AddDataError {
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
+}
+
+/// A stored block as the parent of blocks or headers still to check (see [`Node::parent_context`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentContext {
+    /// Its height.
+    pub height: u32,
+    /// Block 1 of its branch; `None` for genesis.
+    pub anchor: Option<BranchAnchor>,
+    /// Times of it and its ancestors, newest first (up to 11).
+    pub recent_times: Vec<u32>,
 }
 
 /// A connected miner, for `/api/nodes`.
@@ -401,6 +413,29 @@ impl Node {
         };
         let main = reader.main_hash(record.height)? == Some(*hash);
         Ok(Some((record.height, main)))
+    }
+
+    /// What checking a child of the stored block `hash` needs, read from the block index: its
+    /// height, its branch's anchor, and the times of it and its ancestors, newest first (up to 11).
+    pub fn parent_context(&self, hash: &Hash256) -> anyhow::Result<Option<ParentContext>> {
+        let reader = self.shared.store.read()?;
+        let Some(parent) = reader.record(hash)? else {
+            return Ok(None);
+        };
+        let mut recent_times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
+        let mut cursor = Some(parent);
+        while let Some(record) = cursor {
+            recent_times.push(record.header.time);
+            if recent_times.len() == MEDIAN_TIME_BLOCKS || record.height == 0 {
+                break;
+            }
+            cursor = reader.record(&record.header.prev_hash)?;
+        }
+        Ok(Some(ParentContext {
+            height: parent.height,
+            anchor: parent.anchor,
+            recent_times,
+        }))
     }
 
     /// The cumulative work of the chain ending at a stored block (main chain or side branch).

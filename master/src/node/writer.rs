@@ -536,14 +536,7 @@ impl Writer {
             header: block.header,
             height,
             chainwork: parent.chainwork + work,
-            anchor: if height == 1 {
-                Some(BranchAnchor {
-                    time: block.header.time,
-                    bits: block.header.bits,
-                })
-            } else {
-                parent.anchor
-            },
+            anchor: BranchAnchor::of_block(height, &block.header, parent.anchor),
         };
         tables.blocks.insert(hash.0, block.to_bytes().as_slice())?;
         tables.index.insert(hash.0, record.to_bytes().as_slice())?;

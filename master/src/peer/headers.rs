@@ -78,12 +78,7 @@ impl HeaderTrail {
         self.height += 1;
         self.recent_times.push_front(header.time);
         self.recent_times.truncate(MEDIAN_TIME_BLOCKS);
-        if self.height == 1 {
-            self.anchor = Some(BranchAnchor {
-                time: header.time,
-                bits: header.bits,
-            });
-        }
+        self.anchor = BranchAnchor::of_block(self.height, header, self.anchor);
         Ok(())
     }
 

@@ -16,7 +16,6 @@ mod link;
 pub mod sync;
 
 use crate::node::{Node, NodeEvent};
-use anyhow::Context;
 use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::{Message, WebSocketUpgrade};
@@ -25,9 +24,7 @@ use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
-use bbchain_core::validation::BranchAnchor;
 use bbchain_core::{Hash256, Work};
 use futures_util::{SinkExt, StreamExt};
 use headers::HeaderTrail;
@@ -507,44 +504,9 @@ pub(crate) fn header_work(header: &bbchain_core::Header) -> Work {
 
 /// The trail ending at a stored block, to check headers that build on it.
 pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
-    let Some((height, _)) = node.block_height(hash)? else {
-        return Ok(None);
-    };
-    let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
-    let mut anchor = None;
-    let mut cursor = *hash;
-    let mut cursor_height = height;
-    loop {
-        let block = node
-            .block(&cursor)?
-            .context("an indexed block is missing")?;
-        if times.len() < MEDIAN_TIME_BLOCKS {
-            times.push(block.header.time);
-        }
-        if cursor_height == 1 {
-            anchor = Some(BranchAnchor {
-                time: block.header.time,
-                bits: block.header.bits,
-            });
-            break;
-        }
-        if cursor_height == 0 {
-            break;
-        }
-        // Past the times we need, a main-chain ancestor shares block 1 with the main chain.
-        if times.len() >= MEDIAN_TIME_BLOCKS
-            && node.block_height(&cursor)?.is_some_and(|(_, main)| main)
-        {
-            anchor = node.block_at(1)?.map(|(_, block)| BranchAnchor {
-                time: block.header.time,
-                bits: block.header.bits,
-            });
-            break;
-        }
-        cursor = block.header.prev_hash;
-        cursor_height -= 1;
-    }
-    Ok(Some(HeaderTrail::new(*hash, height, anchor, times)))
+    Ok(node
+        .parent_context(hash)?
+        .map(|parent| HeaderTrail::new(*hash, parent.height, parent.anchor, parent.recent_times)))
 }
 
 #[cfg(test)]
