@@ -12,7 +12,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
-use bbchain_core::validation::{check_block, check_proof_of_work};
+use bbchain_core::validation::check_proof_of_work;
 use bbchain_core::{Coinbase, Hash256, Header};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -195,9 +195,6 @@ async fn submit(node: &Node, session: &Session, job_id: String, nonce: u32) -> M
         return rejected(Some(job_id), err.to_string());
     }
     let block = job.template.block(job.coinbase.clone(), header);
-    if let Err(err) = check_block(&block, node.params()) {
-        return rejected(Some(job_id), err.to_string());
-    }
     match node.submit_block(block).await {
         Ok(SubmitOutcome::Connected { height, hash }) => MasterMessage::Accepted {
             job_id,

@@ -17,7 +17,7 @@ pub use template::BlockTemplate;
 use crate::config::{NodeConfig, NodeLimits};
 use crate::store::{OpenError, Store};
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{BlockError, BranchAnchor};
+use bbchain_core::validation::{BlockError, BranchAnchor, check_block};
 use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -284,17 +284,18 @@ impl Node {
         }
     }
 
-    /// Validates and stores a block: the one path for miner submits and (later) synced blocks.
+    /// Validates and stores a block: the one path for miner submits and synced blocks.
     pub async fn submit_block(&self, block: Block) -> Result<SubmitOutcome, SubmitError> {
-        let (reply, answer) = oneshot::channel();
-        if !self.send(Command::SubmitBlock { block, reply }) {
-            return Err(SubmitError::ShuttingDown);
-        }
-        answer.await.unwrap_or(Err(SubmitError::ShuttingDown))
+        self.submit_blocks(vec![block])
+            .await
+            .pop()
+            .unwrap_or(Err(SubmitError::ShuttingDown))
     }
 
     /// Validates and stores blocks in order (a batch from peer sync): every block is queued before
-    /// the first answer is awaited, so the writer applies them in order and in one commit.
+    /// the first answer is awaited, so the writer applies them in order and in one commit. The
+    /// context-free checks run here, on the caller's task; the single writer only does the checks
+    /// that need the chain.
     pub async fn submit_blocks(
         &self,
         blocks: Vec<Block>,
@@ -302,16 +303,20 @@ impl Node {
         let answers: Vec<_> = blocks
             .into_iter()
             .map(|block| {
+                check_block(&block, &self.shared.params)?;
                 let (reply, answer) = oneshot::channel();
-                self.send(Command::SubmitBlock { block, reply })
-                    .then_some(answer)
+                if self.send(Command::SubmitBlock { block, reply }) {
+                    Ok(answer)
+                } else {
+                    Err(SubmitError::ShuttingDown)
+                }
             })
             .collect();
         let mut out = Vec::with_capacity(answers.len());
         for answer in answers {
             out.push(match answer {
-                Some(answer) => answer.await.unwrap_or(Err(SubmitError::ShuttingDown)),
-                None => Err(SubmitError::ShuttingDown),
+                Ok(answer) => answer.await.unwrap_or(Err(SubmitError::ShuttingDown)),
+                Err(err) => Err(err),
             });
         }
         out

@@ -17,7 +17,7 @@ use anyhow::Context;
 use bbchain_core::block::data_id;
 use bbchain_core::params::MEDIAN_TIME_BLOCKS;
 use bbchain_core::validation::{
-    BranchAnchor, ChainContext, check_block, check_block_context, check_entries_new,
+    BranchAnchor, ChainContext, check_block_context, check_entries_new,
 };
 use bbchain_core::{Block, ChainParams, Entry, Hash256, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -490,6 +490,8 @@ impl Writer {
         Ok(())
     }
 
+    /// Stores a block that passed the context-free checks (`Node::submit_blocks` ran them) once it
+    /// passes the contextual ones, and follows it if its branch now has the most work.
     fn submit_block(
         &mut self,
         tables: &mut Tables<'_>,
@@ -499,9 +501,6 @@ impl Writer {
         let hash = block.hash();
         if self.index.contains_key(&hash) {
             return Ok(Ok(SubmitOutcome::Duplicate { hash }));
-        }
-        if let Err(err) = check_block(&block, &self.params) {
-            return Ok(Err(err.into()));
         }
         let Some(parent) = self.index.get(&block.header.prev_hash).copied() else {
             return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
