@@ -16,36 +16,25 @@ use super::hashers::{Board, Event};
 use super::work::{SessionId, Work};
 use super::{AGENT, format_rate};
 
+/// `real_ms`, or `test_ms` in unit tests so fake-master tests run in a second or two.
+const fn timing(test_ms: u64, real_ms: u64) -> Duration {
+    Duration::from_millis(if cfg!(test) { test_ms } else { real_ms })
+}
+
 /// How often the status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// Non-clean jobs stay submittable; remembering this many recent ones is plenty.
 const LIVE_JOBS: usize = 16;
 /// How often the master's liveness is checked.
-const LIVENESS_EVERY: Duration = if cfg!(test) {
-    Duration::from_millis(250)
-} else {
-    Duration::from_secs(5)
-};
+const LIVENESS_EVERY: Duration = timing(250, 5000);
 /// A master silent this long is pinged (a live one answers at once)...
-const QUIET_PING: Duration = if cfg!(test) {
-    Duration::from_secs(1)
-} else {
-    Duration::from_secs(20)
-};
+const QUIET_PING: Duration = timing(1000, 20000);
 /// ...and silent this long is given up on, so a vanished host cannot hold the miner forever.
-const QUIET_LIMIT: Duration = if cfg!(test) {
-    Duration::from_secs(2)
-} else {
-    Duration::from_secs(40)
-};
+const QUIET_LIMIT: Duration = timing(2000, 40000);
 
 /// Longest one message may take to leave: a master that stopped reading fills the socket buffer,
 /// and must not hold the miner (or Ctrl-C) forever.
-const SEND_TIMEOUT: Duration = if cfg!(test) {
-    Duration::from_secs(1)
-} else {
-    Duration::from_secs(10)
-};
+const SEND_TIMEOUT: Duration = timing(1000, 10000);
 
 /// What to do about a master that has been silent for `quiet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
