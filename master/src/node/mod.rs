@@ -381,11 +381,6 @@ impl Node {
         self.shared.snapshot.borrow().clone()
     }
 
-    /// Follows the snapshot.
-    pub fn watch_snapshot(&self) -> watch::Receiver<Arc<ChainSnapshot>> {
-        self.shared.snapshot.clone()
-    }
-
     /// Follows the block template miners work on.
     pub fn watch_template(&self) -> watch::Receiver<Arc<BlockTemplate>> {
         self.shared.template.clone()
