@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bbchain_core::Hash256;
 use bbchain_core::block::data_id;
+use bbchain_core::validation::EntrySizeError;
 use serde_json::{Value, json};
 
 /// Largest page of `GET /api/blocks`.
@@ -70,8 +71,8 @@ impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for AppError 
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
-            AddDataError::Empty => StatusCode::BAD_REQUEST,
-            AddDataError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AddDataError::Size(EntrySizeError::Empty) => StatusCode::BAD_REQUEST,
+            AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -4,10 +4,11 @@
 //! the one way into the chain state (see `node` for its API).
 
 pub mod api;
-pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
+pub mod dev;
 pub mod events;
 pub mod feed;
 pub mod miner;

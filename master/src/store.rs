@@ -4,7 +4,7 @@
 //! [`Store::read`], which never blocks the writer.
 
 use anyhow::{Context, bail};
-use bbchain_core::validation::BranchAnchor;
+use bbchain_core::chain::BranchAnchor;
 use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, Work};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;

@@ -16,8 +16,9 @@ pub use template::BlockTemplate;
 
 use crate::config::{NodeConfig, NodeLimits};
 use crate::store::{OpenError, Store};
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{BlockError, BranchAnchor, check_block};
+use bbchain_core::chain::{BranchAnchor, recent_times};
+use bbchain_core::peer::locator_heights;
+use bbchain_core::validation::{BlockError, EntrySizeError, check_block, check_entry_size};
 use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,17 +150,9 @@ pub enum SubmitError {
 /// Why a data entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddDataError {
-    /// Empty text.
-    #[error("data is empty")]
-    Empty,
-    /// Longer than a block allows.
-    #[error("data is {len} bytes, more than the {max} allowed")]
-    TooLarge {
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
+    /// Empty, or longer than a data entry may be (the core's rule).
+    #[error(transparent)]
+    Size(#[from] EntrySizeError),
     /// The queue is at its limit.
     #[error("the data queue is full ({0} entries); try again later")]
     QueueFull(usize),
@@ -334,16 +327,7 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        let max = self.shared.params.max_entry_bytes;
-        if text.is_empty() {
-            return Err(AddDataError::Empty);
-        }
-        if text.len() > max {
-            return Err(AddDataError::TooLarge {
-                len: text.len(),
-                max,
-            });
-        }
+        check_entry_size(&text, &self.shared.params)?;
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
@@ -422,15 +406,9 @@ impl Node {
         let Some(parent) = reader.record(hash)? else {
             return Ok(None);
         };
-        let mut recent_times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
-        let mut cursor = Some(parent);
-        while let Some(record) = cursor {
-            recent_times.push(record.header.time);
-            if recent_times.len() == MEDIAN_TIME_BLOCKS || record.height == 0 {
-                break;
-            }
-            cursor = reader.record(&record.header.prev_hash)?;
-        }
+        let recent_times = recent_times(parent.height, &parent.header, |hash| {
+            Ok::<_, anyhow::Error>(reader.record(hash)?.map(|r| (r.height, r.header)))
+        })?;
         Ok(Some(ParentContext {
             height: parent.height,
             anchor: parent.anchor,
@@ -455,19 +433,8 @@ impl Node {
         let tip = reader.tip()?;
         let top = reader.record(&tip)?.map_or(0, |r| r.height);
         let mut out = Vec::new();
-        let mut height = i64::from(top);
-        let mut step = 1;
-        while height > 0 {
-            if let Some(hash) = reader.main_hash(height as u32)? {
-                out.push(hash);
-            }
-            if out.len() >= 10 {
-                step *= 2;
-            }
-            height -= step;
-        }
-        if let Some(genesis) = reader.main_hash(0)? {
-            out.push(genesis);
+        for height in locator_heights(top) {
+            out.extend(reader.main_hash(height)?);
         }
         Ok(out)
     }

@@ -4,10 +4,11 @@
 //! transaction (group commit), and answers only after the commit. If a commit fails, it answers
 //! with errors and reloads its in-memory state from the database, so memory never runs ahead of disk.
 
-use super::template::{BlockTemplate, unix_now};
+use super::template::BlockTemplate;
 use super::{
     AddDataError, ChainSnapshot, Command, DataStatus, NodeEvent, SubmitError, SubmitOutcome,
 };
+use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
     BLOCKS, CONFIRMED, EntryLocation, INDEX, IndexRecord, MAIN, META, META_NEXT_SEQ, META_PEERS,
@@ -15,10 +16,9 @@ use crate::store::{
 };
 use anyhow::Context;
 use bbchain_core::block::data_id;
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{
-    BranchAnchor, ChainContext, check_block_context, check_entries_new,
-};
+use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
+use bbchain_core::difficulty::expected_bits;
+use bbchain_core::validation::{check_block_context, check_entries_new};
 use bbchain_core::{Block, ChainParams, Entry, Hash256, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -212,15 +212,9 @@ impl Writer {
 
     /// The contextual-check input for a child of `parent`.
     fn context_times(&self, parent: &IndexRecord) -> Vec<u32> {
-        let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
-        let mut cursor = Some(parent);
-        while let Some(record) = cursor {
-            times.push(record.header.time);
-            if times.len() == MEDIAN_TIME_BLOCKS || record.height == 0 {
-                break;
-            }
-            cursor = self.index.get(&record.header.prev_hash);
-        }
+        let Ok(times) = recent_times(parent.height, &parent.header, |hash| {
+            Ok::<_, std::convert::Infallible>(self.index.get(hash).map(|r| (r.height, r.header)))
+        });
         times
     }
 
@@ -238,7 +232,7 @@ impl Writer {
     pub(super) fn snapshot(&self) -> ChainSnapshot {
         let tip = *self.tip();
         let times = self.context_times(&tip);
-        let next_bits = self.params.expected_bits(&self.context(&tip, &times));
+        let next_bits = expected_bits(&self.params, &self.context(&tip, &times));
         let back = tip.height.saturating_sub(HASHRATE_WINDOW);
         let old = &self.index[&self.main[back as usize]];
         let seconds = tip.header.time.saturating_sub(old.header.time).max(1);
@@ -261,7 +255,7 @@ impl Writer {
         let tip = *self.tip();
         let times = self.context_times(&tip);
         let context = self.context(&tip, &times);
-        let bits = self.params.expected_bits(&context);
+        let bits = expected_bits(&self.params, &context);
         let mut budget = self.params.max_block_bytes.saturating_sub(BLOCK_OVERHEAD);
         let mut entries = Vec::new();
         let mut leaves = Vec::new();

@@ -1,8 +1,9 @@
 //! Header-first checks: a peer's headers are validated by the core (link, bits, time, proof of work)
 //! before any of their blocks is asked for.
 
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{self, BranchAnchor};
+use bbchain_core::chain::{BranchAnchor, MEDIAN_TIME_BLOCKS};
+use bbchain_core::difficulty::expected_bits;
+use bbchain_core::validation;
 use bbchain_core::{BlockError, ChainContext, ChainParams, CompactTarget, Hash256, Header};
 use std::collections::VecDeque;
 
@@ -62,7 +63,7 @@ impl HeaderTrail {
 
     /// The bits the next header must carry.
     pub fn next_bits(&mut self, params: &ChainParams) -> CompactTarget {
-        params.expected_bits(&self.context())
+        expected_bits(params, &self.context())
     }
 
     /// Checks `header` as the next one and, if it passes, moves the trail onto it.
@@ -103,7 +104,7 @@ impl HeaderTrail {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::peer::generate::mine_child;
+    use crate::dev::generate::mine_child;
     use bbchain_core::{Block, Midstate, scan};
 
     pub(crate) fn genesis_trail(params: &ChainParams) -> HeaderTrail {

@@ -5,11 +5,13 @@ use super::headers::HeaderTrail;
 use super::sync::{BlockQueue, DownloadError};
 use super::{LinkInfo, OUTBOX, Peers};
 use super::{header_work, trail_at};
+use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
     MAX_PEER_ADDRS, PEER_PROTOCOL_VERSION, PeerMessage,
 };
+use bbchain_core::validation::{Blame, check_entry_size};
 use bbchain_core::{Block, BlockError, Hash256, Header, Work};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::collections::HashSet;
@@ -129,6 +131,15 @@ impl From<anyhow::Error> for LinkError {
 
 fn misbehaved(why: impl Into<String>) -> LinkError {
     LinkError::Misbehaved(why.into())
+}
+
+/// A peer's block or header failed `error`: ban the peer or only drop the link, as the core's
+/// [`BlockError::blame`] says.
+fn refused_block(error: &BlockError, why: String) -> LinkError {
+    match error.blame() {
+        Blame::Sender => LinkError::Misbehaved(why),
+        Blame::Nobody => LinkError::Refused(why),
+    }
 }
 
 /// The JSON text of a message.
@@ -499,10 +510,7 @@ impl Link {
             }
         };
         if let Err(bad) = trail.extend(&headers, self.node.params(), unix_now()) {
-            return Err(match bad.error {
-                BlockError::TimeTooNew { .. } => LinkError::Refused(bad.to_string()),
-                _ => misbehaved(format!("invalid {bad}")),
-            });
+            return Err(refused_block(&bad.error, format!("invalid {bad}")));
         }
         for header in &headers {
             work = work + header_work(header);
@@ -623,10 +631,7 @@ impl Link {
             match result {
                 Ok(_) => {}
                 Err(SubmitError::Invalid(err)) => {
-                    return Err(match err {
-                        BlockError::TimeTooNew { .. } => LinkError::Refused(err.to_string()),
-                        _ => misbehaved(format!("invalid block: {err}")),
-                    });
+                    return Err(refused_block(&err, format!("invalid block: {err}")));
                 }
                 Err(SubmitError::UnknownParent(parent)) => {
                     return Err(misbehaved(format!("block with unknown parent {parent}")));
@@ -673,12 +678,12 @@ impl Link {
         if entries.len() > MAX_DATA_ENTRIES {
             return Err(misbehaved("too many data entries"));
         }
-        let max = self.node.params().max_entry_bytes;
-        if let Some(bad) = entries.iter().find(|t| t.is_empty() || t.len() > max) {
-            return Err(misbehaved(format!(
-                "data entry of {} bytes; entries are 1 to {max} bytes",
-                bad.len()
-            )));
+        let params = self.node.params();
+        if let Some(err) = entries
+            .iter()
+            .find_map(|t| check_entry_size(t, params).err())
+        {
+            return Err(misbehaved(format!("data entry refused: {err}")));
         }
         let results =
             futures_util::future::join_all(entries.into_iter().map(|t| self.node.add_data(t)))
@@ -690,12 +695,6 @@ impl Link {
         }
         Ok(())
     }
-}
-
-pub(super) fn unix_now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
 }
 
 #[cfg(test)]

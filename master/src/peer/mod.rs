@@ -10,7 +10,6 @@
 //! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
 //! ```
 
-pub mod generate;
 pub mod headers;
 mod link;
 pub mod sync;
@@ -521,8 +520,8 @@ mod tests {
         let mut trail = trail_at(node, &parent).unwrap().unwrap();
         let mut hashes = Vec::new();
         for i in 0..count {
-            let time = link::unix_now() - 1000 + trail.height * 10 + i;
-            let block = generate::mine_child(&mut trail, &params, time, miner);
+            let time = crate::clock::unix_now() - 1000 + trail.height * 10 + i;
+            let block = crate::dev::generate::mine_child(&mut trail, &params, time, miner);
             trail.push(&block.header, &params, u32::MAX).unwrap();
             hashes.push(block.hash());
             node.submit_block(block).await.unwrap();
