@@ -30,8 +30,6 @@ pub const META_TIP: &str = "tip";
 pub const META_GENESIS: &str = "genesis";
 /// The next data queue sequence number.
 pub const META_NEXT_SEQ: &str = "next_seq";
-/// The peers given with `--nodes`, newline separated.
-pub const META_PEERS: &str = "peers";
 
 /// What the chain logic keeps about each block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::node::{Node, SubmitOutcome};
 use crate::peer::headers::HeaderTrail;
-use crate::peer::trail_at;
+use crate::peer::headers::trail_at;
 use anyhow::{Context, bail};
 use bbchain_core::{Block, ChainParams, testing};
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! The node handle: the one way into the chain state for the API, the work feed and (later) peer sync.
+//! The node handle: the one way into the chain state for the API, the work feed and peer sync.
 //!
 //! Writes (blocks, data) go as commands to a single writer thread ([`writer`]) that groups whatever
 //! arrived together into one database commit and answers only after that commit. Reads go straight
@@ -199,7 +199,6 @@ enum Command {
 struct Shared {
     params: ChainParams,
     limits: NodeLimits,
-    peers: Vec<String>,
     store: Arc<Store>,
     commands: Mutex<Option<mpsc::Sender<Command>>>,
     events: broadcast::Sender<NodeEvent>,
@@ -240,14 +239,10 @@ impl Node {
         let writer = writer::Writer::load(store.clone(), &config, events.clone())?;
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(writer.snapshot()));
         let (template_tx, template) = watch::channel(Arc::new(writer.template()));
-        if !config.peers.is_empty() {
-            writer.save_peers(&config.peers)?;
-        }
         let node = Node {
             shared: Arc::new(Shared {
                 params: config.params.clone(),
                 limits: config.limits.clone(),
-                peers: config.peers.clone(),
                 store,
                 commands: Mutex::new(Some(commands)),
                 events,
@@ -343,11 +338,6 @@ impl Node {
     /// Client limits.
     pub fn limits(&self) -> &NodeLimits {
         &self.shared.limits
-    }
-
-    /// Peers given at start (`--nodes`).
-    pub fn peers(&self) -> &[String] {
-        &self.shared.peers
     }
 
     /// Masters linked right now, as `host:port` where they accept peers.

@@ -11,8 +11,8 @@ use super::{
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
-    BLOCKS, CONFIRMED, EntryLocation, INDEX, IndexRecord, MAIN, META, META_NEXT_SEQ, META_PEERS,
-    META_TIP, PENDING, PENDING_IDS, Store,
+    BLOCKS, CONFIRMED, EntryLocation, INDEX, IndexRecord, MAIN, META, META_NEXT_SEQ, META_TIP,
+    PENDING, PENDING_IDS, Store,
 };
 use anyhow::Context;
 use bbchain_core::block::data_id;
@@ -195,14 +195,6 @@ impl Writer {
             None => FIRST_SEQ,
         }
         .max(self.pending.keys().next_back().map_or(0, |s| s + 1));
-        Ok(())
-    }
-
-    pub(super) fn save_peers(&self, peers: &[String]) -> anyhow::Result<()> {
-        let txn = self.store.db().begin_write()?;
-        txn.open_table(META)?
-            .insert(META_PEERS, peers.join("\n").as_bytes())?;
-        txn.commit()?;
         Ok(())
     }
 

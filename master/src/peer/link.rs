@@ -2,9 +2,11 @@
 //! and gossip until either side hangs up.
 
 use super::headers::HeaderTrail;
+use super::headers::{header_work, trail_at};
+use super::outbox::Outbox;
+use super::socket::{Frame, LinkIo};
 use super::sync::{BlockQueue, DownloadError};
-use super::{LinkInfo, OUTBOX, Peers};
-use super::{header_work, trail_at};
+use super::{LinkInfo, Peers};
 use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{
@@ -13,14 +15,13 @@ use bbchain_core::peer::{
 };
 use bbchain_core::validation::{Blame, check_entry_size};
 use bbchain_core::{Block, BlockError, Hash256, Header, Work};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// How long the other side has to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,76 +32,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Most headers held while their chain has no more work than ours; past this the link ends.
 const MAX_UNQUEUED: usize = 50 * MAX_HEADERS;
-/// How long one message may take to go out; a peer that stops reading is dropped.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
-/// Room for the two `blocks` answers an honest peer has in flight (each up to [`MAX_BLOCKS_BYTES`]
-/// of blocks, twice that in hex) besides a quarter kept for gossip.
-const OUTBOX_BYTES: usize = 6 * MAX_BLOCKS_BYTES;
 /// How often a link offers the peer the data still waiting here.
 const PENDING_RESEND: Duration = Duration::from_secs(30);
 /// How many of the oldest waiting entries one offer carries at most.
 const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
-
-/// A link's queue of messages to send, bounded in count ([`OUTBOX`]) and bytes ([`OUTBOX_BYTES`]).
-/// Nothing waits on it: gossip that finds it a quarter full is dropped; anything else that does
-/// not fit ends the link.
-#[derive(Debug, Clone)]
-pub(super) struct Outbox {
-    sender: mpsc::Sender<String>,
-    bytes: Arc<AtomicUsize>,
-}
-
-impl Outbox {
-    /// The outbox and the receiving end its writer drains.
-    fn new() -> (Outbox, mpsc::Receiver<String>) {
-        let (sender, receiver) = mpsc::channel(OUTBOX);
-        let outbox = Outbox {
-            sender,
-            bytes: Arc::new(AtomicUsize::new(0)),
-        };
-        (outbox, receiver)
-    }
-
-    /// Queues `text`; false if the outbox is full or the link is gone.
-    pub(super) fn try_queue(&self, text: String) -> bool {
-        let len = text.len();
-        let before = self.bytes.fetch_add(len, Ordering::Relaxed);
-        // One message always fits in an empty outbox, whatever its size.
-        if (before > 0 && before + len > OUTBOX_BYTES) || self.sender.try_send(text).is_err() {
-            self.bytes.fetch_sub(len, Ordering::Relaxed);
-            return false;
-        }
-        true
-    }
-
-    /// Queues gossip (new blocks, data, offers), which may use only a quarter of the outbox: the
-    /// rest stays free for requests and answers, which end the link when they do not fit.
-    pub(super) fn try_queue_gossip(&self, text: String) -> bool {
-        let quarter_full = self.bytes.load(Ordering::Relaxed) + text.len() > OUTBOX_BYTES / 4
-            || self.sender.capacity() < OUTBOX - OUTBOX / 4;
-        !quarter_full && self.try_queue(text)
-    }
-
-    /// Resolves when the writer has stopped (the socket failed or a send timed out).
-    async fn writer_gone(&self) {
-        self.sender.closed().await;
-    }
-}
-
-/// A WebSocket frame, whichever library carried it.
-pub(super) enum Frame {
-    Text(String),
-    Binary,
-    Close,
-    Control,
-}
-
-/// Both halves of a WebSocket, from axum (inbound) or tokio-tungstenite (outbound).
-pub(super) struct LinkIo {
-    pub incoming: Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
-    pub outgoing: Pin<Box<dyn Sink<String, Error = anyhow::Error> + Send>>,
-}
 
 /// Who opened the link.
 pub(super) enum Direction {
@@ -151,21 +86,9 @@ pub(super) fn encode(message: &PeerMessage) -> String {
 pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool {
     let LinkIo {
         mut incoming,
-        mut outgoing,
+        outgoing,
     } = io;
-    let (outbox, mut queued) = Outbox::new();
-    // The writer holds the byte count, not a sender: the queue must end when the link drops it.
-    let queued_bytes = outbox.bytes.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(text) = queued.recv().await {
-            queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
-            match tokio::time::timeout(SEND_TIMEOUT, outgoing.send(text)).await {
-                Ok(Ok(())) => {}
-                _ => return,
-            }
-        }
-        let _ = tokio::time::timeout(SEND_TIMEOUT, outgoing.close()).await;
-    });
+    let (outbox, writer) = Outbox::spawn(outgoing);
     let mut name = match &direction {
         Direction::Inbound(remote) => remote.to_string(),
         Direction::Outbound(addr) => addr.clone(),
@@ -213,7 +136,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             peer_work: hello.chainwork,
             answer_due: AnswerDeadline::default(),
         };
-        link.send(&PeerMessage::GetPeers).await?;
+        link.send(&PeerMessage::GetPeers)?;
         link.send_pending_data()?;
         link.pump().await?;
         link.serve(&mut incoming, &closed).await
@@ -380,7 +303,7 @@ struct Link {
 impl Link {
     /// Queues a request or an answer; a peer that lets its outbox fill up is not reading, so
     /// the link ends rather than wait (or grow) for it.
-    async fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
+    fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
         if self.outbox.try_queue(encode(message)) {
             Ok(())
         } else {
@@ -433,7 +356,7 @@ impl Link {
                     return Err(misbehaved("locator too long"));
                 }
                 let headers = self.node.headers_after(&locator, MAX_HEADERS)?;
-                self.send(&PeerMessage::Headers { headers }).await
+                self.send(&PeerMessage::Headers { headers })
             }
             PeerMessage::Headers { headers } => {
                 self.answer_due.answered();
@@ -444,7 +367,7 @@ impl Link {
                     return Err(misbehaved("too many blocks asked for"));
                 }
                 let blocks = self.read_blocks(&hashes)?;
-                self.send(&PeerMessage::Blocks { blocks }).await
+                self.send(&PeerMessage::Blocks { blocks })
             }
             PeerMessage::Blocks { blocks } => {
                 self.answer_due.answered();
@@ -456,7 +379,7 @@ impl Link {
             PeerMessage::Data { entries } => self.on_data(entries).await,
             PeerMessage::GetPeers => {
                 let addrs = self.peers.shareable(&self.name);
-                self.send(&PeerMessage::Peers { addrs }).await
+                self.send(&PeerMessage::Peers { addrs })
             }
             PeerMessage::Peers { addrs } => {
                 if addrs.len() > MAX_PEER_ADDRS {
@@ -485,7 +408,7 @@ impl Link {
             locator.truncate(MAX_LOCATOR);
         }
         self.headers_open = true;
-        self.send(&PeerMessage::GetHeaders { locator }).await
+        self.send(&PeerMessage::GetHeaders { locator })
     }
 
     /// Checks the headers (link, bits, time, proof of work) and queues the blocks we lack.
@@ -565,7 +488,7 @@ impl Link {
                     blocks: 0,
                 });
             }
-            self.send(&PeerMessage::GetBlocks { hashes }).await?;
+            self.send(&PeerMessage::GetBlocks { hashes })?;
         }
         if !self.busy()
             && let Some(progress) = self.progress.take()
@@ -700,21 +623,6 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gossip_leaves_room_for_answers() {
-        let (outbox, _receiver) = Outbox::new();
-        assert!(outbox.try_queue_gossip("a new block".into()));
-        assert!(outbox.try_queue("x".repeat(OUTBOX_BYTES / 4)));
-        assert!(
-            !outbox.try_queue_gossip("more gossip".into()),
-            "gossip stops at a quarter"
-        );
-        assert!(
-            outbox.try_queue("y".repeat(OUTBOX_BYTES / 2)),
-            "an answer still fits"
-        );
-    }
 
     #[test]
     fn only_answers_move_the_answer_deadline() {

@@ -12,22 +12,23 @@
 
 pub mod headers;
 mod link;
+mod outbox;
+mod socket;
 pub mod sync;
 
 use crate::node::{Node, NodeEvent};
 use axum::Router;
+use axum::extract::State;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{State, ws};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bbchain_core::Hash256;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
-use bbchain_core::{Hash256, Work};
-use futures_util::{SinkExt, StreamExt};
-use headers::HeaderTrail;
-use link::{Frame, LinkIo, Outbox};
+use outbox::Outbox;
+use socket::LinkIo;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -44,9 +45,6 @@ const MAX_LINKS: usize = 64;
 /// Most `/ws/peer` sockets open at once, counted before the handshake: each may hold a large
 /// partial message, so unlinked sockets must not pile up.
 const MAX_INBOUND_SOCKETS: usize = 2 * MAX_LINKS;
-/// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
-/// catches up by sync).
-const OUTBOX: usize = 256;
 /// A link that stayed up this long resets the redial delay.
 const LASTING_LINK: Duration = Duration::from_secs(10);
 /// How long to wait for a dialed master to answer.
@@ -315,23 +313,7 @@ async fn accept(
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let incoming = stream.map(|message| match message {
-                Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
-                Ok(Message::Binary(_)) => Ok(Frame::Binary),
-                Ok(Message::Close(_)) => Ok(Frame::Close),
-                Ok(_) => Ok(Frame::Control),
-                Err(err) => Err(anyhow::Error::from(err)),
-            });
-            let outgoing = sink
-                .sink_map_err(anyhow::Error::from)
-                .with(|text: String| async move {
-                    Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
-                });
-            let io = LinkIo {
-                incoming: Box::pin(incoming),
-                outgoing: Box::pin(outgoing),
-            };
+            let io = LinkIo::new(socket);
             link::run(peers, io, link::Direction::Inbound(remote)).await;
             drop(permit);
         })
@@ -393,7 +375,6 @@ async fn dial_loop(peers: Peers, addr: String) {
 
 /// Opens a WebSocket to `ws://addr/ws/peer`.
 async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
-    use tokio_tungstenite::tungstenite::Message as TMessage;
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
@@ -405,21 +386,7 @@ async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("timed out"))??;
-    let (sink, stream) = socket.split();
-    let incoming = stream.map(|message| match message {
-        Ok(TMessage::Text(text)) => Ok(Frame::Text(text.to_string())),
-        Ok(TMessage::Binary(_)) => Ok(Frame::Binary),
-        Ok(TMessage::Close(_)) => Ok(Frame::Close),
-        Ok(_) => Ok(Frame::Control),
-        Err(err) => Err(anyhow::Error::from(err)),
-    });
-    let outgoing = sink
-        .sink_map_err(anyhow::Error::from)
-        .with(|text: String| async move { Ok::<_, anyhow::Error>(TMessage::Text(text.into())) });
-    Ok(LinkIo {
-        incoming: Box::pin(incoming),
-        outgoing: Box::pin(outgoing),
-    })
+    Ok(LinkIo::new(socket))
 }
 
 /// Relays node events to every link: the new tip as it changes, and newly queued data entries.
@@ -494,25 +461,13 @@ fn relay_data(peers: &Peers, ids: &[Hash256]) {
     }
 }
 
-/// The work one header stands for (none for bits that do not decode; checked headers always do).
-pub(crate) fn header_work(header: &bbchain_core::Header) -> Work {
-    header
-        .target()
-        .map_or(Work::ZERO, |target| target.to_work())
-}
-
-/// The trail ending at a stored block, to check headers that build on it.
-pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
-    Ok(node
-        .parent_context(hash)?
-        .map(|parent| HeaderTrail::new(*hash, parent.height, parent.anchor, parent.recent_times)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::NodeConfig;
+    use crate::peer::headers::{header_work, trail_at};
     use bbchain_core::ChainParams;
+    use bbchain_core::Work;
 
     /// Mines `count` blocks on the stored block `parent`, handing each to the node.
     async fn mine_on(node: &Node, parent: Hash256, count: u32, miner: &str) -> Vec<Hash256> {
