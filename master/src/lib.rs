@@ -3,7 +3,9 @@
 //! `cli` parses the command line; `server::app` builds the router over a [`node::Node`] handle,
 //! the one way into the chain state (see `node` for its API).
 
+pub mod addr;
 pub mod api;
+pub mod backoff;
 pub mod cli;
 pub mod client;
 pub mod clock;
