@@ -9,6 +9,7 @@
 //!                                         \--> snapshot (watch), template (watch), events (broadcast)
 //! ```
 
+mod chain_state;
 pub mod template;
 mod writer;
 
@@ -188,7 +189,7 @@ pub struct MinerInfo {
 enum Command {
     AddData {
         text: String,
-        reply: oneshot::Sender<Result<DataStatus, AddDataError>>,
+        reply: oneshot::Sender<Result<chain_state::DataAdded, AddDataError>>,
     },
     SubmitBlock {
         block: Block,
@@ -323,11 +324,20 @@ impl Node {
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
         check_entry_size(&text, &self.shared.params)?;
+        let id = bbchain_core::block::data_id(&text);
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
         }
-        answer.await.unwrap_or(Err(AddDataError::ShuttingDown))
+        match answer.await.unwrap_or(Err(AddDataError::ShuttingDown))? {
+            chain_state::DataAdded::Pending => Ok(DataStatus::Pending),
+            // Already in a block: its proof is built here, by a reader, not by the writer. A reorg
+            // in between may have put it back in the queue.
+            chain_state::DataAdded::Confirmed => Ok(self
+                .data_status(&id)
+                .map_err(|err| AddDataError::Storage(format!("{err:#}")))?
+                .unwrap_or(DataStatus::Pending)),
+        }
     }
 
     /// The chain's rules.
