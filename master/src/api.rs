@@ -165,8 +165,8 @@ pub async fn get_blocks(State(node): State<Node>, RawQuery(query): RawQuery) -> 
     let mut height = before;
     while height > 0 && blocks.len() < limit as usize {
         height -= 1;
-        if let Some((_, block)) = node.block_at(height)? {
-            blocks.push(BlockSummary::of(&block, height, node.params()));
+        if let Some((record, info)) = node.summary_at(height)? {
+            blocks.push(BlockSummary::from_index(&record, info, node.params()));
         }
     }
     Ok(Json(json!({ "blocks": blocks })).into_response())

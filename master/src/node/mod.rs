@@ -16,7 +16,7 @@ mod writer;
 pub use template::BlockTemplate;
 
 use crate::config::{NodeConfig, NodeLimits};
-use crate::store::{OpenError, Store};
+use crate::store::{BlockInfo, IndexRecord, OpenError, Store};
 use bbchain_core::chain::{BranchAnchor, recent_times};
 use bbchain_core::peer::locator_heights;
 use bbchain_core::validation::{BlockError, EntrySizeError, check_block, check_entry_size};
@@ -387,6 +387,18 @@ impl Node {
             return Ok(None);
         };
         Ok(reader.block(&hash)?.map(|block| (hash, block)))
+    }
+
+    /// The main-chain block at `height` as summaries show it, without decoding the block.
+    pub fn summary_at(&self, height: u32) -> anyhow::Result<Option<(IndexRecord, BlockInfo)>> {
+        let reader = self.shared.store.read()?;
+        let Some(hash) = reader.main_hash(height)? else {
+            return Ok(None);
+        };
+        let (Some(record), Some(info)) = (reader.record(&hash)?, reader.block_info(&hash)?) else {
+            return Ok(None);
+        };
+        Ok(Some((record, info)))
     }
 
     /// Height of a stored block and whether it is on the main chain.

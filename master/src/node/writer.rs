@@ -11,8 +11,8 @@ use super::{AddDataError, ChainSnapshot, Command, SubmitError, SubmitOutcome};
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
-    BLOCKS, CONFIRMED, EntryLocation, INDEX, MAIN, META, META_NEXT_SEQ, META_TIP, PENDING,
-    PENDING_IDS, Store,
+    BLOCK_INFO, BLOCKS, BlockInfo, CONFIRMED, EntryLocation, INDEX, MAIN, META, META_NEXT_SEQ,
+    META_TIP, PENDING, PENDING_IDS, Store,
 };
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
@@ -41,6 +41,7 @@ pub(super) struct Writer {
 /// Every table, opened once per batch.
 struct Tables<'t> {
     blocks: Table<'t, [u8; 32], &'static [u8]>,
+    block_info: Table<'t, [u8; 32], &'static [u8]>,
     index: Table<'t, [u8; 32], &'static [u8]>,
     main: Table<'t, u32, [u8; 32]>,
     confirmed: Table<'t, [u8; 32], &'static [u8]>,
@@ -53,6 +54,7 @@ impl<'t> Tables<'t> {
     fn open(txn: &'t WriteTransaction) -> anyhow::Result<Tables<'t>> {
         Ok(Tables {
             blocks: txn.open_table(BLOCKS)?,
+            block_info: txn.open_table(BLOCK_INFO)?,
             index: txn.open_table(INDEX)?,
             main: txn.open_table(MAIN)?,
             confirmed: txn.open_table(CONFIRMED)?,
@@ -69,6 +71,8 @@ impl<'t> Tables<'t> {
                 Write::Block(block, record) => {
                     let hash = record.hash();
                     self.blocks.insert(hash.0, block.to_bytes().as_slice())?;
+                    let info = BlockInfo::of(block).to_bytes();
+                    self.block_info.insert(hash.0, info.as_slice())?;
                     self.index.insert(hash.0, record.to_bytes().as_slice())?;
                 }
                 Write::MainSet(height, hash) => {
