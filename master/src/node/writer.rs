@@ -137,20 +137,20 @@ enum Reply {
 }
 
 /// What a command asks the writer to do, apart from where the answer goes.
-enum Job {
+enum Request {
     AddData(String),
     SubmitBlock(Block),
 }
 
 /// Splits a command into its work and its answer slot (answered "shutting down" unless filled in).
-fn split(command: Command) -> (Job, Reply) {
+fn split(command: Command) -> (Request, Reply) {
     match command {
         Command::AddData { text, reply } => (
-            Job::AddData(text),
+            Request::AddData(text),
             Reply::Data(reply, Err(AddDataError::ShuttingDown)),
         ),
         Command::SubmitBlock { block, reply } => (
-            Job::SubmitBlock(block),
+            Request::SubmitBlock(block),
             Reply::Block(reply, Err(SubmitError::ShuttingDown)),
         ),
     }
@@ -346,24 +346,24 @@ impl Writer {
         // Every answer slot exists before anything runs, so a storage error still answers them all.
         let mut work = Vec::with_capacity(batch.len());
         for command in batch {
-            let (job, reply) = split(command);
-            work.push(job);
+            let (request, reply) = split(command);
+            work.push(request);
             replies.push(reply);
         }
         let state = &mut self.state;
         let result = (|| -> anyhow::Result<()> {
             let txn = self.store.db().begin_write()?;
             let mut tables = Tables::open(&txn)?;
-            for (job, reply) in work.into_iter().zip(replies.iter_mut()) {
+            for (request, reply) in work.into_iter().zip(replies.iter_mut()) {
                 let done = change.writes.len();
-                match (job, reply) {
-                    (Job::AddData(text), Reply::Data(_, slot)) => {
+                match (request, reply) {
+                    (Request::AddData(text), Reply::Data(_, slot)) => {
                         *slot = state.add_data(&tables, text, &mut change)?;
                     }
-                    (Job::SubmitBlock(block), Reply::Block(_, slot)) => {
+                    (Request::SubmitBlock(block), Reply::Block(_, slot)) => {
                         *slot = state.connect(&tables, block, unix_now(), &mut change)?;
                     }
-                    _ => unreachable!("split pairs each job with its own kind of reply"),
+                    _ => unreachable!("split pairs each request with its own kind of reply"),
                 }
                 tables.persist(&change.writes[done..])?;
             }
