@@ -225,10 +225,12 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resolve host '{}'", cli.host))?
         .next()
         .with_context(|| format!("no address for host '{}'", cli.host))?;
-    let dir = config::node_dir(&data_root(cli), port);
+    let shutdown = server::cancel_on_signal();
+    let listener = server::bind(addr).await?;
+    let dir = config::node_dir(&data_root(cli), listener.local_addr()?.port());
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
-    server::run_master(config, addr).await
+    server::run(listener, config, shutdown).await
 }
 
 async fn generate(cli: &Cli, count: u32) -> anyhow::Result<()> {

@@ -34,7 +34,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync::{Backoff, BanList};
-use tokio::sync::{Notify, Semaphore, broadcast, watch};
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Most addresses a master remembers (learned from peer lists).
 const MAX_KNOWN: usize = 256;
@@ -90,8 +92,10 @@ struct Inner {
     state: Mutex<PeerTable>,
     /// One permit per open `/ws/peer` socket, taken before the upgrade.
     inbound_sockets: Arc<Semaphore>,
-    /// Turns `true` when the master stops: every link and dial loop ends.
-    stop: watch::Sender<bool>,
+    /// Cancelled when the master stops: every link, dial loop and the relay end.
+    stop: CancellationToken,
+    /// Those tasks, so the stopping master can wait for them.
+    tasks: TaskTracker,
 }
 
 /// The peer side of a master: cheap to clone.
@@ -102,8 +106,15 @@ pub struct Peers {
 
 impl Peers {
     /// Starts peer sync for `node`, which accepts peers on `listen_port`, and dials `seeds`
-    /// (`host:port`, as given with `--nodes`). Needs a tokio runtime.
-    pub fn start(node: Node, listen_port: u16, seeds: &[String]) -> Peers {
+    /// (`host:port`, as given with `--nodes`), until `stop` is cancelled; its tasks go on `tasks`.
+    /// Needs a tokio runtime.
+    pub fn start(
+        node: Node,
+        listen_port: u16,
+        seeds: &[String],
+        stop: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Peers {
         let peers = Peers {
             inner: Arc::new(Inner {
                 node,
@@ -111,10 +122,11 @@ impl Peers {
                 nonce: random_nonce(),
                 state: Mutex::new(PeerTable::default()),
                 inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
-                stop: watch::Sender::new(false),
+                stop,
+                tasks,
             }),
         };
-        tokio::spawn(relay(peers.clone()));
+        peers.inner.tasks.spawn(relay(peers.clone()));
         for seed in seeds {
             peers.learn(seed);
         }
@@ -129,15 +141,9 @@ impl Peers {
             .with_state(self.clone())
     }
 
-    /// Closes every link and stops dialing (the master is stopping).
-    pub fn stop(&self) {
-        self.inner.stop.send_replace(true);
-    }
-
-    /// Resolves when [`Peers::stop`] is called.
+    /// Resolves when the master stops.
     async fn stopped(&self) {
-        let mut stop = self.inner.stop.subscribe();
-        let _ = stop.wait_for(|stopped| *stopped).await;
+        self.inner.stop.cancelled().await;
     }
 
     fn node(&self) -> &Node {
@@ -156,7 +162,7 @@ impl Peers {
         }
         state.known.insert(addr.to_string());
         if state.dialing.len() < MAX_OUTBOUND && state.dialing.insert(addr.to_string()) {
-            tokio::spawn(dial(self.clone(), addr.to_string()));
+            self.inner.tasks.spawn(dial(self.clone(), addr.to_string()));
         }
     }
 
@@ -315,26 +321,29 @@ async fn accept(
     };
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let incoming = stream.map(|message| match message {
-                Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
-                Ok(Message::Binary(_)) => Ok(Frame::Binary),
-                Ok(Message::Close(_)) => Ok(Frame::Close),
-                Ok(_) => Ok(Frame::Control),
-                Err(err) => Err(anyhow::Error::from(err)),
-            });
-            let outgoing = sink
-                .sink_map_err(anyhow::Error::from)
-                .with(|text: String| async move {
-                    Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
+        .on_upgrade(move |socket| {
+            let tasks = peers.inner.tasks.clone();
+            tasks.track_future(async move {
+                let (sink, stream) = socket.split();
+                let incoming = stream.map(|message| match message {
+                    Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
+                    Ok(Message::Binary(_)) => Ok(Frame::Binary),
+                    Ok(Message::Close(_)) => Ok(Frame::Close),
+                    Ok(_) => Ok(Frame::Control),
+                    Err(err) => Err(anyhow::Error::from(err)),
                 });
-            let io = LinkIo {
-                incoming: Box::pin(incoming),
-                outgoing: Box::pin(outgoing),
-            };
-            link::run(peers, io, link::Direction::Inbound(remote)).await;
-            drop(permit);
+                let outgoing =
+                    sink.sink_map_err(anyhow::Error::from)
+                        .with(|text: String| async move {
+                            Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
+                        });
+                let io = LinkIo {
+                    incoming: Box::pin(incoming),
+                    outgoing: Box::pin(outgoing),
+                };
+                link::run(peers, io, link::Direction::Inbound(remote)).await;
+                drop(permit);
+            })
         })
 }
 
@@ -427,7 +436,11 @@ async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
 async fn relay(peers: Peers) {
     let mut events = peers.node().subscribe();
     loop {
-        let event = match events.recv().await {
+        let event = tokio::select! {
+            () = peers.stopped() => return,
+            event = events.recv() => event,
+        };
+        let event = match event {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 relay_tip(&peers);
