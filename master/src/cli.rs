@@ -59,7 +59,8 @@ pub struct Cli {
     /// Delete the data of the master on --port (refused while it runs).
     #[arg(long)]
     pub clean: bool,
-    /// Port: the master's own with --start-master/--clean (default 8000); 127.0.0.1:PORT otherwise.
+    /// Port: the master's own with --start-master/--clean (default 8000; 0: a free one, logged at
+    /// start, its data under <data root>/<that port>/); 127.0.0.1:PORT otherwise.
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// Address a master listens on.
