@@ -166,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             nodes: cli.nodes.clone(),
             threads: threads(&cli),
             name: cli.name.clone().unwrap_or_default(),
+            timings: miner::MinerTimings::default(),
         };
         miner::run(config, server::shutdown_signal()).await
     } else if cli.benchmark {
