@@ -41,9 +41,22 @@ impl TestNode {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, limits: NodeLimits) -> TestNode {
+        let config = config(dir.path(), limits);
+        TestNode::start_with(dir, config).await
+    }
+
+    /// A master linked to the masters `peers` (`host:port`), as `--nodes` gives them.
+    pub async fn start_with_peers(peers: &[SocketAddr]) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), NodeLimits::default());
+        config.peers = peers.iter().map(SocketAddr::to_string).collect();
+        TestNode::start_with(dir, config).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
         let listener = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
         let shutdown = CancellationToken::new();
-        let master = server::start(listener, config(dir.path(), limits), shutdown.clone())
+        let master = server::start(listener, config, shutdown.clone())
             .await
             .unwrap();
         TestNode {
@@ -81,6 +94,32 @@ impl TestNode {
             .await
             .unwrap();
         ws
+    }
+}
+
+/// Checks `holds` every 20 ms until it is true; fails with `what` after 10 s.
+pub async fn until(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !holds() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the other end closes `ws` (fails if a text message or nothing comes within 10 s).
+pub async fn expect_closed(ws: &mut Ws) {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the socket closes within 10 s");
+        match next {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+            Some(Ok(Message::Text(text))) => panic!("expected a close, got {text}"),
+            Some(Ok(_)) => {}
+        }
     }
 }
 
