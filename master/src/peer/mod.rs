@@ -319,31 +319,30 @@ async fn accept(
         )
             .into_response();
     };
+    // Counts as one of the master's tasks until the link ends.
+    let tracked = peers.inner.tasks.token();
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let tasks = peers.inner.tasks.clone();
-            tasks.track_future(async move {
-                let (sink, stream) = socket.split();
-                let incoming = stream.map(|message| match message {
-                    Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
-                    Ok(Message::Binary(_)) => Ok(Frame::Binary),
-                    Ok(Message::Close(_)) => Ok(Frame::Close),
-                    Ok(_) => Ok(Frame::Control),
-                    Err(err) => Err(anyhow::Error::from(err)),
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            let incoming = stream.map(|message| match message {
+                Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
+                Ok(Message::Binary(_)) => Ok(Frame::Binary),
+                Ok(Message::Close(_)) => Ok(Frame::Close),
+                Ok(_) => Ok(Frame::Control),
+                Err(err) => Err(anyhow::Error::from(err)),
+            });
+            let outgoing = sink
+                .sink_map_err(anyhow::Error::from)
+                .with(|text: String| async move {
+                    Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
                 });
-                let outgoing =
-                    sink.sink_map_err(anyhow::Error::from)
-                        .with(|text: String| async move {
-                            Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
-                        });
-                let io = LinkIo {
-                    incoming: Box::pin(incoming),
-                    outgoing: Box::pin(outgoing),
-                };
-                link::run(peers, io, link::Direction::Inbound(remote)).await;
-                drop(permit);
-            })
+            let io = LinkIo {
+                incoming: Box::pin(incoming),
+                outgoing: Box::pin(outgoing),
+            };
+            link::run(peers, io, link::Direction::Inbound(remote)).await;
+            drop((permit, tracked));
         })
 }
 
