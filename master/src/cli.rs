@@ -85,7 +85,7 @@ pub struct Cli {
     #[arg(long, hide = true)]
     pub bench_feed: bool,
     /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
-    /// spacing apart ending now (see `peer::generate` and docs/BENCHMARKS.md).
+    /// spacing apart ending now (see `dev::generate` and docs/BENCHMARKS.md).
     #[arg(long, hide = true, value_name = "N")]
     pub generate: Option<u32>,
     /// With --bench-feed: feed connections to open.
@@ -181,7 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else if let Some(count) = cli.generate {
         generate(&cli, count).await
     } else if cli.bench_feed {
-        crate::bench::run(cli.connections).await
+        crate::dev::bench_feed::run(cli.connections).await
     } else {
         bail!("nothing to do")
     }
@@ -239,7 +239,7 @@ async fn generate(cli: &Cli, count: u32) -> anyhow::Result<()> {
     let params = ChainParams::by_name(&cli.chain)
         .with_context(|| format!("unknown chain '{}' (use main or dev)", cli.chain))?;
     let dir = config::node_dir(&data_root(cli), cli.port.unwrap_or(8000));
-    crate::peer::generate::run(NodeConfig::new(params, config::db_file(&dir)), count).await
+    crate::dev::generate::run(NodeConfig::new(params, config::db_file(&dir)), count).await
 }
 
 async fn add(node: &str, data: &str, wait: bool) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::MinerTimings;
 use super::hashers::Hashers;
 use super::session::{Session, SessionEnd, Stats};
+use crate::backoff::Backoff;
 
 /// A connection to a master's work feed.
 pub type FeedStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -54,36 +55,6 @@ async fn connect(node: &str) -> Result<FeedStream, String> {
     }
 }
 
-/// Pauses that double from `MinerTimings::backoff_min` up to `backoff_max`.
-#[derive(Debug)]
-pub struct Backoff {
-    next: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    pub fn new(timings: &MinerTimings) -> Backoff {
-        Backoff {
-            next: timings.backoff_min,
-            min: timings.backoff_min,
-            max: timings.backoff_max,
-        }
-    }
-
-    /// The pause to take now; the next one is longer.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-
-    /// A connection worked: the next trouble starts with a short pause again.
-    pub fn reset(&mut self) {
-        self.next = self.min;
-    }
-}
-
 /// Mines for whichever master of `nodes` is reachable until `shutdown` completes.
 pub async fn mine(
     nodes: &[String],
@@ -96,7 +67,7 @@ pub async fn mine(
     let hashers = Hashers::spawn(threads, events_tx)
         .with_context(|| format!("starting {threads} mining threads"))?;
     let mut stats = Stats::default();
-    let mut backoff = Backoff::new(&timings);
+    let mut backoff = Backoff::new(timings.backoff_min, timings.backoff_max);
     let mut session_id = 0;
     tokio::pin!(shutdown);
     loop {
@@ -200,18 +171,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_a_ceiling_and_resets() {
-        let timings = MinerTimings::default();
-        let mut backoff = Backoff::new(&timings);
-        let delays: Vec<Duration> = (0..6).map(|_| backoff.next_delay()).collect();
-        assert_eq!(delays[0], Duration::from_millis(500));
-        assert_eq!(delays[1], Duration::from_secs(1));
-        assert_eq!(*delays.last().unwrap(), Duration::from_secs(8));
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), timings.backoff_min);
-    }
-
-    #[test]
     fn the_feed_lives_at_ws_mine() {
         assert_eq!(feed_url("127.0.0.1:8000"), "ws://127.0.0.1:8000/ws/mine");
     }
@@ -277,8 +236,8 @@ mod fake_master_tests {
         let nodes = vec![listener.local_addr().unwrap().to_string()];
         let mut easy = [0xff; 32];
         easy[0] = 0;
-        let easy = Target::from_be_bytes(easy);
-        let impossible = Target::from_be_bytes([0; 32]);
+        let easy = Target::from_be_bytes(easy).expect("non-zero");
+        let impossible = Target::ONE;
 
         let master = async move {
             let mut stream = accept_miner(&listener).await;
@@ -321,7 +280,7 @@ mod fake_master_tests {
     async fn a_master_that_drops_after_each_job_is_retried_with_growing_pauses() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let nodes = vec![listener.local_addr().unwrap().to_string()];
-        let impossible = Target::from_be_bytes([0; 32]);
+        let impossible = Target::ONE;
         let master = async move {
             let mut accepted_at = Vec::new();
             for _ in 0..3 {
