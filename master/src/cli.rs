@@ -59,7 +59,8 @@ pub struct Cli {
     /// Delete the data of the master on --port (refused while it runs).
     #[arg(long)]
     pub clean: bool,
-    /// Port: the master's own with --start-master/--clean (default 8000); 127.0.0.1:PORT otherwise.
+    /// Port: the master's own with --start-master/--clean (default 8000; 0: a free one, logged at
+    /// start, its data under <data root>/<that port>/); 127.0.0.1:PORT otherwise.
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// Address a master listens on.
@@ -165,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             nodes: cli.nodes.clone(),
             threads: threads(&cli),
             name: cli.name.clone().unwrap_or_default(),
+            timings: miner::MinerTimings::default(),
         };
         miner::run(config, server::shutdown_signal()).await
     } else if cli.benchmark {
@@ -225,10 +227,12 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resolve host '{}'", cli.host))?
         .next()
         .with_context(|| format!("no address for host '{}'", cli.host))?;
-    let dir = config::node_dir(&data_root(cli), port);
+    let shutdown = server::cancel_on_signal();
+    let listener = server::bind(addr).await?;
+    let dir = config::node_dir(&data_root(cli), listener.local_addr()?.port());
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
-    server::run_master(config, addr).await
+    server::run(listener, config, shutdown).await
 }
 
 async fn generate(cli: &Cli, count: u32) -> anyhow::Result<()> {

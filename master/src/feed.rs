@@ -96,7 +96,6 @@ impl Session {
 async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
     let node = app.node.clone();
     let mut templates = node.watch_template();
-    let mut shutdown = app.shutdown.clone();
     let mut session: Option<Session> = None;
     loop {
         let reply = tokio::select! {
@@ -113,7 +112,7 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 let template = templates.borrow_and_update().clone();
                 session.as_mut().map(|s| s.new_job(template))
             }
-            _ = shutdown.changed() => break,
+            () = app.shutdown.cancelled() => break,
         };
         if let Some(reply) = reply {
             let text = serde_json::to_string(&reply).expect("messages serialize");

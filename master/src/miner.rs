@@ -34,6 +34,52 @@ pub struct MinerConfig {
     pub threads: usize,
     /// Name put in the coinbase of found blocks; empty means [`default_name`].
     pub name: String,
+    /// How patient the miner is with its masters.
+    pub timings: MinerTimings,
+}
+
+/// How patient the miner is with its masters. The defaults are the real timings; tests that play a
+/// master shorten them here rather than through a test-only switch, so they run the code users run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinerTimings {
+    /// How often the master's liveness is checked.
+    pub liveness_every: Duration,
+    /// A master silent this long is pinged (a live one answers at once)...
+    pub quiet_ping: Duration,
+    /// ...and silent this long is given up on, so a vanished host cannot hold the miner forever.
+    pub quiet_limit: Duration,
+    /// Longest one message may take to leave: a master that stopped reading fills the socket
+    /// buffer, and must not hold the miner (or Ctrl-C) forever.
+    pub send_timeout: Duration,
+    /// First pause between rounds of connection attempts; it doubles after each failed round...
+    pub backoff_min: Duration,
+    /// ...up to this.
+    pub backoff_max: Duration,
+}
+
+impl Default for MinerTimings {
+    fn default() -> Self {
+        MinerTimings {
+            liveness_every: Duration::from_secs(5),
+            quiet_ping: Duration::from_secs(20),
+            quiet_limit: Duration::from_secs(40),
+            send_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Timings for tests with a fake master: a silent master is given up on within two seconds.
+#[cfg(test)]
+pub(crate) fn quick_timings() -> MinerTimings {
+    MinerTimings {
+        liveness_every: Duration::from_millis(250),
+        quiet_ping: Duration::from_secs(1),
+        quiet_limit: Duration::from_secs(2),
+        send_timeout: Duration::from_secs(1),
+        ..MinerTimings::default()
+    }
 }
 
 /// The name used when none is given: the host's name, or `native-miner`.
@@ -92,7 +138,7 @@ pub async fn run(
     );
     let threads = thread_count(config.threads)?;
     tracing::info!("native miner {name:?} starting {threads} threads");
-    feed::mine(&nodes, &name, threads, shutdown).await
+    feed::mine(&nodes, &name, threads, config.timings, shutdown).await
 }
 
 /// How long [`benchmark`] lets the threads warm up, then measures.
@@ -187,6 +233,7 @@ mod tests {
             nodes: vec![" ".into()],
             threads: 1,
             name: "x".into(),
+            timings: MinerTimings::default(),
         };
         let error = run(no_nodes, std::future::pending()).await.unwrap_err();
         assert!(error.to_string().contains("--nodes"), "{error}");
@@ -195,6 +242,7 @@ mod tests {
             nodes: vec!["127.0.0.1:1".into()],
             threads: 1,
             name: "n".repeat(65),
+            timings: MinerTimings::default(),
         };
         let error = run(long_name, std::future::pending()).await.unwrap_err();
         assert!(error.to_string().contains("64"), "{error}");

@@ -1,6 +1,6 @@
 //! The master's command line against real processes: `--add`, `--wait`, `--print`, `--clean`, errors.
 
-use bbchain_e2e::{Master, free_port, http_get, run_bbchain, spawn_bbchain, wait_for};
+use bbchain_e2e::{DeadPort, Master, http_get, run_bbchain, spawn_bbchain, wait_for};
 use std::time::Duration;
 
 fn stdout(output: &std::process::Output) -> String {
@@ -99,7 +99,8 @@ fn data_is_escaped_when_printed() {
 #[test]
 fn client_errors_are_one_line() {
     let master = Master::start(&[]);
-    let dead = format!("127.0.0.1:{}", free_port());
+    let dead_port = DeadPort::new();
+    let dead = dead_port.addr();
     assert_one_line_error(
         &run_bbchain(&["--nodes", &dead, "--add", "x"]),
         "cannot reach",
@@ -129,13 +130,7 @@ fn client_errors_are_one_line() {
         "--wait goes with --add",
     );
     assert_one_line_error(
-        &run_bbchain(&[
-            "--start-master",
-            "--chain",
-            "moon",
-            "--port",
-            &free_port().to_string(),
-        ]),
+        &run_bbchain(&["--start-master", "--chain", "moon", "--port", "0"]),
         "unknown chain",
     );
     assert_one_line_error(
@@ -215,4 +210,30 @@ fn a_data_dir_belongs_to_one_chain() {
     assert_one_line_error(&output, "another chain");
     master.restart();
     assert_eq!(master.status()["network"], "dev");
+}
+
+#[test]
+fn port_0_takes_a_free_port_and_keeps_the_data_under_it() {
+    // `Master::start` runs `--start-master --port 0` and reads the port from the startup line.
+    let mut master = Master::start(&[]);
+    assert_ne!(master.port, 0);
+    let log = master.process.log();
+    assert!(
+        log.contains(&format!("master on http://127.0.0.1:{} ", master.port)),
+        "{log}"
+    );
+    let id = master_add(&master, "kept under the real port");
+    assert!(master.data_dir().join(master.port.to_string()).is_dir());
+    assert!(!master.data_dir().join("0").exists(), "nothing under 0");
+    // Started again on that port, it finds its data.
+    assert!(master.stop());
+    master.restart();
+    let (code, body) = http_get(&master.url(&format!("/api/data/{id}")));
+    assert_eq!(code, 200, "{body}");
+}
+
+fn master_add(master: &Master, text: &str) -> String {
+    let output = run_bbchain(&["--nodes", &master.addr(), "--add", text]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).trim().to_string()
 }

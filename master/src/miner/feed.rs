@@ -9,8 +9,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::MinerTimings;
 use super::hashers::Hashers;
 use super::session::{Session, SessionEnd, Stats};
+use crate::backoff::Backoff;
 
 /// A connection to a master's work feed.
 pub type FeedStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -19,9 +21,6 @@ pub type FeedStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Feed messages are a few hundred bytes; anything far larger is not from a sane master.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// First and longest pause between rounds of connection attempts.
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// A session that lasted this long was a working connection: the next trouble starts with a short
 /// pause again. Shorter ones (a master that sends a job and drops us) keep the pauses growing.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
@@ -56,42 +55,19 @@ async fn connect(node: &str) -> Result<FeedStream, String> {
     }
 }
 
-/// Pauses that double from [`BACKOFF_MIN`] up to [`BACKOFF_MAX`].
-#[derive(Debug)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new() -> Backoff {
-        Backoff { next: BACKOFF_MIN }
-    }
-
-    /// The pause to take now; the next one is longer.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
-        delay
-    }
-
-    /// A connection worked: the next trouble starts with a short pause again.
-    pub fn reset(&mut self) {
-        self.next = BACKOFF_MIN;
-    }
-}
-
 /// Mines for whichever master of `nodes` is reachable until `shutdown` completes.
 pub async fn mine(
     nodes: &[String],
     name: &str,
     threads: usize,
+    timings: MinerTimings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let hashers = Hashers::spawn(threads, events_tx)
         .with_context(|| format!("starting {threads} mining threads"))?;
     let mut stats = Stats::default();
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(timings.backoff_min, timings.backoff_max);
     let mut session_id = 0;
     tokio::pin!(shutdown);
     loop {
@@ -104,7 +80,7 @@ pub async fn mine(
                 session_id += 1;
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
-                let session = Session::new(session_id, name, hashers.board(), &mut stats);
+                let session = Session::new(session_id, name, hashers.board(), &mut stats, timings);
                 let started = Instant::now();
                 let end = session.run(stream, &mut events, &mut shutdown).await;
                 // Job ids mean nothing to another master: stop hashing them.
@@ -195,17 +171,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_a_ceiling_and_resets() {
-        let mut backoff = Backoff::new();
-        let delays: Vec<Duration> = (0..6).map(|_| backoff.next_delay()).collect();
-        assert_eq!(delays[0], BACKOFF_MIN);
-        assert_eq!(delays[1], BACKOFF_MIN * 2);
-        assert_eq!(*delays.last().unwrap(), BACKOFF_MAX);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), BACKOFF_MIN);
-    }
-
-    #[test]
     fn the_feed_lives_at_ws_mine() {
         assert_eq!(feed_url("127.0.0.1:8000"), "ws://127.0.0.1:8000/ws/mine");
     }
@@ -214,6 +179,7 @@ mod tests {
 #[cfg(test)]
 mod fake_master_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use crate::miner::work::tests::sample_header;
     use bbchain_core::Target;
     use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
@@ -298,7 +264,7 @@ mod fake_master_tests {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            mine(&nodes, "tester", 2, shutdown).await
+            mine(&nodes, "tester", 2, quick_timings(), shutdown).await
         });
         tokio::time::timeout(Duration::from_secs(30), master)
             .await
@@ -327,7 +293,7 @@ mod fake_master_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, async {
+            mine(&nodes, "tester", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -337,9 +303,10 @@ mod fake_master_tests {
             .expect("the miner kept coming back");
         let first_gap = accepted_at[1] - accepted_at[0];
         let second_gap = accepted_at[2] - accepted_at[1];
-        assert!(first_gap >= BACKOFF_MIN, "reconnected after {first_gap:?}");
+        let backoff_min = quick_timings().backoff_min;
+        assert!(first_gap >= backoff_min, "reconnected after {first_gap:?}");
         assert!(
-            second_gap >= BACKOFF_MIN * 2,
+            second_gap >= backoff_min * 2,
             "reconnected after {second_gap:?}"
         );
         stop.send(()).unwrap();
@@ -350,6 +317,7 @@ mod fake_master_tests {
 #[cfg(test)]
 mod silence_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use bbchain_core::protocol::MinerMessage;
     use futures_util::StreamExt as _;
     use tokio::net::TcpListener;
@@ -384,7 +352,7 @@ mod silence_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, async {
+            mine(&nodes, "tester", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -400,6 +368,7 @@ mod silence_tests {
 #[cfg(test)]
 mod waiting_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use tokio::net::TcpListener;
 
     #[tokio::test]
@@ -412,7 +381,7 @@ mod waiting_tests {
         let nodes = vec![addr.to_string()];
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "late", 1, async {
+            mine(&nodes, "late", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
