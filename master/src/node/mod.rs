@@ -149,8 +149,8 @@ pub enum SubmitError {
 /// Why a data entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddDataError {
-    /// Empty text.
-    #[error("data is empty")]
+    /// Empty or whitespace-only text.
+    #[error("data is empty or only whitespace")]
     Empty,
     /// Longer than a block allows.
     #[error("data is {len} bytes, more than the {max} allowed")]
@@ -169,6 +169,24 @@ pub enum AddDataError {
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
+}
+
+/// The rule for new data, shared with the command line's local check (`--add`): not blank (the
+/// page's form trims like JavaScript's `trim`, which also drops U+FEFF) and at most `max` bytes.
+pub fn check_data(text: &str, max: usize) -> Result<(), AddDataError> {
+    if text
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .is_empty()
+    {
+        return Err(AddDataError::Empty);
+    }
+    if text.len() > max {
+        return Err(AddDataError::TooLarge {
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 /// A stored block as the parent of blocks or headers still to check (see [`Node::parent_context`]).
@@ -334,16 +352,7 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        let max = self.shared.params.max_entry_bytes;
-        if text.is_empty() {
-            return Err(AddDataError::Empty);
-        }
-        if text.len() > max {
-            return Err(AddDataError::TooLarge {
-                len: text.len(),
-                max,
-            });
-        }
+        check_data(&text, self.shared.params.max_entry_bytes)?;
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
