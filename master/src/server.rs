@@ -129,6 +129,10 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
         snapshot.tip
     );
     let (state, stop) = AppState::new(node);
+    let sockets = (
+        state.connections.clone(),
+        state.node.limits().max_connections,
+    );
     let router = app(state).merge(peers.routes());
     let links = peers.clone();
     let served = axum::serve(
@@ -142,6 +146,10 @@ pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<
         links.stop();
     })
     .await;
+    // WebSockets outlive the HTTP server: give them a moment to send their close frames.
+    let (connections, all) = sockets;
+    let closed = connections.acquire_many_owned(u32::try_from(all).unwrap_or(u32::MAX));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
     tokio::task::spawn_blocking(move || task.shutdown()).await?;
     served?;
     Ok(())
