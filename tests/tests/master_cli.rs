@@ -493,3 +493,57 @@ fn a_stopping_master_closes_the_miners_feed_properly() {
     assert!(log.contains("lost master 127.0.0.1:"), "{log}");
     assert!(log.contains(": the master is stopping;"), "{log}");
 }
+
+#[test]
+fn a_peer_on_another_chain_is_named_and_warned_about_once() {
+    // A main-chain master, and a dev-chain master dialing it with DEBUG logs to count the retries.
+    let main_dir = tempfile::tempdir().unwrap();
+    let main_port = free_port().to_string();
+    let main_master = spawn_bbchain(&[
+        "--start-master",
+        "--port",
+        &main_port,
+        "--data-dir",
+        main_dir.path().to_str().unwrap(),
+    ]);
+    let main_addr = format!("127.0.0.1:{main_port}");
+    wait_for(Duration::from_secs(30), "the main master", || {
+        main_master.log().contains("master on http").then_some(())
+    });
+    let dev_dir = tempfile::tempdir().unwrap();
+    let log_path = dev_dir.path().join("dev.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut dev = std::process::Command::new(bbchain_e2e::bbchain_bin())
+        .args([
+            "--start-master",
+            "--chain",
+            "dev",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(dev_dir.path().join("data"))
+        .args(["--nodes", &main_addr])
+        .env("RUST_LOG", "bbchain::peer=debug,info")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let refusal = format!(
+        "link to {main_addr} refused: peer is on the main chain, this master on the dev chain"
+    );
+    let text = wait_for(Duration::from_secs(30), "two refused attempts", || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        (text.matches(&refusal).count() >= 2).then_some(text)
+    });
+    let _ = dev.kill();
+    let _ = dev.wait();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&refusal)).collect();
+    assert!(lines[0].contains(" WARN "), "{text}");
+    assert!(lines[1..].iter().all(|l| l.contains(" DEBUG ")), "{text}");
+    assert!(
+        !text.contains("network bbc4"),
+        "chains by name, not by id: {text}"
+    );
+}
