@@ -31,7 +31,7 @@ bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|
        bbchain --benchmark [-t N]
        bbchain --completions bash|zsh|fish|elvish|powershell";
 
-/// bbchain: a small proof-of-work blockchain you can run and mine, even from a browser tab.
+/// A small proof-of-work blockchain you can run and mine, even from a browser tab.
 #[derive(Debug, Parser)]
 #[command(name = "bbchain", version, after_help = AFTER_HELP, override_usage = USAGE)]
 #[command(
