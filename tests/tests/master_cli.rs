@@ -547,3 +547,49 @@ fn a_peer_on_another_chain_is_named_and_warned_about_once() {
         "chains by name, not by id: {text}"
     );
 }
+
+#[test]
+fn clean_asks_on_a_terminal_and_only_yes_deletes() {
+    use std::io::Write;
+    let data_root = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let node_dir = data_root.path().join(&port);
+    std::fs::create_dir_all(&node_dir).unwrap();
+    for (answer, deleted) in [("\n", false), ("n\n", false), ("y\n", true)] {
+        // Standard input is a pseudo-terminal, as when a person runs it.
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let child = std::process::Command::new(bbchain_e2e::bbchain_bin())
+            .args(["--port", &port, "--clean", "--data-dir"])
+            .arg(data_root.path())
+            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                pty.slave,
+            )))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut terminal = std::fs::File::from(pty.master);
+        terminal.write_all(answer.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert!(
+            err.starts_with(&format!("delete {}? [y/N] ", node_dir.display())),
+            "{err}"
+        );
+        assert_eq!(output.status.success(), deleted, "{answer:?}: {err}");
+        assert_eq!(node_dir.exists(), !deleted, "{answer:?}");
+    }
+}
+
+#[test]
+fn more_threads_than_cores_get_a_note() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let threads = (cores + 1).to_string();
+    let mut miner = spawn_bbchain(&["--start-miner", "-n", &dead, "-t", &threads]);
+    let note = format!("warning: {threads} threads on {cores} core");
+    wait_for(Duration::from_secs(30), "the note about cores", || {
+        miner.log().contains(&note).then_some(())
+    });
+    miner.kill();
+}
