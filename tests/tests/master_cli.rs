@@ -561,9 +561,7 @@ fn clean_asks_on_a_terminal_and_only_yes_deletes() {
         let child = std::process::Command::new(bbchain_e2e::bbchain_bin())
             .args(["--port", &port, "--clean", "--data-dir"])
             .arg(data_root.path())
-            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
-                pty.slave,
-            )))
+            .stdin(std::process::Stdio::from(pty.slave))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
