@@ -531,7 +531,7 @@ fn a_peer_on_another_chain_is_named_and_warned_about_once() {
         .spawn()
         .unwrap();
     let refusal = format!(
-        "link to {main_addr} refused: peer is on the main chain, this master on the dev chain"
+        "link to {main_addr} refused: peer is on the main network, this master on the dev network"
     );
     let text = wait_for(Duration::from_secs(30), "two refused attempts", || {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();

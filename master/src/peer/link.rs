@@ -304,7 +304,7 @@ async fn handshake(
                 _ => addr,
             };
             let why = format!(
-                "peer is on the {} chain, this master on the {} chain",
+                "peer is on the {} network, this master on the {} network",
                 chain_name(got),
                 chain_name(expected)
             );
