@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bbchain_core::Hash256;
 use bbchain_core::block::data_id;
+use bbchain_core::validation::EntrySizeError;
 use serde_json::{Value, json};
 
 /// Largest page of `GET /api/blocks`.
@@ -70,8 +71,10 @@ impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for AppError 
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
-            AddDataError::Empty => StatusCode::BAD_REQUEST,
-            AddDataError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AddDataError::Size(EntrySizeError::Empty) | AddDataError::Blank => {
+                StatusCode::BAD_REQUEST
+            }
+            AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -164,8 +167,8 @@ pub async fn get_blocks(State(node): State<Node>, RawQuery(query): RawQuery) -> 
     let mut height = before;
     while height > 0 && blocks.len() < limit as usize {
         height -= 1;
-        if let Some((_, block)) = node.block_at(height)? {
-            blocks.push(BlockSummary::of(&block, height, node.params()));
+        if let Some((record, info)) = node.summary_at(height)? {
+            blocks.push(BlockSummary::from_index(&record, info, node.params()));
         }
     }
     Ok(Json(json!({ "blocks": blocks })).into_response())

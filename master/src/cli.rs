@@ -14,7 +14,7 @@ mod output;
 use crate::config::{self, NodeConfig};
 use crate::miner::{self, MinerConfig};
 use crate::server;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use args::{ArgsError, Cli, Mode};
 use bbchain_core::ChainParams;
 use std::process::ExitCode;
@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Mode::ManPage => output::man_page(),
-        Mode::BenchFeed => crate::bench::run(cli.connections).await,
+        Mode::BenchFeed => crate::dev::bench_feed::run(cli.connections).await,
         Mode::Generate => generate(&cli, cli.generate.unwrap_or_default()).await,
     }
 }
@@ -150,10 +150,7 @@ fn target_node(cli: &Cli) -> anyhow::Result<String> {
 }
 
 fn check_node(node: &str) -> anyhow::Result<()> {
-    match node.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
-        _ => bail!("'{node}' is not host:port"),
-    }
+    Ok(crate::addr::check_node_addr(node)?)
 }
 
 async fn start_master(cli: &Cli) -> anyhow::Result<()> {
@@ -178,5 +175,5 @@ async fn generate(cli: &Cli, count: u32) -> anyhow::Result<()> {
     let params = ChainParams::by_name(&cli.chain)
         .with_context(|| format!("unknown chain '{}' (use main or dev)", cli.chain))?;
     let dir = config::node_dir(&cli.data_dir, cli.port);
-    crate::peer::generate::run(NodeConfig::new(params, config::db_file(&dir)), count).await
+    crate::dev::generate::run(NodeConfig::new(params, config::db_file(&dir)), count).await
 }

@@ -4,7 +4,7 @@
 //! coinbase (miner name + a process-wide unique extra nonce) and folds it up the template's merkle
 //! branch, so a new tip costs O(log n) hashes per miner.
 
-use crate::node::template::unix_now;
+use crate::clock::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
 use crate::server::AppState;
 use axum::extract::State;

@@ -3,11 +3,14 @@
 //! `cli` parses the command line; `server::app` builds the router over a [`node::Node`] handle,
 //! the one way into the chain state (see `node` for its API).
 
+pub mod addr;
 pub mod api;
-pub mod bench;
+pub mod backoff;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
+pub mod dev;
 pub mod events;
 pub mod feed;
 pub mod miner;

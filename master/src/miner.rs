@@ -124,7 +124,7 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
         bits: bbchain_core::CompactTarget(0x1d00_ffff),
         nonce: 0,
     };
-    let impossible = Target::from_be_bytes([0; 32]);
+    let impossible = Target::ONE;
     let work = work::Work::new(0, "benchmark".into(), 1, &header, impossible);
     hashers.board().publish(Some(Arc::new(work)));
 

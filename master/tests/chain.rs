@@ -5,68 +5,35 @@ mod common;
 use bbchain::config::NodeLimits;
 use bbchain::node::{DataStatus, NodeEvent, SubmitError, SubmitOutcome};
 use bbchain_core::block::data_id;
-use bbchain_core::validation::{BlockError, BranchAnchor, ChainContext};
-use bbchain_core::{Block, ChainParams, Coinbase, Entry, Header, Midstate, scan};
+use bbchain_core::testing;
+use bbchain_core::validation::BlockError;
+use bbchain_core::{Block, ChainParams, Coinbase, Entry};
 use common::TestNode;
 
-/// A branch built by hand: headers from genesis.
+/// A dev branch built by hand: block 1 is stamped 100 s ago, every later block one second after
+/// its parent.
 #[derive(Clone)]
-struct Branch(Vec<Header>);
+struct Branch(testing::Branch);
 
 fn now() -> u32 {
-    bbchain::node::template::unix_now()
+    bbchain::clock::unix_now()
 }
 
 impl Branch {
     fn genesis() -> Branch {
-        Branch(vec![ChainParams::dev().genesis_block().header])
+        Branch(testing::Branch::new(ChainParams::dev()))
+    }
+
+    fn next_time(&self) -> u32 {
+        match self.0.height() {
+            0 => now() - 100,
+            _ => self.0.tip().time + 1,
+        }
     }
 
     /// The next block with `data`, mined; `tweak` may spoil it before mining.
     fn next_with(&self, data: &[&str], miner: &str, tweak: impl FnOnce(&mut Block)) -> Block {
-        let params = ChainParams::dev();
-        let parent = *self.0.last().unwrap();
-        let height = self.0.len() as u32;
-        let times: Vec<u32> = self.0.iter().rev().take(11).map(|h| h.time).collect();
-        let anchor = self.0.get(1).map(|h| BranchAnchor {
-            time: h.time,
-            bits: h.bits,
-        });
-        let context = ChainContext {
-            parent_hash: parent.block_hash(),
-            parent_height: height - 1,
-            parent_time: parent.time,
-            recent_times: &times,
-            anchor,
-        };
-        let mut entries = vec![Entry::Coinbase(Coinbase {
-            height,
-            extra_nonce: 0,
-            miner: miner.into(),
-        })];
-        entries.extend(data.iter().map(|text| Entry::data(*text)));
-        let time = if height == 1 {
-            now() - 100
-        } else {
-            parent.time + 1
-        };
-        let mut block = Block {
-            header: Header {
-                version: 1,
-                prev_hash: parent.block_hash(),
-                merkle_root: Default::default(),
-                time,
-                bits: params.expected_bits(&context),
-                nonce: 0,
-            },
-            entries,
-        };
-        tweak(&mut block);
-        block.header.merkle_root = block.compute_merkle_root();
-        let midstate = Midstate::new(&block.header);
-        let target = block.header.target().unwrap();
-        block.header.nonce = scan(&midstate, &target, 0, u32::MAX).nonce.unwrap();
-        block
+        self.0.next_with(self.next_time(), data, miner, tweak)
     }
 
     fn next(&self, data: &[&str], miner: &str) -> Block {
@@ -74,7 +41,7 @@ impl Branch {
     }
 
     fn push(&mut self, block: &Block) {
-        self.0.push(block.header);
+        self.0.push(block);
     }
 }
 
@@ -124,7 +91,7 @@ async fn the_most_work_branch_wins_and_left_data_returns_to_the_queue() {
         submit(&test, &mut b, &[], "b").await,
         SubmitOutcome::SideBranch { height: 2, .. }
     ));
-    assert_eq!(test.node.snapshot().tip, a.0[2].block_hash());
+    assert_eq!(test.node.snapshot().tip, a.0.headers()[2].block_hash());
     let outcome = submit(&test, &mut b, &[], "b").await;
     assert!(matches!(
         outcome,
@@ -132,7 +99,10 @@ async fn the_most_work_branch_wins_and_left_data_returns_to_the_queue() {
     ));
 
     let snapshot = test.node.snapshot();
-    assert_eq!((snapshot.height, snapshot.tip), (3, b.0[3].block_hash()));
+    assert_eq!(
+        (snapshot.height, snapshot.tip),
+        (3, b.0.headers()[3].block_hash())
+    );
     assert_eq!(
         status(&test, "x"),
         Some(DataStatus::Pending),
@@ -147,7 +117,10 @@ async fn the_most_work_branch_wins_and_left_data_returns_to_the_queue() {
             height,
             tip,
         } => {
-            assert_eq!((detached, height, tip), (2, 3, b.0[3].block_hash()))
+            assert_eq!(
+                (detached, height, tip),
+                (2, 3, b.0.headers()[3].block_hash())
+            )
         }
         other => panic!("expected a reorg first, got {other:?}"),
     }
@@ -162,22 +135,27 @@ async fn the_most_work_branch_wins_and_left_data_returns_to_the_queue() {
     for height in 1..=3 {
         assert_eq!(
             test.node.block_at(height).unwrap().unwrap().0,
-            b.0[height as usize].block_hash()
+            b.0.headers()[height as usize].block_hash()
         );
     }
     assert_eq!(
-        test.node.block_height(&a.0[1].block_hash()).unwrap(),
+        test.node
+            .block_height(&a.0.headers()[1].block_hash())
+            .unwrap(),
         Some((1, false))
     );
 
     // After a restart everything is still there.
     let dir = test.stop().await;
     let test = TestNode::start_in(dir, NodeLimits::default()).await;
-    assert_eq!(test.node.snapshot().tip, b.0[3].block_hash());
+    assert_eq!(test.node.snapshot().tip, b.0.headers()[3].block_hash());
     assert_eq!(status(&test, "x"), Some(DataStatus::Pending));
     assert_eq!(confirmed_at(&test, "y"), Some(1));
     assert!(
-        test.node.block(&a.0[2].block_hash()).unwrap().is_some(),
+        test.node
+            .block(&a.0.headers()[2].block_hash())
+            .unwrap()
+            .is_some(),
         "side blocks are kept"
     );
 
@@ -221,7 +199,7 @@ async fn bad_blocks_are_refused_and_change_nothing() {
             got: 7
         }))
     ));
-    let too_old = main.next_with(&[], "m", |b| b.header.time = main.0[1].time);
+    let too_old = main.next_with(&[], "m", |b| b.header.time = main.0.headers()[1].time);
     assert!(matches!(
         test.node.submit_block(too_old).await,
         Err(SubmitError::Invalid(BlockError::TimeTooOld { .. }))
@@ -262,17 +240,24 @@ async fn locator_and_headers_after_let_a_peer_catch_up() {
         submit(&test, &mut main, &[], "m").await;
     }
     let locator = test.node.locator().unwrap();
-    assert_eq!(locator[0], main.0[30].block_hash());
-    assert_eq!(*locator.last().unwrap(), main.0[0].block_hash());
-    assert!(locator.len() < 20);
+    // Bitcoin's locator: heights 30..=21 one by one, then 19, 15, 7, then genesis.
+    let heights = [30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 19, 15, 7, 0];
+    let expected: Vec<_> = heights
+        .iter()
+        .map(|&h| main.0.headers()[h].block_hash())
+        .collect();
+    assert_eq!(locator, expected);
     // A peer that has blocks up to 10 gets 11.. from us.
-    let theirs = vec![main.0[10].block_hash(), main.0[0].block_hash()];
+    let theirs = vec![
+        main.0.headers()[10].block_hash(),
+        main.0.headers()[0].block_hash(),
+    ];
     let headers = test.node.headers_after(&theirs, 5).unwrap();
-    assert_eq!(headers, main.0[11..16].to_vec());
+    assert_eq!(headers, main.0.headers()[11..16].to_vec());
     let unknown = vec![bbchain_core::Hash256([3; 32])];
     assert_eq!(
         test.node.headers_after(&unknown, 2).unwrap(),
-        main.0[1..3].to_vec()
+        main.0.headers()[1..3].to_vec()
     );
     test.stop().await;
 }
@@ -294,7 +279,7 @@ async fn a_data_entry_is_in_a_chain_at_most_once() {
 
     // A side branch forking after block 1 holds "once" already: it may not repeat it either...
     let mut side = main.clone();
-    side.0.truncate(2);
+    side.0.truncate(1);
     let fork = side.next(&["side"], "b");
     side.push(&fork);
     assert!(matches!(

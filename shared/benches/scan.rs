@@ -6,7 +6,6 @@
 
 use bbchain_core::{ChainParams, Midstate, Target, scan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ruint::aliases::U256;
 use std::hint::black_box;
 
 const BATCH: u32 = 1 << 20;
@@ -14,7 +13,7 @@ const BATCH: u32 = 1 << 20;
 fn bench_scan(c: &mut Criterion) {
     let header = ChainParams::main().genesis_block().header;
     let midstate = Midstate::new(&header);
-    let impossible = Target(U256::ZERO);
+    let impossible = Target::ONE;
     let mut group = c.benchmark_group("scan");
     group.throughput(Throughput::Elements(u64::from(BATCH)));
     group.sample_size(20);

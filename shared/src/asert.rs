@@ -51,7 +51,7 @@ pub fn next_target(
             + 5127 * frac * frac * frac
             + (1u128 << 47))
             >> 48);
-    let mut next = U512::from(anchor.target.0) * U512::from(factor);
+    let mut next = U512::from(anchor.target.value()) * U512::from(factor);
     shifts -= 16;
     if shifts <= 0 {
         next = if -shifts >= 512 {
@@ -66,10 +66,12 @@ pub fn next_target(
         next <<= shifts as usize;
     }
     if next.is_zero() {
-        return Target(U256::from(1u8));
+        return Target::ONE;
     }
     match U256::checked_from_limbs_slice(next.as_limbs()) {
-        Some(value) if value <= params.pow_limit.0 => Target(value),
+        Some(value) if value <= params.pow_limit.value() => {
+            Target::new(value).unwrap_or(Target::ONE)
+        }
         _ => params.pow_limit,
     }
 }

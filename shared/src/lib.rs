@@ -12,6 +12,8 @@ extern crate alloc;
 
 pub mod asert;
 pub mod block;
+pub mod chain;
+pub mod difficulty;
 pub mod encode;
 pub mod hash;
 pub mod header;
@@ -21,9 +23,12 @@ pub mod params;
 pub mod peer;
 pub mod protocol;
 pub mod target;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod validation;
 
 pub use block::{Block, Coinbase, Entry};
+pub use chain::ChainContext;
 pub use encode::DecodeError;
 pub use hash::Hash256;
 pub use header::Header;
@@ -31,4 +36,4 @@ pub use merkle::MerkleProof;
 pub use mining::{Midstate, ScanResult, scan};
 pub use params::ChainParams;
 pub use target::{CompactError, CompactTarget, Target, Work};
-pub use validation::{BlockError, ChainContext};
+pub use validation::BlockError;

@@ -118,7 +118,7 @@ pub fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32) -> Sca
     let total = u64::from(start.saturating_add(count - 1) - start) + 1;
     // The hash read as a little-endian number has its top 32 bits in the last four bytes, which are
     // the byte-swapped last state word: most nonces are ruled out by one comparison.
-    let target_top = (target.0 >> 224usize).as_limbs()[0] as u32;
+    let target_top = (target.value() >> 224usize).as_limbs()[0] as u32;
     let mut firsts = [midstate.tail_block; LANES];
     let mut seconds = [SECOND_BLOCK; LANES];
     for (lane, block) in firsts.iter_mut().enumerate() {

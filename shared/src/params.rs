@@ -1,12 +1,10 @@
 //! Chain parameters: everything two masters must share to agree on one chain.
 
-use crate::asert::{self, Anchor, AsertParams};
 use crate::block::{Block, Coinbase, Entry};
 use crate::hash::Hash256;
 use crate::header::Header;
 use crate::merkle::merkle_root;
 use crate::target::{CompactTarget, Target};
-use crate::validation::ChainContext;
 
 /// The rules and limits of one bbchain network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +34,6 @@ pub struct ChainParams {
     /// How far past the validating node's clock a block's time may be.
     pub max_future_secs: u32,
 }
-
-/// How many blocks the median-time-past rule looks at, as in Bitcoin.
-pub const MEDIAN_TIME_BLOCKS: usize = 11;
 
 /// The largest encoded block on every bbchain network; decoders use it before any chain is known.
 pub const MAX_BLOCK_BYTES: usize = 1_000_000;
@@ -126,33 +121,5 @@ impl ChainParams {
     /// The genesis block's hash.
     pub fn genesis_hash(&self) -> Hash256 {
         self.genesis_block().hash()
-    }
-
-    /// The `bits` the child of the context's parent must carry.
-    ///
-    /// Block 1 is at the pow limit. Every later block follows ASERT anchored at block 1 of its own
-    /// branch, with block 1's time minus one spacing as the anchor's parent time, so a chain that
-    /// starts today is measured from today rather than from the genesis date.
-    pub fn expected_bits(&self, context: &ChainContext<'_>) -> CompactTarget {
-        let Some(anchor) = context.anchor else {
-            return self.pow_limit;
-        };
-        let anchor = Anchor {
-            height: 1,
-            parent_time: i64::from(anchor.time) - i64::from(self.target_spacing),
-            target: Target::from_compact(anchor.bits).unwrap_or(self.pow_limit_target()),
-        };
-        let params = AsertParams {
-            target_spacing: i64::from(self.target_spacing),
-            halflife: i64::from(self.asert_halflife),
-            pow_limit: self.pow_limit_target(),
-        };
-        asert::next_target(
-            &anchor,
-            &params,
-            i64::from(context.parent_height),
-            i64::from(context.parent_time),
-        )
-        .to_compact()
     }
 }

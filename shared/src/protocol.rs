@@ -107,6 +107,6 @@ impl Job {
     pub fn target(&self) -> Result<Target, JobError> {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(&self.target, &mut bytes).map_err(|_| JobError::BadTarget)?;
-        Ok(Target::from_be_bytes(bytes))
+        Target::from_be_bytes(bytes).ok_or(JobError::BadTarget)
     }
 }

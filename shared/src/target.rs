@@ -113,12 +113,27 @@ impl<'de> serde::Deserialize<'de> for CompactTarget {
 }
 
 /// A 256-bit proof-of-work target: a block's hash, read as a little-endian number, must not exceed it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Target(pub U256);
+///
+/// Never zero (no hash could meet it): the field is private, so every target comes through
+/// [`Target::new`] or [`Target::from_compact`], which refuse it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target(U256);
 
 impl Target {
     /// The largest representable target.
     pub const MAX: Target = Target(U256::MAX);
+    /// The hardest target: only the hashes 0 and 1 meet it.
+    pub const ONE: Target = Target(U256::from_limbs([1, 0, 0, 0]));
+
+    /// A target of `value`; `None` for zero, which no hash can meet.
+    pub fn new(value: U256) -> Option<Target> {
+        (!value.is_zero()).then_some(Target(value))
+    }
+
+    /// The 256-bit value.
+    pub fn value(&self) -> U256 {
+        self.0
+    }
 
     /// The target a header's `bits` stand for, refusing negative, overflowing and zero values.
     pub fn from_compact(bits: CompactTarget) -> Result<Target, CompactError> {
@@ -139,9 +154,10 @@ impl Target {
         CompactTarget::from_value(self.0, false)
     }
 
-    /// The target from 32 big-endian bytes (how the feed and the test vectors write it).
-    pub fn from_be_bytes(bytes: [u8; 32]) -> Target {
-        Target(U256::from_be_bytes(bytes))
+    /// The target from 32 big-endian bytes (how the feed and the test vectors write it); `None`
+    /// for zero.
+    pub fn from_be_bytes(bytes: [u8; 32]) -> Option<Target> {
+        Target::new(U256::from_be_bytes(bytes))
     }
 
     /// The target as 32 big-endian bytes.
@@ -163,8 +179,7 @@ impl Target {
     pub fn to_work(&self) -> Work {
         // 2^256 does not fit, so use Bitcoin's identity: 2^256 / (t+1) == ~t / (t+1) + 1.
         match self.0.checked_add(U256::from(1u8)) {
-            // Saturates for the zero target, whose 2^256 does not fit either.
-            Some(divisor) => Work(((!self.0) / divisor).saturating_add(U256::from(1u8))),
+            Some(divisor) => Work(((!self.0) / divisor) + U256::from(1u8)),
             None => Work(U256::from(1u8)),
         }
     }

@@ -2,10 +2,12 @@
 //! ones that need the block's parent and branch.
 
 use crate::block::{Block, Entry};
+use crate::chain::ChainContext;
+use crate::difficulty::expected_bits;
 use crate::encode::DecodeError;
 use crate::hash::Hash256;
 use crate::header::Header;
-use crate::params::{ChainParams, MEDIAN_TIME_BLOCKS};
+use crate::params::ChainParams;
 use crate::target::{CompactError, CompactTarget, Target};
 use alloc::vec::Vec;
 
@@ -105,63 +107,50 @@ pub enum BlockError {
     },
 }
 
-/// Block 1 of a branch: the ASERT anchor.
+/// Who is at fault for a block that failed a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BranchAnchor {
-    /// Block 1's time.
-    pub time: u32,
-    /// Block 1's bits.
-    pub bits: CompactTarget,
+pub enum Blame {
+    /// The block can never be valid: whoever sent it sent garbage (a peer earns a ban).
+    Sender,
+    /// The block may be valid for a node with another clock: refuse it, blame nobody.
+    Nobody,
 }
 
-impl BranchAnchor {
-    /// The anchor of a block at `height` whose parent's branch has `parent_anchor`: block 1
-    /// anchors its own branch, every later block inherits its parent's anchor.
-    pub fn of_block(
-        height: u32,
-        header: &Header,
-        parent_anchor: Option<BranchAnchor>,
-    ) -> Option<BranchAnchor> {
-        if height == 1 {
-            Some(BranchAnchor {
-                time: header.time,
-                bits: header.bits,
-            })
-        } else {
-            parent_anchor
+impl BlockError {
+    /// Whether the block's sender is at fault. Only a time ahead of our clock can be our side's
+    /// problem (or just early); every other failure is in the block itself.
+    pub fn blame(&self) -> Blame {
+        match self {
+            BlockError::TimeTooNew { .. } => Blame::Nobody,
+            _ => Blame::Sender,
         }
     }
 }
 
-/// What the contextual rules need to know about the block's parent and its branch.
-#[derive(Debug, Clone, Copy)]
-pub struct ChainContext<'a> {
-    /// Hash of the parent.
-    pub parent_hash: Hash256,
-    /// Height of the parent.
-    pub parent_height: u32,
-    /// Time of the parent.
-    pub parent_time: u32,
-    /// Times of the parent and its ancestors, newest first: up to 11 of them.
-    pub recent_times: &'a [u32],
-    /// Block 1 of this branch; `None` when the parent is genesis.
-    pub anchor: Option<BranchAnchor>,
+/// Why a data entry's text cannot go into a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EntrySizeError {
+    /// No text at all.
+    #[error("data is empty")]
+    Empty,
+    /// More bytes than a data entry may hold.
+    #[error("data is {len} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit ([`ChainParams::max_entry_bytes`]).
+        max: usize,
+    },
 }
 
-impl ChainContext<'_> {
-    /// The median time past: a new block's time must be above it.
-    pub fn median_time_past(&self) -> u32 {
-        let mut times: Vec<u32> = self
-            .recent_times
-            .iter()
-            .take(MEDIAN_TIME_BLOCKS)
-            .copied()
-            .collect();
-        if times.is_empty() {
-            return self.parent_time;
-        }
-        times.sort_unstable();
-        times[times.len() / 2]
+/// The size rule for a data entry's text, 1 to [`ChainParams::max_entry_bytes`] bytes: the one check
+/// used by blocks, the master's queue and peers' gossip alike.
+pub fn check_entry_size(text: &str, params: &ChainParams) -> Result<(), EntrySizeError> {
+    let max = params.max_entry_bytes;
+    match text.len() {
+        0 => Err(EntrySizeError::Empty),
+        len if len > max => Err(EntrySizeError::TooLarge { len, max }),
+        _ => Ok(()),
     }
 }
 
@@ -198,14 +187,13 @@ pub fn check_block(block: &Block, params: &ChainParams) -> Result<(), BlockError
     for (index, entry) in block.entries.iter().enumerate().skip(1) {
         match entry {
             Entry::Coinbase(_) => return Err(BlockError::ExtraCoinbase(index)),
-            Entry::Data { text } if text.is_empty() || text.len() > params.max_entry_bytes => {
-                return Err(BlockError::BadEntrySize {
+            Entry::Data { text } => {
+                check_entry_size(text, params).map_err(|_| BlockError::BadEntrySize {
                     index,
                     len: text.len(),
                     max: params.max_entry_bytes,
-                });
+                })?;
             }
-            Entry::Data { .. } => {}
         }
     }
     let leaves = block.leaves();
@@ -232,7 +220,7 @@ pub fn check_header_context(
             expected: context.parent_hash,
         });
     }
-    let expected = params.expected_bits(context);
+    let expected = expected_bits(params, context);
     if header.bits != expected {
         return Err(BlockError::WrongBits {
             expected,

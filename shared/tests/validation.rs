@@ -1,16 +1,27 @@
 //! Block validation: each `BlockError` comes from a block with exactly that defect, genesis blocks
 //! pass, and ASERT as tuned for bbchain's main chain.
 
-mod common;
-
+use bbchain_core::chain::BranchAnchor;
+use bbchain_core::difficulty::expected_bits;
+use bbchain_core::testing::{Branch, block_with, solve_header};
 use bbchain_core::validation::{
-    BranchAnchor, check_block, check_block_context, check_entries_new, check_header_context,
+    check_block, check_block_context, check_entries_new, check_header_context,
 };
 use bbchain_core::{
     Block, BlockError, ChainContext, ChainParams, CompactError, CompactTarget, Entry, Hash256,
     Header, Target,
 };
-use common::{coinbase, dev_block_1, header_for, mine};
+
+/// A coinbase for `height`, as the tests' miner.
+fn coinbase(height: u32) -> Entry {
+    bbchain_core::testing::coinbase(height, "tester")
+}
+
+/// A valid dev-chain block 1 on top of genesis, with `data` after its coinbase.
+fn dev_block_1(params: &ChainParams, data: &[&str]) -> Block {
+    let branch = Branch::new(params.clone());
+    branch.next(branch.tip().time + 1, data, "tester")
+}
 
 /// A dev chain: genesis and a valid block 1.
 struct Dev {
@@ -52,11 +63,12 @@ impl Dev {
     /// A mined block 2 with `entries`, after `adjust` changed its header.
     fn block2_with(&self, entries: Vec<Entry>, adjust: impl FnOnce(&mut Header)) -> Block {
         let times = self.times();
-        let bits = self.params.expected_bits(&self.context(&times));
-        let mut header = header_for(&self.block1.header, &entries, bits);
-        adjust(&mut header);
-        mine(&mut header);
-        Block { header, entries }
+        let bits = expected_bits(&self.params, &self.context(&times));
+        let time = self.block1.header.time + 1;
+        let mut block = block_with(self.block1.hash(), entries, bits, time);
+        adjust(&mut block.header);
+        solve_header(&mut block.header);
+        block
     }
 
     fn block2(&self, adjust: impl FnOnce(&mut Header)) -> Block {
@@ -437,7 +449,7 @@ fn simulate(params: &ChainParams, spacing: u32, count: u32) -> Vec<CompactTarget
             prev_hash: parent.block_hash(),
             merkle_root: Hash256::ZERO,
             time: parent.time + spacing,
-            bits: params.expected_bits(&context),
+            bits: expected_bits(params, &context),
             nonce: 0,
         };
         // Everything but proof of work, which these tests do not mine on the main chain.
@@ -512,4 +524,58 @@ fn block_one_anchors_its_branch_and_later_blocks_inherit_it() {
         BranchAnchor::of_block(0, &dev.params.genesis_block().header, None),
         None
     );
+}
+
+#[test]
+fn recent_times_are_the_parent_and_ten_ancestors_newest_first_stopping_at_genesis() {
+    let mut branch = Branch::new(ChainParams::dev());
+    let start = branch.tip().time;
+    for i in 1..=14 {
+        branch.extend(start + i, &[], "tester");
+    }
+    let headers = branch.headers();
+    let lookup = |hash: &Hash256| -> Result<Option<(u32, Header)>, ()> {
+        let height = headers.iter().position(|h| h.block_hash() == *hash);
+        Ok(height.map(|height| (height as u32, headers[height])))
+    };
+    let times = bbchain_core::chain::recent_times(14, &headers[14], lookup).unwrap();
+    assert_eq!(times, (4..=14).rev().map(|i| start + i).collect::<Vec<_>>());
+    assert_eq!(
+        times,
+        branch.recent_times(),
+        "the builder agrees with the walk"
+    );
+    // Near genesis the walk stops there, and a missing block ends it early.
+    let near = bbchain_core::chain::recent_times(2, &headers[2], lookup).unwrap();
+    assert_eq!(near, [start + 2, start + 1, start]);
+    let cut = bbchain_core::chain::recent_times(5, &headers[5], |_| Ok::<_, ()>(None)).unwrap();
+    assert_eq!(cut, [start + 5]);
+    let failed = bbchain_core::chain::recent_times(5, &headers[5], |_| Err("storage"));
+    assert_eq!(failed, Err("storage"));
+}
+
+#[test]
+fn entry_size_is_one_rule_for_blocks_and_queues() {
+    use bbchain_core::validation::{EntrySizeError, check_entry_size};
+    let params = ChainParams::dev();
+    let max = params.max_entry_bytes;
+    assert_eq!(check_entry_size("", &params), Err(EntrySizeError::Empty));
+    assert_eq!(check_entry_size("x", &params), Ok(()));
+    assert_eq!(check_entry_size(&"x".repeat(max), &params), Ok(()));
+    assert_eq!(
+        check_entry_size(&"x".repeat(max + 1), &params),
+        Err(EntrySizeError::TooLarge { len: max + 1, max })
+    );
+}
+
+#[test]
+fn only_a_time_ahead_of_our_clock_blames_nobody() {
+    use bbchain_core::validation::Blame;
+    let dev = Dev::new();
+    let ahead = dev.block2(|h| h.time = dev.now() + dev.params.max_future_secs + 1);
+    let err = dev.check_context(&ahead).unwrap_err();
+    assert!(matches!(err, BlockError::TimeTooNew { .. }), "{err}");
+    assert_eq!(err.blame(), Blame::Nobody);
+    assert_eq!(BlockError::BadMerkleRoot.blame(), Blame::Sender);
+    assert_eq!(BlockError::HighHash(Hash256::ZERO).blame(), Blame::Sender);
 }

@@ -20,18 +20,21 @@ fn next_bits(
     let timespan = (last_time - first_time)
         .clamp(TARGET_TIMESPAN as i64 / 4, TARGET_TIMESPAN as i64 * 4) as u64;
     let old = Target::from_compact(last_bits).unwrap();
-    let new = old.0 * U256::from(timespan) / U256::from(TARGET_TIMESPAN);
-    Target(new.min(pow_limit.0)).to_compact()
+    let new = old.value() * U256::from(timespan) / U256::from(TARGET_TIMESPAN);
+    Target::new(new.min(pow_limit.value()))
+        .unwrap()
+        .to_compact()
 }
 
 /// Bitcoin Core's `PermittedDifficultyTransition` at a retarget height.
 fn permitted(old_bits: CompactTarget, new_bits: CompactTarget, pow_limit: Target) -> bool {
     let observed = Target::from_compact(new_bits).unwrap();
-    let old = Target::from_compact(old_bits).unwrap().0;
+    let old = Target::from_compact(old_bits).unwrap().value();
     let bound = |timespan: u64| {
-        let target = (old * U256::from(timespan) / U256::from(TARGET_TIMESPAN)).min(pow_limit.0);
+        let target =
+            (old * U256::from(timespan) / U256::from(TARGET_TIMESPAN)).min(pow_limit.value());
         // Core compares against the bound as it would be written in a header.
-        Target::from_compact(Target(target).to_compact()).unwrap()
+        Target::from_compact(Target::new(target).unwrap().to_compact()).unwrap()
     };
     bound(TARGET_TIMESPAN / 4) <= observed && observed <= bound(TARGET_TIMESPAN * 4)
 }

@@ -387,7 +387,7 @@ fn add_checks_locally_and_the_server_agrees() {
     );
     assert_one_line_error(
         &run_bbchain(&["--nodes", &master.addr(), "--add", " \t\n "]),
-        "data is empty or only whitespace",
+        "data is only whitespace",
     );
     // Checked locally: nothing reached the master, not even a dead one.
     let dead = format!("127.0.0.1:{}", free_port());
@@ -401,7 +401,7 @@ fn add_checks_locally_and_the_server_agrees() {
         &serde_json::json!({"data": "  \u{a0}\n"}),
     );
     assert_eq!(code, 400, "{body}");
-    assert_eq!(body["error"], "data is empty or only whitespace");
+    assert_eq!(body["error"], "data is only whitespace");
     assert_eq!(master.status()["pending"], 0);
 }
 

@@ -1,9 +1,9 @@
 //! A peer that breaks the rules is dropped and kept away, and the master carries on. The bad peer is
 //! this test, speaking the peer protocol over a WebSocket with the core's message types.
 
-use bbchain_core::block::Coinbase;
 use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
-use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Midstate, Target, Work, scan};
+use bbchain_core::testing;
+use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Target, Work};
 use bbchain_e2e::{Master, free_port, http_get, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
@@ -104,31 +104,8 @@ fn now() -> u32 {
 
 /// A child of the dev genesis, its nonce not yet searched.
 fn child_of_genesis(params: &ChainParams) -> Block {
-    let entries = vec![Entry::Coinbase(Coinbase {
-        height: 1,
-        extra_nonce: 7,
-        miner: "fake".into(),
-    })];
-    let mut block = Block {
-        header: Header {
-            version: 1,
-            prev_hash: params.genesis_hash(),
-            merkle_root: Hash256::ZERO,
-            time: now(),
-            bits: params.pow_limit,
-            nonce: 0,
-        },
-        entries,
-    };
-    block.header.merkle_root = block.compute_merkle_root();
-    block
-}
-
-fn solve(header: &mut Header) {
-    let target = header.target().expect("bits");
-    header.nonce = scan(&Midstate::new(header), &target, 0, u32::MAX)
-        .nonce
-        .expect("dev blocks are easy");
+    let entries = vec![testing::coinbase(1, "fake")];
+    testing::block_with(params.genesis_hash(), entries, params.pow_limit, now())
 }
 
 /// Changes the nonce until the hash misses the target.
@@ -202,7 +179,7 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
     // Proof of work is fine, but the merkle root does not commit to the entries.
     let mut block = child_of_genesis(&params);
     block.header.merkle_root = Hash256::sha256d(b"not the entries");
-    solve(&mut block.header);
+    testing::solve_header(&mut block.header);
     let hash = block.hash().to_string();
     fake.send(&PeerMessage::NewBlock {
         block,
@@ -225,7 +202,7 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
     good.send(&hello(free_port(), Work::ZERO, &params));
     good.expect("hello");
     let mut block = child_of_genesis(&params);
-    solve(&mut block.header);
+    testing::solve_header(&mut block.header);
     let hash = block.hash().to_string();
     good.send(&PeerMessage::NewBlock {
         block,
@@ -363,7 +340,7 @@ fn side_blocks_without_more_work_are_not_stored() {
 
     // A block on the master's tip is taken.
     let mut tip = child_of_genesis(&params);
-    solve(&mut tip.header);
+    testing::solve_header(&mut tip.header);
     let tip_hash = tip.hash().to_string();
     fake.send(&PeerMessage::NewBlock {
         block: tip,
@@ -382,7 +359,7 @@ fn side_blocks_without_more_work_are_not_stored() {
         coinbase.extra_nonce = 8;
     }
     rival.header.merkle_root = rival.compute_merkle_root();
-    solve(&mut rival.header);
+    testing::solve_header(&mut rival.header);
     let rival_hash = rival.hash().to_string();
     fake.send(&PeerMessage::NewBlock {
         block: rival.clone(),

@@ -123,7 +123,7 @@ pub struct Cli {
     #[arg(long, hide = true)]
     pub bench_feed: bool,
     /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
-    /// spacing apart ending now (see `peer::generate` and docs/BENCHMARKS.md).
+    /// spacing apart ending now (see `dev::generate` and docs/BENCHMARKS.md).
     #[arg(long, hide = true, value_name = "N")]
     pub generate: Option<u32>,
     /// With --bench-feed: feed connections to open.

@@ -270,8 +270,8 @@ mod fake_master_tests {
         let nodes = vec![listener.local_addr().unwrap().to_string()];
         let mut easy = [0xff; 32];
         easy[0] = 0;
-        let easy = Target::from_be_bytes(easy);
-        let impossible = Target::from_be_bytes([0; 32]);
+        let easy = Target::from_be_bytes(easy).expect("non-zero");
+        let impossible = Target::ONE;
 
         let master = async move {
             let mut stream = accept_miner(&listener).await;
@@ -314,7 +314,7 @@ mod fake_master_tests {
     async fn a_master_that_drops_after_each_job_is_retried_with_growing_pauses() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let nodes = vec![listener.local_addr().unwrap().to_string()];
-        let impossible = Target::from_be_bytes([0; 32]);
+        let impossible = Target::ONE;
         let master = async move {
             let mut accepted_at = Vec::new();
             for _ in 0..3 {

@@ -276,7 +276,7 @@ mod tests {
         // One hash in 256 qualifies: found quickly, but not by every batch.
         let mut bytes = [0xff; 32];
         bytes[0] = 0;
-        let target = Target::from_be_bytes(bytes);
+        let target = Target::from_be_bytes(bytes).expect("non-zero");
         hashers.board().publish(Some(work(1, "a", target)));
         let Event::Found {
             session,
@@ -304,7 +304,7 @@ mod tests {
         let (tx, mut rx) = unbounded_channel();
         let threads = 2;
         let hashers = Hashers::spawn(threads, tx).unwrap();
-        let impossible = Target::from_be_bytes([0; 32]);
+        let impossible = Target::ONE;
         let old = work(1, "old", impossible);
         hashers.board().publish(Some(Arc::clone(&old)));
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -330,7 +330,7 @@ mod tests {
     fn the_thread_that_claims_the_last_batch_reports_exhaustion() {
         let (tx, mut rx) = unbounded_channel();
         let hashers = Hashers::spawn(2, tx).unwrap();
-        let impossible = Target::from_be_bytes([0; 32]);
+        let impossible = Target::ONE;
         let job = work(4, "tail", impossible);
         // Skip to the last 65536 nonces so the test does not hash four billion.
         let skip = NONCE_SPACE - (1 << 16);

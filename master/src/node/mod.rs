@@ -1,4 +1,4 @@
-//! The node handle: the one way into the chain state for the API, the work feed and (later) peer sync.
+//! The node handle: the one way into the chain state for the API, the work feed and peer sync.
 //!
 //! Writes (blocks, data) go as commands to a single writer thread ([`writer`]) that groups whatever
 //! arrived together into one database commit and answers only after that commit. Reads go straight
@@ -9,15 +9,17 @@
 //!                                         \--> snapshot (watch), template (watch), events (broadcast)
 //! ```
 
+mod chain_state;
 pub mod template;
 mod writer;
 
 pub use template::BlockTemplate;
 
 use crate::config::{NodeConfig, NodeLimits};
-use crate::store::{OpenError, Store};
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{BlockError, BranchAnchor, check_block};
+use crate::store::{BlockInfo, IndexRecord, OpenError, Store};
+use bbchain_core::chain::{BranchAnchor, recent_times};
+use bbchain_core::peer::locator_heights;
+use bbchain_core::validation::{BlockError, EntrySizeError, check_block, check_entry_size};
 use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,17 +151,13 @@ pub enum SubmitError {
 /// Why a data entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddDataError {
-    /// Empty or whitespace-only text.
-    #[error("data is empty or only whitespace")]
-    Empty,
-    /// Longer than a block allows.
-    #[error("data is {len} bytes, more than the {max} allowed")]
-    TooLarge {
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
+    /// Empty, or longer than a data entry may be (the core's rule).
+    #[error(transparent)]
+    Size(#[from] EntrySizeError),
+    /// Only whitespace: a valid entry for the chain, but refused as new data (as the page's form
+    /// refuses it).
+    #[error("data is only whitespace")]
+    Blank,
     /// The queue is at its limit.
     #[error("the data queue is full ({0} entries); try again later")]
     QueueFull(usize),
@@ -171,20 +169,13 @@ pub enum AddDataError {
     ShuttingDown,
 }
 
-/// The rule for new data, shared with the command line's local check (`--add`): not blank (the
-/// page's form trims like JavaScript's `trim`, which also drops U+FEFF) and at most `max` bytes.
-pub fn check_data(text: &str, max: usize) -> Result<(), AddDataError> {
-    if text
-        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .is_empty()
-    {
-        return Err(AddDataError::Empty);
-    }
-    if text.len() > max {
-        return Err(AddDataError::TooLarge {
-            len: text.len(),
-            max,
-        });
+/// The rule for new data, shared with the command line's local check (`--add`): the core's size
+/// rule, and not only whitespace (trimmed like JavaScript's `trim`, which also drops U+FEFF).
+pub fn check_data(text: &str, params: &ChainParams) -> Result<(), AddDataError> {
+    check_entry_size(text, params)?;
+    let blank = |c: char| c.is_whitespace() || c == '\u{feff}';
+    if text.chars().all(blank) {
+        return Err(AddDataError::Blank);
     }
     Ok(())
 }
@@ -213,7 +204,7 @@ pub struct MinerInfo {
 enum Command {
     AddData {
         text: String,
-        reply: oneshot::Sender<Result<DataStatus, AddDataError>>,
+        reply: oneshot::Sender<Result<chain_state::DataAdded, AddDataError>>,
     },
     SubmitBlock {
         block: Block,
@@ -224,7 +215,6 @@ enum Command {
 struct Shared {
     params: ChainParams,
     limits: NodeLimits,
-    peers: Vec<String>,
     store: Arc<Store>,
     commands: Mutex<Option<mpsc::Sender<Command>>>,
     events: broadcast::Sender<NodeEvent>,
@@ -265,14 +255,10 @@ impl Node {
         let writer = writer::Writer::load(store.clone(), &config, events.clone())?;
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(writer.snapshot()));
         let (template_tx, template) = watch::channel(Arc::new(writer.template()));
-        if !config.peers.is_empty() {
-            writer.save_peers(&config.peers)?;
-        }
         let node = Node {
             shared: Arc::new(Shared {
                 params: config.params.clone(),
                 limits: config.limits.clone(),
-                peers: config.peers.clone(),
                 store,
                 commands: Mutex::new(Some(commands)),
                 events,
@@ -352,12 +338,21 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        check_data(&text, self.shared.params.max_entry_bytes)?;
+        check_data(&text, &self.shared.params)?;
+        let id = bbchain_core::block::data_id(&text);
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
         }
-        answer.await.unwrap_or(Err(AddDataError::ShuttingDown))
+        match answer.await.unwrap_or(Err(AddDataError::ShuttingDown))? {
+            chain_state::DataAdded::Pending => Ok(DataStatus::Pending),
+            // Already in a block: its proof is built here, by a reader, not by the writer. A reorg
+            // in between may have put it back in the queue.
+            chain_state::DataAdded::Confirmed => Ok(self
+                .data_status(&id)
+                .map_err(|err| AddDataError::Storage(format!("{err:#}")))?
+                .unwrap_or(DataStatus::Pending)),
+        }
     }
 
     /// The chain's rules.
@@ -368,11 +363,6 @@ impl Node {
     /// Client limits.
     pub fn limits(&self) -> &NodeLimits {
         &self.shared.limits
-    }
-
-    /// Peers given at start (`--nodes`).
-    pub fn peers(&self) -> &[String] {
-        &self.shared.peers
     }
 
     /// Masters linked right now, as `host:port` where they accept peers.
@@ -414,6 +404,18 @@ impl Node {
         Ok(reader.block(&hash)?.map(|block| (hash, block)))
     }
 
+    /// The main-chain block at `height` as summaries show it, without decoding the block.
+    pub fn summary_at(&self, height: u32) -> anyhow::Result<Option<(IndexRecord, BlockInfo)>> {
+        let reader = self.shared.store.read()?;
+        let Some(hash) = reader.main_hash(height)? else {
+            return Ok(None);
+        };
+        let (Some(record), Some(info)) = (reader.record(&hash)?, reader.block_info(&hash)?) else {
+            return Ok(None);
+        };
+        Ok(Some((record, info)))
+    }
+
     /// Height of a stored block and whether it is on the main chain.
     pub fn block_height(&self, hash: &Hash256) -> anyhow::Result<Option<(u32, bool)>> {
         let reader = self.shared.store.read()?;
@@ -431,15 +433,9 @@ impl Node {
         let Some(parent) = reader.record(hash)? else {
             return Ok(None);
         };
-        let mut recent_times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
-        let mut cursor = Some(parent);
-        while let Some(record) = cursor {
-            recent_times.push(record.header.time);
-            if recent_times.len() == MEDIAN_TIME_BLOCKS || record.height == 0 {
-                break;
-            }
-            cursor = reader.record(&record.header.prev_hash)?;
-        }
+        let recent_times = recent_times(parent.height, &parent.header, |hash| {
+            Ok::<_, anyhow::Error>(reader.record(hash)?.map(|r| (r.height, r.header)))
+        })?;
         Ok(Some(ParentContext {
             height: parent.height,
             anchor: parent.anchor,
@@ -464,19 +460,8 @@ impl Node {
         let tip = reader.tip()?;
         let top = reader.record(&tip)?.map_or(0, |r| r.height);
         let mut out = Vec::new();
-        let mut height = i64::from(top);
-        let mut step = 1;
-        while height > 0 {
-            if let Some(hash) = reader.main_hash(height as u32)? {
-                out.push(hash);
-            }
-            if out.len() >= 10 {
-                step *= 2;
-            }
-            height -= step;
-        }
-        if let Some(genesis) = reader.main_hash(0)? {
-            out.push(genesis);
+        for height in locator_heights(top) {
+            out.extend(reader.main_hash(height)?);
         }
         Ok(out)
     }

@@ -84,13 +84,6 @@ impl BlockTemplate {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,11 @@
 //! Header-first checks: a peer's headers are validated by the core (link, bits, time, proof of work)
 //! before any of their blocks is asked for.
 
-use bbchain_core::params::MEDIAN_TIME_BLOCKS;
-use bbchain_core::validation::{self, BranchAnchor};
-use bbchain_core::{BlockError, ChainContext, ChainParams, CompactTarget, Hash256, Header};
+use crate::node::Node;
+use bbchain_core::chain::{BranchAnchor, MEDIAN_TIME_BLOCKS};
+use bbchain_core::difficulty::expected_bits;
+use bbchain_core::validation;
+use bbchain_core::{BlockError, ChainContext, ChainParams, CompactTarget, Hash256, Header, Work};
 use std::collections::VecDeque;
 
 /// The end of a validated header chain: everything checking its next header needs.
@@ -62,7 +64,7 @@ impl HeaderTrail {
 
     /// The bits the next header must carry.
     pub fn next_bits(&mut self, params: &ChainParams) -> CompactTarget {
-        params.expected_bits(&self.context())
+        expected_bits(params, &self.context())
     }
 
     /// Checks `header` as the next one and, if it passes, moves the trail onto it.
@@ -100,10 +102,24 @@ impl HeaderTrail {
     }
 }
 
+/// The work one header stands for (none for bits that do not decode; checked headers always do).
+pub(crate) fn header_work(header: &Header) -> Work {
+    header
+        .target()
+        .map_or(Work::ZERO, |target| target.to_work())
+}
+
+/// The trail ending at a stored block, to check headers that build on it.
+pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+    Ok(node
+        .parent_context(hash)?
+        .map(|parent| HeaderTrail::new(*hash, parent.height, parent.anchor, parent.recent_times)))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::peer::generate::mine_child;
+    use crate::dev::generate::mine_child;
     use bbchain_core::{Block, Midstate, scan};
 
     pub(crate) fn genesis_trail(params: &ChainParams) -> HeaderTrail {

@@ -2,23 +2,26 @@
 //! and gossip until either side hangs up.
 
 use super::headers::HeaderTrail;
+use super::headers::{header_work, trail_at};
+use super::outbox::Outbox;
+use super::socket::{Frame, LinkIo};
 use super::sync::{BlockQueue, DownloadError};
-use super::{LinkInfo, OUTBOX, Peers};
-use super::{header_work, trail_at};
+use super::{LinkInfo, Peers};
+use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{
     Hello, MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_DATA_ENTRIES, MAX_HEADERS, MAX_LOCATOR,
     MAX_PEER_ADDRS, PEER_PROTOCOL_VERSION, PeerMessage,
 };
+use bbchain_core::validation::{Blame, check_entry_size};
 use bbchain_core::{Block, BlockError, Hash256, Header, Work};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// How long the other side has to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,76 +32,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Most headers held while their chain has no more work than ours; past this the link ends.
 const MAX_UNQUEUED: usize = 50 * MAX_HEADERS;
-/// How long one message may take to go out; a peer that stops reading is dropped.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most bytes waiting in one link's outbox: a peer that asks and never reads cannot grow it further.
-/// Room for the two `blocks` answers an honest peer has in flight (each up to [`MAX_BLOCKS_BYTES`]
-/// of blocks, twice that in hex) besides a quarter kept for gossip.
-const OUTBOX_BYTES: usize = 6 * MAX_BLOCKS_BYTES;
 /// How often a link offers the peer the data still waiting here.
 const PENDING_RESEND: Duration = Duration::from_secs(30);
 /// How many of the oldest waiting entries one offer carries at most.
 const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
-
-/// A link's queue of messages to send, bounded in count ([`OUTBOX`]) and bytes ([`OUTBOX_BYTES`]).
-/// Nothing waits on it: gossip that finds it a quarter full is dropped; anything else that does
-/// not fit ends the link.
-#[derive(Debug, Clone)]
-pub(super) struct Outbox {
-    sender: mpsc::Sender<String>,
-    bytes: Arc<AtomicUsize>,
-}
-
-impl Outbox {
-    /// The outbox and the receiving end its writer drains.
-    fn new() -> (Outbox, mpsc::Receiver<String>) {
-        let (sender, receiver) = mpsc::channel(OUTBOX);
-        let outbox = Outbox {
-            sender,
-            bytes: Arc::new(AtomicUsize::new(0)),
-        };
-        (outbox, receiver)
-    }
-
-    /// Queues `text`; false if the outbox is full or the link is gone.
-    pub(super) fn try_queue(&self, text: String) -> bool {
-        let len = text.len();
-        let before = self.bytes.fetch_add(len, Ordering::Relaxed);
-        // One message always fits in an empty outbox, whatever its size.
-        if (before > 0 && before + len > OUTBOX_BYTES) || self.sender.try_send(text).is_err() {
-            self.bytes.fetch_sub(len, Ordering::Relaxed);
-            return false;
-        }
-        true
-    }
-
-    /// Queues gossip (new blocks, data, offers), which may use only a quarter of the outbox: the
-    /// rest stays free for requests and answers, which end the link when they do not fit.
-    pub(super) fn try_queue_gossip(&self, text: String) -> bool {
-        let quarter_full = self.bytes.load(Ordering::Relaxed) + text.len() > OUTBOX_BYTES / 4
-            || self.sender.capacity() < OUTBOX - OUTBOX / 4;
-        !quarter_full && self.try_queue(text)
-    }
-
-    /// Resolves when the writer has stopped (the socket failed or a send timed out).
-    async fn writer_gone(&self) {
-        self.sender.closed().await;
-    }
-}
-
-/// A WebSocket frame, whichever library carried it.
-pub(super) enum Frame {
-    Text(String),
-    Binary,
-    Close,
-    Control,
-}
-
-/// Both halves of a WebSocket, from axum (inbound) or tokio-tungstenite (outbound).
-pub(super) struct LinkIo {
-    pub incoming: Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
-    pub outgoing: Pin<Box<dyn Sink<String, Error = anyhow::Error> + Send>>,
-}
 
 /// Who opened the link.
 pub(super) enum Direction {
@@ -134,6 +71,15 @@ fn misbehaved(why: impl Into<String>) -> LinkError {
     LinkError::Misbehaved(why.into())
 }
 
+/// A peer's block or header failed `error`: ban the peer or only drop the link, as the core's
+/// [`BlockError::blame`] says.
+fn refused_block(error: &BlockError, why: String) -> LinkError {
+    match error.blame() {
+        Blame::Sender => LinkError::Misbehaved(why),
+        Blame::Nobody => LinkError::Refused(why),
+    }
+}
+
 /// The JSON text of a message.
 pub(super) fn encode(message: &PeerMessage) -> String {
     serde_json::to_string(message).expect("peer messages always serialize")
@@ -143,21 +89,9 @@ pub(super) fn encode(message: &PeerMessage) -> String {
 pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool {
     let LinkIo {
         mut incoming,
-        mut outgoing,
+        outgoing,
     } = io;
-    let (outbox, mut queued) = Outbox::new();
-    // The writer holds the byte count, not a sender: the queue must end when the link drops it.
-    let queued_bytes = outbox.bytes.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(text) = queued.recv().await {
-            queued_bytes.fetch_sub(text.len(), Ordering::Relaxed);
-            match tokio::time::timeout(SEND_TIMEOUT, outgoing.send(text)).await {
-                Ok(Ok(())) => {}
-                _ => return,
-            }
-        }
-        let _ = tokio::time::timeout(SEND_TIMEOUT, outgoing.close()).await;
-    });
+    let (outbox, writer) = Outbox::spawn(outgoing);
     let mut name = match &direction {
         Direction::Inbound(remote) => remote.to_string(),
         Direction::Outbound(addr) => addr.clone(),
@@ -205,7 +139,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             peer_work: hello.chainwork,
             answer_due: AnswerDeadline::default(),
         };
-        link.send(&PeerMessage::GetPeers).await?;
+        link.send(&PeerMessage::GetPeers)?;
         link.send_pending_data()?;
         link.pump().await?;
         link.serve(&mut incoming, &closed).await
@@ -400,7 +334,7 @@ struct Link {
 impl Link {
     /// Queues a request or an answer; a peer that lets its outbox fill up is not reading, so
     /// the link ends rather than wait (or grow) for it.
-    async fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
+    fn send(&self, message: &PeerMessage) -> Result<(), LinkError> {
         if self.outbox.try_queue(encode(message)) {
             Ok(())
         } else {
@@ -453,7 +387,7 @@ impl Link {
                     return Err(misbehaved("locator too long"));
                 }
                 let headers = self.node.headers_after(&locator, MAX_HEADERS)?;
-                self.send(&PeerMessage::Headers { headers }).await
+                self.send(&PeerMessage::Headers { headers })
             }
             PeerMessage::Headers { headers } => {
                 self.answer_due.answered();
@@ -464,7 +398,7 @@ impl Link {
                     return Err(misbehaved("too many blocks asked for"));
                 }
                 let blocks = self.read_blocks(&hashes)?;
-                self.send(&PeerMessage::Blocks { blocks }).await
+                self.send(&PeerMessage::Blocks { blocks })
             }
             PeerMessage::Blocks { blocks } => {
                 self.answer_due.answered();
@@ -476,7 +410,7 @@ impl Link {
             PeerMessage::Data { entries } => self.on_data(entries).await,
             PeerMessage::GetPeers => {
                 let addrs = self.peers.shareable(&self.name);
-                self.send(&PeerMessage::Peers { addrs }).await
+                self.send(&PeerMessage::Peers { addrs })
             }
             PeerMessage::Peers { addrs } => {
                 if addrs.len() > MAX_PEER_ADDRS {
@@ -505,7 +439,7 @@ impl Link {
             locator.truncate(MAX_LOCATOR);
         }
         self.headers_open = true;
-        self.send(&PeerMessage::GetHeaders { locator }).await
+        self.send(&PeerMessage::GetHeaders { locator })
     }
 
     /// Checks the headers (link, bits, time, proof of work) and queues the blocks we lack.
@@ -530,10 +464,7 @@ impl Link {
             }
         };
         if let Err(bad) = trail.extend(&headers, self.node.params(), unix_now()) {
-            return Err(match bad.error {
-                BlockError::TimeTooNew { .. } => LinkError::Refused(bad.to_string()),
-                _ => misbehaved(format!("invalid {bad}")),
-            });
+            return Err(refused_block(&bad.error, format!("invalid {bad}")));
         }
         for header in &headers {
             work = work + header_work(header);
@@ -588,7 +519,7 @@ impl Link {
                     blocks: 0,
                 });
             }
-            self.send(&PeerMessage::GetBlocks { hashes }).await?;
+            self.send(&PeerMessage::GetBlocks { hashes })?;
         }
         if !self.busy()
             && let Some(progress) = self.progress.take()
@@ -654,10 +585,7 @@ impl Link {
             match result {
                 Ok(_) => {}
                 Err(SubmitError::Invalid(err)) => {
-                    return Err(match err {
-                        BlockError::TimeTooNew { .. } => LinkError::Refused(err.to_string()),
-                        _ => misbehaved(format!("invalid block: {err}")),
-                    });
+                    return Err(refused_block(&err, format!("invalid block: {err}")));
                 }
                 Err(SubmitError::UnknownParent(parent)) => {
                     return Err(misbehaved(format!("block with unknown parent {parent}")));
@@ -704,12 +632,12 @@ impl Link {
         if entries.len() > MAX_DATA_ENTRIES {
             return Err(misbehaved("too many data entries"));
         }
-        let max = self.node.params().max_entry_bytes;
-        if let Some(bad) = entries.iter().find(|t| t.is_empty() || t.len() > max) {
-            return Err(misbehaved(format!(
-                "data entry of {} bytes; entries are 1 to {max} bytes",
-                bad.len()
-            )));
+        let params = self.node.params();
+        if let Some(err) = entries
+            .iter()
+            .find_map(|t| check_entry_size(t, params).err())
+        {
+            return Err(misbehaved(format!("data entry refused: {err}")));
         }
         let results =
             futures_util::future::join_all(entries.into_iter().map(|t| self.node.add_data(t)))
@@ -723,30 +651,9 @@ impl Link {
     }
 }
 
-pub(super) fn unix_now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gossip_leaves_room_for_answers() {
-        let (outbox, _receiver) = Outbox::new();
-        assert!(outbox.try_queue_gossip("a new block".into()));
-        assert!(outbox.try_queue("x".repeat(OUTBOX_BYTES / 4)));
-        assert!(
-            !outbox.try_queue_gossip("more gossip".into()),
-            "gossip stops at a quarter"
-        );
-        assert!(
-            outbox.try_queue("y".repeat(OUTBOX_BYTES / 2)),
-            "an answer still fits"
-        );
-    }
 
     #[test]
     fn only_answers_move_the_answer_deadline() {

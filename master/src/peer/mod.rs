@@ -10,30 +10,32 @@
 //! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
 //! ```
 
-pub mod generate;
 pub mod headers;
 mod link;
+mod outbox;
+mod socket;
 pub mod sync;
 
+use crate::addr::check_node_addr;
+use crate::backoff::Backoff;
 use crate::node::{Node, NodeEvent};
 use axum::Router;
+use axum::extract::State;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{State, ws};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bbchain_core::Hash256;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
-use bbchain_core::{Hash256, Work};
-use futures_util::{SinkExt, StreamExt};
-use headers::HeaderTrail;
-use link::{Frame, LinkIo, Outbox};
+use outbox::Outbox;
+use socket::LinkIo;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use sync::{Backoff, BanList};
+use sync::BanList;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 /// Most addresses a master remembers (learned from peer lists).
@@ -45,9 +47,9 @@ const MAX_LINKS: usize = 64;
 /// Most `/ws/peer` sockets open at once, counted before the handshake: each may hold a large
 /// partial message, so unlinked sockets must not pile up.
 const MAX_INBOUND_SOCKETS: usize = 2 * MAX_LINKS;
-/// Messages waiting to go out on one link; gossip to a slower peer is dropped past this (it
-/// catches up by sync).
-const OUTBOX: usize = 256;
+/// The first pause before dialing a master again, and the longest.
+const REDIAL_FIRST: Duration = Duration::from_secs(1);
+const REDIAL_MAX: Duration = Duration::from_secs(60);
 /// A link that stayed up this long resets the redial delay.
 const LASTING_LINK: Duration = Duration::from_secs(10);
 /// How long to wait for a dialed master to answer.
@@ -149,7 +151,7 @@ impl Peers {
     /// Remembers a master's address and dials it (unless known, ourselves, or too many).
     fn learn(&self, addr: &str) {
         let addr = addr.trim();
-        if addr.parse::<SocketAddr>().is_err() && !looks_like_host_port(addr) {
+        if check_node_addr(addr).is_err() {
             return;
         }
         let mut state = self.inner.state.lock().expect("lock");
@@ -288,21 +290,6 @@ fn random_nonce() -> u64 {
     hasher.finish() | 1
 }
 
-/// `host:port` with a non-empty host and a numeric port.
-fn looks_like_host_port(addr: &str) -> bool {
-    match addr.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && host.len() <= 253
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
-        }
-        None => false,
-    }
-}
-
 /// `GET /ws/peer`: a master dialing us. Refused with `503` when too many peer sockets are open.
 async fn accept(
     State(peers): State<Peers>,
@@ -324,23 +311,7 @@ async fn accept(
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let incoming = stream.map(|message| match message {
-                Ok(Message::Text(text)) => Ok(Frame::Text(text.to_string())),
-                Ok(Message::Binary(_)) => Ok(Frame::Binary),
-                Ok(Message::Close(_)) => Ok(Frame::Close),
-                Ok(_) => Ok(Frame::Control),
-                Err(err) => Err(anyhow::Error::from(err)),
-            });
-            let outgoing = sink
-                .sink_map_err(anyhow::Error::from)
-                .with(|text: String| async move {
-                    Ok::<_, anyhow::Error>(ws::Message::Text(text.into()))
-                });
-            let io = LinkIo {
-                incoming: Box::pin(incoming),
-                outgoing: Box::pin(outgoing),
-            };
+            let io = LinkIo::new(socket);
             link::run(peers, io, link::Direction::Inbound(remote)).await;
             drop(permit);
         })
@@ -362,7 +333,7 @@ async fn dial(peers: Peers, addr: String) {
 }
 
 async fn dial_loop(peers: Peers, addr: String) {
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(REDIAL_FIRST, REDIAL_MAX);
     loop {
         if peers
             .inner
@@ -402,7 +373,6 @@ async fn dial_loop(peers: Peers, addr: String) {
 
 /// Opens a WebSocket to `ws://addr/ws/peer`.
 async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
-    use tokio_tungstenite::tungstenite::Message as TMessage;
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
@@ -414,21 +384,7 @@ async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("timed out"))??;
-    let (sink, stream) = socket.split();
-    let incoming = stream.map(|message| match message {
-        Ok(TMessage::Text(text)) => Ok(Frame::Text(text.to_string())),
-        Ok(TMessage::Binary(_)) => Ok(Frame::Binary),
-        Ok(TMessage::Close(_)) => Ok(Frame::Close),
-        Ok(_) => Ok(Frame::Control),
-        Err(err) => Err(anyhow::Error::from(err)),
-    });
-    let outgoing = sink
-        .sink_map_err(anyhow::Error::from)
-        .with(|text: String| async move { Ok::<_, anyhow::Error>(TMessage::Text(text.into())) });
-    Ok(LinkIo {
-        incoming: Box::pin(incoming),
-        outgoing: Box::pin(outgoing),
-    })
+    Ok(LinkIo::new(socket))
 }
 
 /// Relays node events to every link: the new tip as it changes, and newly queued data entries.
@@ -503,25 +459,13 @@ fn relay_data(peers: &Peers, ids: &[Hash256]) {
     }
 }
 
-/// The work one header stands for (none for bits that do not decode; checked headers always do).
-pub(crate) fn header_work(header: &bbchain_core::Header) -> Work {
-    header
-        .target()
-        .map_or(Work::ZERO, |target| target.to_work())
-}
-
-/// The trail ending at a stored block, to check headers that build on it.
-pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
-    Ok(node
-        .parent_context(hash)?
-        .map(|parent| HeaderTrail::new(*hash, parent.height, parent.anchor, parent.recent_times)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::NodeConfig;
+    use crate::peer::headers::{header_work, trail_at};
     use bbchain_core::ChainParams;
+    use bbchain_core::Work;
 
     /// Mines `count` blocks on the stored block `parent`, handing each to the node.
     async fn mine_on(node: &Node, parent: Hash256, count: u32, miner: &str) -> Vec<Hash256> {
@@ -529,8 +473,8 @@ mod tests {
         let mut trail = trail_at(node, &parent).unwrap().unwrap();
         let mut hashes = Vec::new();
         for i in 0..count {
-            let time = link::unix_now() - 1000 + trail.height * 10 + i;
-            let block = generate::mine_child(&mut trail, &params, time, miner);
+            let time = crate::clock::unix_now() - 1000 + trail.height * 10 + i;
+            let block = crate::dev::generate::mine_child(&mut trail, &params, time, miner);
             trail.push(&block.header, &params, u32::MAX).unwrap();
             hashes.push(block.hash());
             node.submit_block(block).await.unwrap();
@@ -566,17 +510,5 @@ mod tests {
         tokio::task::spawn_blocking(move || task.shutdown())
             .await
             .unwrap();
-    }
-
-    #[test]
-    fn addresses_are_checked_before_dialing() {
-        assert!(looks_like_host_port("127.0.0.1:8000"));
-        assert!(looks_like_host_port("example.org:8000"));
-        assert!(!looks_like_host_port("127.0.0.1"));
-        assert!(!looks_like_host_port(":8000"));
-        assert!(!looks_like_host_port("host:0"));
-        assert!(!looks_like_host_port("host:99999"));
-        assert!(!looks_like_host_port("a b:80"));
-        assert!(!looks_like_host_port("<script>:80"));
     }
 }

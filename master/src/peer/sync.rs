@@ -110,40 +110,6 @@ impl BlockQueue {
     }
 }
 
-/// Reconnect delays: 1 s, doubling to a minute; reset after a good handshake.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_secs(1);
-    const MAX: Duration = Duration::from_secs(60);
-
-    /// Starts at the first delay.
-    pub fn new() -> Backoff {
-        Backoff { next: Self::FIRST }
-    }
-
-    /// The delay before the next attempt; the one after is twice as long, up to the maximum.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        delay
-    }
-
-    /// After a link worked: the next failure waits the first delay again.
-    pub fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff::new()
-    }
-}
-
 /// Peers that misbehaved, by the address they accept peers on, and until when they are refused.
 #[derive(Debug, Default)]
 pub struct BanList {
@@ -232,15 +198,6 @@ mod tests {
             queue.receive(blocks.clone()),
             Err(DownloadError::Unrequested(blocks[1].hash()))
         );
-    }
-
-    #[test]
-    fn backoff_doubles_to_a_cap_and_resets() {
-        let mut backoff = Backoff::new();
-        let delays: Vec<u64> = (0..8).map(|_| backoff.next_delay().as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), Duration::from_secs(1));
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Helpers shared by the integration tests: reading the vector files and building dev-chain blocks.
+//! Helpers shared by the integration tests: reading the vector files (blocks are built with
+//! `bbchain_core::testing`).
 #![allow(dead_code)]
 
-use bbchain_core::merkle::merkle_root;
-use bbchain_core::{Block, ChainParams, Coinbase, Entry, Hash256, Header, Midstate, Target, scan};
+use bbchain_core::{Hash256, Target};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -50,48 +50,14 @@ pub fn bits(hex: &str) -> bbchain_core::CompactTarget {
     bbchain_core::CompactTarget(u32::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap())
 }
 
-/// A 256-bit big-endian hex target.
-pub fn target_hex(hex: &str) -> Target {
+/// A 256-bit big-endian hex number.
+pub fn value_hex(hex: &str) -> ruint::aliases::U256 {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex, &mut bytes).expect("64 hex digits");
-    Target::from_be_bytes(bytes)
+    ruint::aliases::U256::from_be_bytes(bytes)
 }
 
-/// A coinbase entry for `height`.
-pub fn coinbase(height: u32) -> Entry {
-    Entry::Coinbase(Coinbase {
-        height,
-        extra_nonce: 7,
-        miner: "tester".into(),
-    })
-}
-
-/// A header committing to `entries` on top of `parent`, not yet mined.
-pub fn header_for(parent: &Header, entries: &[Entry], bits: bbchain_core::CompactTarget) -> Header {
-    let leaves: Vec<Hash256> = entries.iter().map(Entry::leaf_hash).collect();
-    Header {
-        version: 1,
-        prev_hash: parent.block_hash(),
-        merkle_root: merkle_root(&leaves),
-        time: parent.time + 1,
-        bits,
-        nonce: 0,
-    }
-}
-
-/// Sets the first nonce that meets the header's own target.
-pub fn mine(header: &mut Header) {
-    let target = header.target().expect("valid bits");
-    let found = scan(&Midstate::new(header), &target, 0, u32::MAX);
-    header.nonce = found.nonce.expect("a nonce under an easy target");
-}
-
-/// A valid dev-chain block 1 on top of genesis, with `entries` after its coinbase.
-pub fn dev_block_1(params: &ChainParams, data: &[&str]) -> Block {
-    let genesis = params.genesis_block();
-    let mut entries = vec![coinbase(1)];
-    entries.extend(data.iter().map(|text| Entry::data(*text)));
-    let mut header = header_for(&genesis.header, &entries, params.pow_limit);
-    mine(&mut header);
-    Block { header, entries }
+/// A 256-bit big-endian hex target (never zero).
+pub fn target_hex(hex: &str) -> Target {
+    Target::new(value_hex(hex)).expect("a non-zero target")
 }

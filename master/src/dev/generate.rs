@@ -6,14 +6,13 @@
 //! passes the same validation as any other. It builds long chains fast for sync tests and the sync
 //! benchmark; it is useless on `main`, where every block costs real work.
 
-use super::headers::HeaderTrail;
-use super::link::unix_now;
-use super::trail_at;
+use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::node::{Node, SubmitOutcome};
+use crate::peer::headers::HeaderTrail;
+use crate::peer::headers::trail_at;
 use anyhow::{Context, bail};
-use bbchain_core::block::Coinbase;
-use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Midstate, scan};
+use bbchain_core::{Block, ChainParams, testing};
 use std::time::Instant;
 
 /// Blocks handed to the writer per commit.
@@ -67,34 +66,8 @@ async fn generate(node: &Node, count: u32) -> anyhow::Result<()> {
 /// A valid child of the trail's end with this time and miner name, its nonce found by the core's
 /// scan (a few hashes at the dev chain's pow limit).
 pub fn mine_child(trail: &mut HeaderTrail, params: &ChainParams, time: u32, miner: &str) -> Block {
-    let height = trail.height + 1;
-    let entries = vec![Entry::Coinbase(Coinbase {
-        height,
-        extra_nonce: 0,
-        miner: miner.into(),
-    })];
-    let mut block = Block {
-        header: Header {
-            version: 1,
-            prev_hash: trail.hash,
-            merkle_root: Hash256::ZERO,
-            time,
-            bits: trail.next_bits(params),
-            nonce: 0,
-        },
-        entries,
-    };
-    block.header.merkle_root = block.compute_merkle_root();
-    let target = block.header.target().unwrap_or(params.pow_limit_target());
-    loop {
-        if let Some(nonce) = scan(&Midstate::new(&block.header), &target, 0, u32::MAX).nonce {
-            block.header.nonce = nonce;
-            return block;
-        }
-        // Every nonce failed: change the coinbase and scan again.
-        if let Some(Entry::Coinbase(coinbase)) = block.entries.first_mut() {
-            coinbase.extra_nonce += 1;
-        }
-        block.header.merkle_root = block.compute_merkle_root();
-    }
+    let entries = vec![testing::coinbase(trail.height + 1, miner)];
+    let mut block = testing::block_with(trail.hash, entries, trail.next_bits(params), time);
+    testing::solve(&mut block);
+    block
 }
