@@ -100,7 +100,9 @@ impl From<JsonRejection> for AppError {
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
-            AddDataError::Size(EntrySizeError::Empty) => StatusCode::BAD_REQUEST,
+            AddDataError::Size(EntrySizeError::Empty) | AddDataError::Blank => {
+                StatusCode::BAD_REQUEST
+            }
             AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE

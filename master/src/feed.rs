@@ -112,7 +112,10 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 let template = templates.borrow_and_update().clone();
                 session.as_mut().map(|s| s.new_job(template))
             }
-            () = app.shutdown.cancelled() => break,
+            () = app.shutdown.cancelled() => {
+                say_goodbye(&mut socket).await;
+                break;
+            }
         };
         if let Some(reply) = reply {
             let text = serde_json::to_string(&reply).expect("messages serialize");
@@ -121,6 +124,18 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
             }
         }
     }
+}
+
+/// A close frame ("going away") so a miner sees a clean close, not a reset, when the master stops;
+/// a miner that does not read gets a second at most.
+async fn say_goodbye(socket: &mut WebSocket) {
+    use axum::extract::ws::{CloseFrame, close_code};
+    let frame = CloseFrame {
+        code: close_code::AWAY,
+        reason: "the master is stopping".into(),
+    };
+    let close = socket.send(Message::Close(Some(frame)));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
 fn rejected(job_id: Option<String>, reason: impl Into<String>) -> MasterMessage {

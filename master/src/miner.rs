@@ -97,15 +97,13 @@ pub const MAX_THREADS: usize = 1024;
 
 /// `threads`, or one per core when it is 0; an error above [`MAX_THREADS`].
 pub fn thread_count(threads: usize) -> anyhow::Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     anyhow::ensure!(
         threads <= MAX_THREADS,
-        "--threads {threads} is too many; at most {MAX_THREADS}"
+        "--threads {threads} is too many: at most {MAX_THREADS} (this machine has {})",
+        plural(cores, "core")
     );
-    Ok(if threads > 0 {
-        threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    })
+    Ok(if threads > 0 { threads } else { cores })
 }
 
 /// Mines until `shutdown` completes.
@@ -137,7 +135,11 @@ pub async fn run(
         name.len()
     );
     let threads = thread_count(config.threads)?;
-    tracing::info!("native miner {name:?} starting {threads} threads");
+    tracing::info!(
+        "native miner {name:?}: {} for {}",
+        plural(threads, "thread"),
+        nodes.join(", ")
+    );
     feed::mine(&nodes, &name, threads, config.timings, shutdown).await
 }
 
@@ -145,15 +147,16 @@ pub async fn run(
 const BENCH_WARMUP: Duration = Duration::from_secs(1);
 const BENCH_MEASURE: Duration = Duration::from_secs(5);
 
-/// Measures the hashrate offline with `threads` threads (0: one per core) and prints
-/// `hashrate: <n> H/s`.
+/// Measures the hashrate offline with `threads` threads (0: one per core): prints it for people
+/// (`9.48 MH/s`), then a last line for scripts, `hashrate: <n> H/s`.
 ///
 /// It runs the real mining threads on a synthetic header with an impossible target (zero), so the
 /// figure includes the batch and job-check overhead of actual mining.
 pub fn benchmark(threads: usize) -> anyhow::Result<()> {
     let threads = thread_count(threads)?;
     println!(
-        "benchmark: {threads} thread(s), {} s warm-up, {} s measured",
+        "benchmark: {}, {} s warm-up, {} s measured",
+        plural(threads, "thread"),
         BENCH_WARMUP.as_secs(),
         BENCH_MEASURE.as_secs()
     );
@@ -177,8 +180,22 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
     let hashes = hashers.board().hashes() - start_hashes;
     let rate = hashes as f64 / started.elapsed().as_secs_f64();
     drop(hashers);
+    println!(
+        "{} ({} per thread)",
+        format_rate(rate),
+        format_rate(rate / threads as f64)
+    );
     println!("hashrate: {rate:.0} H/s");
     Ok(())
+}
+
+/// `1 thread`, `4 threads`.
+pub fn plural(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// A hashrate for people: `12.34 MH/s`.
@@ -202,6 +219,13 @@ mod tests {
         assert_eq!(format_rate(0.0), "0.00 H/s");
         assert_eq!(format_rate(999.0), "999.00 H/s");
         assert_eq!(format_rate(12_345_678.0), "12.35 MH/s");
+    }
+
+    #[test]
+    fn counts_read_well() {
+        assert_eq!(plural(1, "thread"), "1 thread");
+        assert_eq!(plural(0, "miner"), "0 miners");
+        assert_eq!(plural(12, "core"), "12 cores");
     }
 
     #[test]

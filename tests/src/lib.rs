@@ -264,6 +264,16 @@ pub struct Master {
 /// How long a master may take to start.
 const START_PATIENCE: Duration = Duration::from_secs(30);
 
+/// The port of a master's startup line `master on http://127.0.0.1:PORT (...)`, logged once the
+/// master listens (so it answers from then on).
+pub fn reported_port(process: &Process) -> u16 {
+    process.wait_for_line(START_PATIENCE, |line| {
+        let (_, rest) = line.split_once("master on http://")?;
+        let addr = rest.split_whitespace().next()?;
+        addr.parse::<SocketAddr>().ok().map(|addr| addr.port())
+    })
+}
+
 impl Master {
     /// Starts a dev-chain master on `--port 0` with `extra` arguments, and reads the port it got from
     /// its startup line.
@@ -271,7 +281,7 @@ impl Master {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let process = Master::spawn(0, data_dir.path(), &args);
-        let port = Master::reported_port(&process);
+        let port = reported_port(&process);
         let master = Master {
             port,
             args,
@@ -296,16 +306,6 @@ impl Master {
         ];
         args.extend(extra.iter().map(String::as_str));
         spawn_bbchain(&args)
-    }
-
-    /// The port of the startup line `master on http://127.0.0.1:PORT (...)`, logged once the
-    /// master listens (so it answers from then on).
-    fn reported_port(process: &Process) -> u16 {
-        process.wait_for_line(START_PATIENCE, |line| {
-            let (_, rest) = line.split_once("master on http://")?;
-            let addr = rest.split_whitespace().next()?;
-            addr.parse::<SocketAddr>().ok().map(|addr| addr.port())
-        })
     }
 
     /// `127.0.0.1:<port>`, as `--nodes` takes it.
@@ -342,7 +342,7 @@ impl Master {
     pub fn restart(&mut self) {
         self.process.kill();
         self.process = Master::spawn(self.port, self.data_dir.path(), &self.args);
-        let port = Master::reported_port(&self.process);
+        let port = reported_port(&self.process);
         assert_eq!(port, self.port, "restarted on its port");
         self.status();
     }

@@ -136,6 +136,9 @@ impl<'a> Session<'a> {
                     last_heard = Instant::now();
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_master_message(&text).map(|m| frame(&m)),
+                        Some(Ok(Message::Close(Some(frame)))) if !frame.reason.is_empty() => {
+                            return lost(frame.reason.to_string());
+                        }
                         Some(Ok(Message::Close(_))) | None => {
                             return lost("the master closed the connection".into());
                         }

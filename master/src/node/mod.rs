@@ -154,6 +154,10 @@ pub enum AddDataError {
     /// Empty, or longer than a data entry may be (the core's rule).
     #[error(transparent)]
     Size(#[from] EntrySizeError),
+    /// Only whitespace: a valid entry for the chain, but refused as new data (as the page's form
+    /// refuses it).
+    #[error("data is only whitespace")]
+    Blank,
     /// The queue is at its limit.
     #[error("the data queue is full ({0} entries); try again later")]
     QueueFull(usize),
@@ -163,6 +167,17 @@ pub enum AddDataError {
     /// The node is stopping.
     #[error("the node is shutting down")]
     ShuttingDown,
+}
+
+/// The rule for new data, shared with the command line's local check (`--add`): the core's size
+/// rule, and not only whitespace (trimmed like JavaScript's `trim`, which also drops U+FEFF).
+pub fn check_data(text: &str, params: &ChainParams) -> Result<(), AddDataError> {
+    check_entry_size(text, params)?;
+    let blank = |c: char| c.is_whitespace() || c == '\u{feff}';
+    if text.chars().all(blank) {
+        return Err(AddDataError::Blank);
+    }
+    Ok(())
 }
 
 /// A stored block as the parent of blocks or headers still to check (see [`Node::parent_context`]).
@@ -323,7 +338,7 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        check_entry_size(&text, &self.shared.params)?;
+        check_data(&text, &self.shared.params)?;
         let id = bbchain_core::block::data_id(&text);
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {

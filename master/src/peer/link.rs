@@ -56,6 +56,9 @@ enum LinkError {
     Misbehaved(String),
     /// We refuse the link without blaming the peer (another network, a clock far ahead).
     Refused(String),
+    /// The peer is on another chain; `addr` is where it is (its listen address when known), so
+    /// the refusal is logged at WARN once per address and at DEBUG on every retry after.
+    WrongChain { addr: String, why: String },
 }
 
 impl From<anyhow::Error> for LinkError {
@@ -149,6 +152,14 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             tracing::info!("link to {name} refused: {why}");
             outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
         }
+        Err(LinkError::WrongChain { addr, why }) => {
+            if peers.first_wrong_chain(&addr) {
+                tracing::warn!("link to {addr} refused: {why} (retries are logged at DEBUG)");
+            } else {
+                tracing::debug!("link to {addr} refused: {why}");
+            }
+            outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
+        }
         Err(LinkError::Misbehaved(why)) => {
             tracing::warn!("peer {name} misbehaved: {why}");
             if let Some(key) = &ban_key {
@@ -221,12 +232,32 @@ async fn handshake(
         {
             peers.mark_myself(addr);
         }
+        if let bbchain_core::peer::HelloError::Network { expected, got } = err {
+            let addr = match direction {
+                Direction::Inbound(remote) if addr.is_empty() => remote.ip().to_string(),
+                _ => addr,
+            };
+            let why = format!(
+                "peer is on the {} network, this master on the {} network",
+                chain_name(got),
+                chain_name(expected)
+            );
+            return Err(LinkError::WrongChain { addr, why });
+        }
         return Err(LinkError::Refused(err.to_string()));
     }
     if !addr.is_empty() && peers.banned_until(&addr).is_some() {
         return Err(LinkError::Refused("banned for misbehaving".into()));
     }
     Ok((theirs, addr))
+}
+
+/// A chain's name ("main", "dev"), or its network id in hex for a chain we do not know.
+fn chain_name(network_id: u32) -> String {
+    bbchain_core::ChainParams::by_network_id(network_id).map_or_else(
+        || format!("unknown ({network_id:08x})"),
+        |p| p.name.to_string(),
+    )
 }
 
 /// The next text frame; control frames are skipped, binary frames are a protocol error.

@@ -81,6 +81,8 @@ struct PeerTable {
     dialing: HashSet<String>,
     /// Addresses that turned out to be this master.
     myself: HashSet<String>,
+    /// Addresses already warned about being on another chain.
+    wrong_chain: HashSet<String>,
     /// Live links by id.
     links: BTreeMap<u64, LinkInfo>,
     bans: BanList,
@@ -185,6 +187,12 @@ impl Peers {
             "peer {addr} is banned for {} s",
             BanList::DURATION.as_secs()
         );
+    }
+
+    /// Whether `addr` is on another chain for the first time (bounded like the known masters).
+    fn first_wrong_chain(&self, addr: &str) -> bool {
+        let mut state = self.inner.state.lock().expect("lock");
+        state.wrong_chain.len() < MAX_KNOWN && state.wrong_chain.insert(addr.to_string())
     }
 
     fn mark_myself(&self, addr: &str) {
