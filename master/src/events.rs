@@ -1,7 +1,7 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
 use crate::node::NodeEvent;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::views::{self, BlockSummary};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;

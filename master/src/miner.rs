@@ -3,11 +3,13 @@
 //!
 //! - [`work`]: a job prepared for hashing, and the disjoint nonce batches threads claim from it;
 //! - [`hashers`]: the mining threads and the board they take work from;
-//! - [`feed`]: connecting to the first reachable master, failing over, reconnecting with backoff;
+//! - [`connect`]: opening the feed of the first reachable master;
+//! - [`failover`]: mining over it, failing over, reconnecting with backoff;
 //! - [`session`]: one connection's conversation (hello, jobs, submits, status lines, and pings
 //!   to notice a master that went silent).
 
-mod feed;
+mod connect;
+mod failover;
 mod hashers;
 mod session;
 mod work;
@@ -140,7 +142,7 @@ pub async fn run(
         plural(threads, "thread"),
         nodes.join(", ")
     );
-    feed::mine(&nodes, &name, threads, config.timings, shutdown).await
+    failover::mine(&nodes, &name, threads, config.timings, shutdown).await
 }
 
 /// How long [`benchmark`] lets the threads warm up, then measures.
@@ -171,7 +173,7 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
         nonce: 0,
     };
     let impossible = Target::ONE;
-    let work = work::Work::new(0, "benchmark".into(), 1, &header, impossible);
+    let work = work::Assignment::new(0, "benchmark".into(), 1, &header, impossible);
     hashers.board().publish(Some(Arc::new(work)));
 
     std::thread::sleep(BENCH_WARMUP);

@@ -1,4 +1,5 @@
-//! The HTTP server: routes, shared state, and the master's start and graceful stop.
+//! The HTTP server: routes, and the master's start and graceful stop (the shared state is
+//! [`crate::state::AppState`]).
 //!
 //! [`run`] serves a bound listener until a [`CancellationToken`] is cancelled (by a signal in
 //! `bbchain --start-master`, by the test in in-process tests); that one token closes the feeds,
@@ -7,95 +8,17 @@
 use crate::api::{self, AppError};
 use crate::config::NodeConfig;
 use crate::node::Node;
+pub use crate::state::AppState;
 use crate::{events, feed, web};
 use axum::Router;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The node.
-    pub node: Node,
-    /// One permit per open WebSocket (`NodeLimits::max_connections`).
-    pub connections: Arc<Semaphore>,
-    /// Cancelled when the master stops: long-lived sockets close.
-    pub shutdown: CancellationToken,
-    /// The WebSocket and peer tasks: a stopping master waits for them to let go of the node.
-    pub tasks: TaskTracker,
-}
-
-impl FromRef<AppState> for Node {
-    fn from_ref(state: &AppState) -> Node {
-        state.node.clone()
-    }
-}
-
-impl AppState {
-    /// State for `node`; cancelling `shutdown` closes the sockets.
-    pub fn new(node: Node, shutdown: CancellationToken) -> AppState {
-        let connections = Arc::new(Semaphore::new(node.limits().max_connections));
-        AppState {
-            node,
-            connections,
-            shutdown,
-            tasks: TaskTracker::new(),
-        }
-    }
-
-    /// Accepts a feed or event WebSocket within the node's connection and message limits, then
-    /// hands it to `run` together with its connection permit.
-    pub fn upgrade<F, Fut>(
-        self,
-        ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-        run: F,
-    ) -> Response
-    where
-        F: FnOnce(WebSocket, AppState, OwnedSemaphorePermit) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let ws = match ws {
-            Ok(ws) => ws,
-            Err(rejection) => return AppError::from(rejection).into_response(),
-        };
-        match self.connection_permit() {
-            Ok(permit) => ws
-                .max_message_size(self.node.limits().max_ws_message_bytes)
-                .read_buffer_size(crate::config::WS_BUFFER_BYTES)
-                .write_buffer_size(crate::config::WS_BUFFER_BYTES)
-                .on_upgrade(move |socket| {
-                    let tasks = self.tasks.clone();
-                    tasks.track_future(run(socket, self, permit))
-                }),
-            Err(err) => err.into_response(),
-        }
-    }
-
-    /// A WebSocket slot, or `503` when all are taken.
-    pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        self.connections.clone().try_acquire_owned().map_err(|_| {
-            AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "too many connections (limit {})",
-                    self.node.limits().max_connections
-                ),
-            )
-        })
-    }
-}
 
 /// Every route of a master.
 pub fn app(state: AppState) -> Router {

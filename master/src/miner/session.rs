@@ -11,9 +11,9 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::feed::FeedStream;
+use super::connect::FeedStream;
 use super::hashers::{Board, Event};
-use super::work::{SessionId, Work};
+use super::work::{Assignment, SessionId};
 use super::{AGENT, MinerTimings, format_rate};
 
 /// How often the status line is printed.
@@ -81,7 +81,7 @@ pub struct Session<'a> {
     /// Jobs whose solutions are still worth submitting: since the last clean job, newest last.
     live_jobs: VecDeque<String>,
     /// The job the threads are hashing.
-    current: Option<Arc<Work>>,
+    current: Option<Arc<Assignment>>,
     /// Hash count and time at the last status line, for the hashrate.
     meter: (u64, Instant),
 }
@@ -207,7 +207,7 @@ impl<'a> Session<'a> {
     }
 
     fn on_job(&mut self, job: &Job) {
-        let work = match Work::from_job(self.id, job) {
+        let work = match Assignment::from_job(self.id, job) {
             Ok(work) => Arc::new(work),
             Err(error) => {
                 tracing::warn!("ignoring job {} from the master: {error}", job.job_id);
@@ -440,7 +440,7 @@ mod tests {
             // Holds the connection open and never reads from it.
             let _ = released.await;
         });
-        let (_, mut stream) = crate::miner::feed::connect_first(&nodes).await.unwrap();
+        let (_, mut stream) = crate::miner::connect::connect_first(&nodes).await.unwrap();
         let big = || Message::binary(vec![0u8; 1 << 20]);
 
         let began = Instant::now();

@@ -6,7 +6,7 @@
 //! Blocks and confirmed-entry locations are read through [`ChainStore`], so the same code runs over
 //! redb in the node and over a `HashMap` in unit tests (reorgs are tested without a database).
 
-use super::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
+use super::outcomes::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
 use crate::store::{EntryLocation, IndexRecord};
 use bbchain_core::block::data_id;
 use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};

@@ -6,8 +6,8 @@
 //! memory, so memory never runs ahead of disk.
 
 use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, Write};
+use super::outcomes::{AddDataError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome};
 use super::template::BlockTemplate;
-use super::{AddDataError, ChainSnapshot, Command, SubmitError, SubmitOutcome};
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
@@ -20,9 +20,20 @@ use bbchain_core::{Block, Entry, Hash256, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 use tokio::sync::{broadcast, watch};
 
-use super::NodeEvent;
+/// A request to the writer thread.
+pub(super) enum Command {
+    AddData {
+        text: String,
+        reply: oneshot::Sender<Result<DataAdded, AddDataError>>,
+    },
+    SubmitBlock {
+        block: Block,
+        reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
+    },
+}
 
 /// Most commands applied in one commit.
 const MAX_BATCH: usize = 4096;
