@@ -93,6 +93,10 @@ fn describe(addr: &str, err: &ureq::Error) -> anyhow::Error {
             };
             anyhow!("cannot reach master at {addr}: {what}")
         }
+        ureq::Error::Timeout(ureq::Timeout::Connect) => anyhow!(
+            "cannot reach master at {addr}: no connection within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ),
         ureq::Error::Timeout(_) => anyhow!(
             "master at {addr} did not answer within {} s",
             TIMEOUT.as_secs()
@@ -101,7 +105,8 @@ fn describe(addr: &str, err: &ureq::Error) -> anyhow::Error {
         ureq::Error::ConnectionFailed => {
             anyhow!("cannot reach master at {addr}: connection failed")
         }
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => anyhow!("'{addr}' is not host:port"),
+        ureq::Error::BadUri(uri) => anyhow!("cannot call master at {addr}: bad URL {uri:?}"),
+        ureq::Error::Http(http) => anyhow!("cannot call master at {addr}: {http}"),
         ureq::Error::BodyExceedsLimit(_) => {
             anyhow!("bad answer from {addr}: larger than {MAX_RESPONSE} bytes")
         }

@@ -42,6 +42,10 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
             }
         }
         match blocks.last().and_then(|b| b["height"].as_u64()) {
+            // Each page must go lower, so a master that repeats itself cannot keep us here.
+            Some(lowest) if before.is_some_and(|b| lowest >= b) => {
+                bail!("{node} sent blocks out of order (height {lowest} again)")
+            }
             Some(lowest) if lowest > 0 => before = Some(lowest),
             _ => return Ok(()),
         }

@@ -177,21 +177,35 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        check_data(&text, &self.shared.params)?;
         let id = bbchain_core::block::data_id(&text);
+        match self.queue_data(text).await? {
+            chain_state::DataAdded::Pending => Ok(DataStatus::Pending),
+            // Already in a block: its proof is built by a reader on a blocking thread, neither by
+            // the writer nor on the async runtime. A reorg in between may have requeued it.
+            chain_state::DataAdded::Confirmed => {
+                let node = self.clone();
+                let status = tokio::task::spawn_blocking(move || node.data_status(&id))
+                    .await
+                    .map_err(|err| AddDataError::Storage(err.to_string()))?
+                    .map_err(|err| AddDataError::Storage(format!("{err:#}")))?;
+                Ok(status.unwrap_or(DataStatus::Pending))
+            }
+        }
+    }
+
+    /// Queues a data entry a peer offered, without building the status `add_data` answers with:
+    /// a peer re-sending entries already in blocks costs a lookup each, never a block decode.
+    pub async fn offer_data(&self, text: String) -> Result<(), AddDataError> {
+        self.queue_data(text).await.map(|_| ())
+    }
+
+    async fn queue_data(&self, text: String) -> Result<chain_state::DataAdded, AddDataError> {
+        check_data(&text, &self.shared.params)?;
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
         }
-        match answer.await.unwrap_or(Err(AddDataError::ShuttingDown))? {
-            chain_state::DataAdded::Pending => Ok(DataStatus::Pending),
-            // Already in a block: its proof is built here, by a reader, not by the writer. A reorg
-            // in between may have put it back in the queue.
-            chain_state::DataAdded::Confirmed => Ok(self
-                .data_status(&id)
-                .map_err(|err| AddDataError::Storage(format!("{err:#}")))?
-                .unwrap_or(DataStatus::Pending)),
-        }
+        answer.await.unwrap_or(Err(AddDataError::ShuttingDown))
     }
 
     /// The chain's rules.

@@ -153,9 +153,35 @@ pub enum AddDataError {
 /// rule, and not only whitespace (trimmed like JavaScript's `trim`, which also drops U+FEFF).
 pub fn check_data(text: &str, params: &ChainParams) -> Result<(), AddDataError> {
     check_entry_size(text, params)?;
-    let blank = |c: char| c.is_whitespace() || c == '\u{feff}';
+    // JavaScript's whitespace is Unicode's White_Space less U+0085 (NEL), plus U+FEFF.
+    let blank = |c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}';
     if text.chars().all(blank) {
         return Err(AddDataError::Blank);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_means_what_the_pages_trim_removes() {
+        let params = ChainParams::dev();
+        for blank in [" \t\n", "\u{a0}\u{2028}", "\u{feff}", "\u{3000}"] {
+            assert_eq!(
+                check_data(blank, &params),
+                Err(AddDataError::Blank),
+                "{blank:?}"
+            );
+        }
+        // JavaScript's trim keeps U+0085, so the form sends it and the node takes it.
+        for text in ["\u{85}", " x ", "0"] {
+            assert_eq!(check_data(text, &params), Ok(()), "{text:?}");
+        }
+        assert!(matches!(
+            check_data("", &params),
+            Err(AddDataError::Size(EntrySizeError::Empty))
+        ));
+    }
 }

@@ -640,7 +640,7 @@ impl Link {
             return Err(misbehaved(format!("data entry refused: {err}")));
         }
         let results =
-            futures_util::future::join_all(entries.into_iter().map(|t| self.node.add_data(t)))
+            futures_util::future::join_all(entries.into_iter().map(|t| self.node.offer_data(t)))
                 .await;
         for result in results {
             if let Err(err) = result {
