@@ -2,7 +2,8 @@
 //! bans, and the relay of new blocks and data entries to every linked master.
 //!
 //! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
-//! headers-first sync and gossip. Blocks from peers go through [`Node::submit_blocks`], the same path
+//! headers-first sync ([`sync_state::SyncState`]) and gossip. The links of a master share one
+//! download scheduler ([`downloads::Scheduler`]), so each block is downloaded from one peer only. Blocks from peers go through [`Node::submit_blocks`], the same path
 //! as a miner's submit, so the chain writer alone decides the main chain (most cumulative work).
 //!
 //! ```text
@@ -10,11 +11,15 @@
 //! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
 //! ```
 
+mod answers;
+pub mod downloads;
+mod handshake;
 pub mod headers;
 mod link;
 mod outbox;
 mod socket;
 pub mod sync;
+pub mod sync_state;
 
 use crate::addr::check_node_addr;
 use crate::backoff::Backoff;
@@ -29,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbchain_core::Hash256;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use downloads::Scheduler;
 use outbox::Outbox;
 use socket::LinkIo;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -94,6 +100,8 @@ struct Inner {
     inbound_sockets: Arc<Semaphore>,
     /// Turns `true` when the master stops: every link and dial loop ends.
     stop: watch::Sender<bool>,
+    /// Which link fetches which block.
+    scheduler: Scheduler,
 }
 
 /// The peer side of a master: cheap to clone.
@@ -114,6 +122,7 @@ impl Peers {
                 state: Mutex::new(PeerTable::default()),
                 inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
                 stop: watch::Sender::new(false),
+                scheduler: Scheduler::default(),
             }),
         };
         tokio::spawn(relay(peers.clone()));
@@ -128,6 +137,7 @@ impl Peers {
     pub fn routes(&self) -> Router {
         Router::new()
             .route("/ws/peer", get(accept))
+            .route("/api/sync", get(sync_stats))
             .with_state(self.clone())
     }
 
@@ -282,6 +292,11 @@ fn random_nonce() -> u64 {
     hasher.finish() | 1
 }
 
+/// `GET /api/sync`: how many blocks peer sync downloaded, and how many came twice.
+async fn sync_stats(State(peers): State<Peers>) -> axum::Json<downloads::DownloadStats> {
+    axum::Json(peers.inner.scheduler.stats())
+}
+
 /// `GET /ws/peer`: a master dialing us. Refused with `503` when too many peer sockets are open.
 async fn accept(
     State(peers): State<Peers>,
@@ -304,7 +319,7 @@ async fn accept(
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let io = LinkIo::new(socket);
-            link::run(peers, io, link::Direction::Inbound(remote)).await;
+            link::run(peers, io, handshake::Direction::Inbound(remote)).await;
             drop(permit);
         })
 }
@@ -349,8 +364,12 @@ async fn dial_loop(peers: Peers, addr: String) {
         match connect(&addr).await {
             Ok(io) => {
                 let started = Instant::now();
-                let linked =
-                    link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await;
+                let linked = link::run(
+                    peers.clone(),
+                    io,
+                    handshake::Direction::Outbound(addr.clone()),
+                )
+                .await;
                 // Only a link that lasted resets the delay: a peer that hangs up at once (it
                 // banned us, or we are a duplicate) is not dialed in a tight loop.
                 if linked && started.elapsed() >= LASTING_LINK {
