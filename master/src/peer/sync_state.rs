@@ -391,3 +391,311 @@ impl SyncState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dev::generate::mine_child;
+    use crate::peer::headers::tests::{chain, genesis_trail};
+    use std::collections::HashMap;
+
+    /// An in-memory chain: stored blocks with their trail and work; the tip is the most work.
+    struct FakeChain {
+        params: ChainParams,
+        stored: HashMap<Hash256, (HeaderTrail, Work)>,
+        tip: Hash256,
+    }
+
+    impl FakeChain {
+        fn new() -> FakeChain {
+            let params = ChainParams::dev();
+            let genesis = params.genesis_hash();
+            let trail = genesis_trail(&params);
+            let work = header_work(&params.genesis_block().header);
+            FakeChain {
+                stored: HashMap::from([(genesis, (trail, work))]),
+                params,
+                tip: genesis,
+            }
+        }
+
+        fn store(&mut self, blocks: &[Block]) {
+            for block in blocks {
+                let (mut trail, work) = self.stored[&block.header.prev_hash].clone();
+                trail.push(&block.header, &self.params, u32::MAX).unwrap();
+                let work = work + header_work(&block.header);
+                self.stored.insert(block.hash(), (trail, work));
+                if work > self.tip().2 {
+                    self.tip = block.hash();
+                }
+            }
+        }
+    }
+
+    impl ChainView for FakeChain {
+        fn params(&self) -> &ChainParams {
+            &self.params
+        }
+        fn has_block(&self, hash: &Hash256) -> anyhow::Result<bool> {
+            Ok(self.stored.contains_key(hash))
+        }
+        fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+            Ok(self.stored.get(hash).map(|s| s.1))
+        }
+        fn trail_at(&self, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+            Ok(self.stored.get(hash).map(|s| s.0.clone()))
+        }
+        fn tip(&self) -> (Hash256, u32, Work) {
+            let (trail, work) = &self.stored[&self.tip];
+            (self.tip, trail.height, *work)
+        }
+        fn locator(&self) -> anyhow::Result<Vec<Hash256>> {
+            Ok(vec![self.tip])
+        }
+    }
+
+    fn at(start: Instant, secs: u64) -> Now {
+        Now {
+            at: start + Duration::from_secs(secs),
+            unix: u32::MAX / 2,
+        }
+    }
+
+    fn headers_of(blocks: &[Block]) -> Vec<Header> {
+        blocks.iter().map(|b| b.header).collect()
+    }
+
+    fn hashes_of(blocks: &[Block]) -> Vec<Hash256> {
+        blocks.iter().map(Block::hash).collect()
+    }
+
+    /// The messages among `actions`.
+    fn sent(actions: &[Action]) -> Vec<&PeerMessage> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(message) => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn submitted(actions: &[Action]) -> Vec<Hash256> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Submit(blocks) => Some(hashes_of(blocks)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn ends(actions: &[Action]) -> Option<String> {
+        actions.iter().find_map(|a| match a {
+            Action::Ban(why) => Some(format!("ban: {why}")),
+            Action::Refuse(why) => Some(format!("refuse: {why}")),
+            _ => None,
+        })
+    }
+
+    /// A link to a peer that claims `work` more than ours, past its first `get_headers`.
+    fn syncing(link: LinkId, ours: &FakeChain, downloads: &mut Downloads, now: Now) -> SyncState {
+        let claimed = ours.tip().2 + ours.tip().2;
+        let mut sync = SyncState::new(link, format!("peer{link}"), claimed);
+        let actions = sync.start(ours, downloads, now).unwrap();
+        assert!(
+            matches!(sent(&actions)[..], [PeerMessage::GetHeaders { .. }]),
+            "{actions:?}"
+        );
+        sync
+    }
+
+    #[test]
+    fn headers_that_do_not_connect_ban_the_peer() {
+        let ours = FakeChain::new();
+        let blocks = chain(&ours.params, 4);
+        let mut downloads = Downloads::default();
+        let start = at(Instant::now(), 0);
+        let mut sync = SyncState::new(1, "peer".into(), Work::ZERO);
+        let actions = sync
+            .on_headers(headers_of(&blocks), &ours, &mut downloads, start)
+            .unwrap();
+        assert_eq!(ends(&actions).unwrap(), "ban: headers nobody asked for");
+
+        let mut sync = syncing(1, &ours, &mut downloads, start);
+        let actions = sync
+            .on_headers(headers_of(&blocks[1..]), &ours, &mut downloads, start)
+            .unwrap();
+        assert_eq!(
+            ends(&actions).unwrap(),
+            "ban: headers do not connect to any block we have"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_request_ends_the_link_after_the_deadline() {
+        let ours = FakeChain::new();
+        let mut downloads = Downloads::default();
+        let start = Instant::now();
+        let mut sync = syncing(1, &ours, &mut downloads, at(start, 0));
+        assert_eq!(sync.deadline(start), Some(start + REQUEST_TIMEOUT));
+        assert!(sync.on_tick(start + Duration::from_secs(59)).is_empty());
+        let actions = sync.on_tick(start + REQUEST_TIMEOUT);
+        assert_eq!(ends(&actions).unwrap(), "refuse: request timed out");
+    }
+
+    #[test]
+    fn only_answers_move_the_answer_deadline() {
+        let start = Instant::now();
+        let mut deadline = AnswerDeadline::default();
+        assert_eq!(deadline.due(false, start), None);
+        let first = start + REQUEST_TIMEOUT;
+        assert_eq!(deadline.due(true, start), Some(first));
+        // Other messages keep arriving: the deadline stays where it was.
+        for secs in [1, 30, 59] {
+            let later = start + Duration::from_secs(secs);
+            assert_eq!(deadline.due(true, later), Some(first));
+        }
+        // An answer with requests still open: a full timeout from now.
+        let answered_at = start + Duration::from_secs(50);
+        deadline.answered();
+        assert_eq!(
+            deadline.due(true, answered_at),
+            Some(answered_at + REQUEST_TIMEOUT)
+        );
+        // Nothing open: no deadline, and the next request starts a fresh one.
+        assert_eq!(deadline.due(false, answered_at), None);
+        let next = start + Duration::from_secs(500);
+        assert_eq!(deadline.due(true, next), Some(next + REQUEST_TIMEOUT));
+    }
+
+    #[test]
+    fn a_short_blocks_answer_is_asked_again_and_the_rest_submitted() {
+        let mut ours = FakeChain::new();
+        let blocks = chain(&ours.params, 5);
+        let mut downloads = Downloads::default();
+        let now = at(Instant::now(), 0);
+        let mut sync = syncing(1, &ours, &mut downloads, now);
+        let actions = sync
+            .on_headers(headers_of(&blocks), &ours, &mut downloads, now)
+            .unwrap();
+        let asked = hashes_of(&blocks);
+        assert!(
+            matches!(sent(&actions)[..], [PeerMessage::GetBlocks { hashes }] if *hashes == asked),
+            "{actions:?}"
+        );
+
+        // Two of five (the size cap): the other three are asked again, the two are stored.
+        let actions = sync
+            .on_blocks(blocks[..2].to_vec(), &ours, &mut downloads, now)
+            .unwrap();
+        let rest = hashes_of(&blocks[2..]);
+        assert!(
+            matches!(sent(&actions)[..], [PeerMessage::GetBlocks { hashes }] if *hashes == rest),
+            "{actions:?}"
+        );
+        assert_eq!(submitted(&actions), hashes_of(&blocks[..2]));
+        ours.store(&blocks[..2]);
+        sync.on_stored(&hashes_of(&blocks[..2]), &ours, &mut downloads, now)
+            .unwrap();
+
+        let actions = sync
+            .on_blocks(blocks[2..].to_vec(), &ours, &mut downloads, now)
+            .unwrap();
+        assert_eq!(submitted(&actions), rest);
+        ours.store(&blocks[2..]);
+        let actions = sync.on_stored(&rest, &ours, &mut downloads, now).unwrap();
+        assert!(
+            matches!(&actions[..], [Action::Log(line)] if line.contains("done, 5 blocks")),
+            "{actions:?}"
+        );
+        assert_eq!(ours.tip().0, blocks[4].hash());
+        assert_eq!(downloads.stats.blocks_downloaded, 5);
+        assert_eq!(sync.deadline(now.at), None, "nothing is open");
+    }
+
+    #[test]
+    fn a_side_branch_with_less_work_than_ours_is_not_fetched() {
+        let mut ours = FakeChain::new();
+        let main = chain(&ours.params, 3);
+        ours.store(&main);
+        // The peer's branch: two blocks off genesis, less work than our three.
+        let mut trail = genesis_trail(&ours.params);
+        let side: Vec<Block> = (0..2)
+            .map(|i| {
+                let time = ours.params.genesis_time + 500 + i;
+                let block = mine_child(&mut trail, &ours.params, time, "side");
+                trail.push(&block.header, &ours.params, u32::MAX).unwrap();
+                block
+            })
+            .collect();
+        let mut downloads = Downloads::default();
+        let now = at(Instant::now(), 0);
+        let mut sync = SyncState::new(1, "peer".into(), Work::ZERO);
+        // Its tip is announced with a claim of more work: headers decide.
+        let claimed = ours.tip().2 + ours.tip().2;
+        let actions = sync
+            .on_new_block(side[1].clone(), claimed, &ours, &mut downloads, now)
+            .unwrap();
+        assert!(matches!(
+            sent(&actions)[..],
+            [PeerMessage::GetHeaders { .. }]
+        ));
+        let actions = sync
+            .on_headers(headers_of(&side), &ours, &mut downloads, now)
+            .unwrap();
+        assert!(actions.is_empty(), "nothing fetched: {actions:?}");
+        assert_eq!(downloads.open(), 0);
+        assert_eq!(sync.deadline(now.at), None);
+    }
+
+    #[test]
+    fn a_new_block_on_our_tip_is_submitted_directly() {
+        let mut ours = FakeChain::new();
+        let blocks = chain(&ours.params, 2);
+        ours.store(&blocks[..1]);
+        let mut downloads = Downloads::default();
+        let now = at(Instant::now(), 0);
+        let mut sync = SyncState::new(1, "peer".into(), Work::ZERO);
+        let work = ours.tip().2 + header_work(&blocks[1].header);
+        let actions = sync
+            .on_new_block(blocks[1].clone(), work, &ours, &mut downloads, now)
+            .unwrap();
+        assert_eq!(submitted(&actions), [blocks[1].hash()]);
+        assert_eq!(sent(&actions).len(), 0, "no headers round trip");
+        // Already stored: nothing to do.
+        let actions = sync
+            .on_new_block(blocks[0].clone(), work, &ours, &mut downloads, now)
+            .unwrap();
+        assert!(actions.is_empty());
+    }
+
+    #[test]
+    fn two_links_with_the_same_chain_fetch_it_once_and_the_survivor_takes_over() {
+        let ours = FakeChain::new();
+        let blocks = chain(&ours.params, 4);
+        let mut downloads = Downloads::default();
+        let now = at(Instant::now(), 0);
+        let mut first = syncing(1, &ours, &mut downloads, now);
+        let mut second = syncing(2, &ours, &mut downloads, now);
+        let actions = first
+            .on_headers(headers_of(&blocks), &ours, &mut downloads, now)
+            .unwrap();
+        assert_eq!(sent(&actions).len(), 1, "{actions:?}");
+        let actions = second
+            .on_headers(headers_of(&blocks), &ours, &mut downloads, now)
+            .unwrap();
+        assert!(sent(&actions).is_empty(), "asked of the first link only");
+
+        // The first link dies before answering: the second fetches the blocks.
+        first.leave(&mut downloads);
+        assert!(downloads.take_changed());
+        let actions = second.on_progress(&ours, &mut downloads, now).unwrap();
+        let all = hashes_of(&blocks);
+        assert!(
+            matches!(sent(&actions)[..], [PeerMessage::GetBlocks { hashes }] if *hashes == all),
+            "{actions:?}"
+        );
+    }
+}
