@@ -7,11 +7,10 @@ use super::headers::{HeaderTrail, trail_at};
 use super::outbox::Outbox;
 use super::socket::LinkIo;
 use super::sync_state::{Action, ChainView, Now, SyncState, refuse_block};
-use super::{LinkInfo, Peers, answers};
+use super::{LinkInfo, Peers, answers, gossip};
 use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
-use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_ADDRS, PeerMessage};
-use bbchain_core::validation::check_entry_size;
+use bbchain_core::peer::{MAX_PEER_ADDRS, PeerMessage};
 use bbchain_core::{Block, ChainParams, Hash256, Work};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,8 +19,6 @@ use tokio::sync::{Notify, watch};
 
 /// How often a link offers the peer the data still waiting here.
 const PENDING_RESEND: Duration = Duration::from_secs(30);
-/// How many of the oldest waiting entries one offer carries at most.
-const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
 
 /// Why a link ends.
 #[derive(Debug)]
@@ -109,7 +106,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             resend_pending_at: Instant::now() + PENDING_RESEND,
         };
         link.send(&PeerMessage::GetPeers)?;
-        link.send_pending_data()?;
+        gossip::offer_pending_data(&link.node, &link.outbox)?;
         link.step(|sync, node, downloads, now| sync.start(node, downloads, now))
             .await?;
         link.serve(&mut incoming, &closed).await
@@ -265,7 +262,7 @@ impl Link {
             let text = tokio::select! {
                 () = tokio::time::sleep_until(self.resend_pending_at.into()) => {
                     self.resend_pending_at = Instant::now() + PENDING_RESEND;
-                    self.send_pending_data()?;
+                    gossip::offer_pending_data(&self.node, &self.outbox)?;
                     continue;
                 }
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
@@ -314,7 +311,9 @@ impl Link {
                 })
                 .await
             }
-            PeerMessage::Data { entries } => self.on_data(entries).await,
+            PeerMessage::Data { entries } => {
+                gossip::take_data(&self.node, &self.name, entries).await
+            }
             PeerMessage::Peers { addrs } => {
                 if addrs.len() > MAX_PEER_ADDRS {
                     return Err(misbehaved("too many addresses"));
@@ -343,46 +342,6 @@ impl Link {
                     return Err(misbehaved(format!("block with unknown parent {parent}")));
                 }
                 Err(err) => return Err(LinkError::Failed(anyhow::anyhow!(err))),
-            }
-        }
-        Ok(())
-    }
-
-    /// Tells the peer about the oldest data waiting here, so its miners can take it too: once after
-    /// the handshake, then every [`PENDING_RESEND`] for what is still waiting (entries added while
-    /// the link was down, or more than one round fits). Like gossip, what does not fit in the
-    /// outbox is left for the next round.
-    fn send_pending_data(&self) -> Result<(), LinkError> {
-        let texts = self.node.pending_texts(PENDING_SHARE)?;
-        for chunk in texts.chunks(MAX_DATA_ENTRIES) {
-            let message = PeerMessage::Data {
-                entries: chunk.to_vec(),
-            };
-            if !self.outbox.try_queue_gossip(encode(&message)) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Data entries the peer queued: queue them here too (the relay passes new ones on).
-    async fn on_data(&mut self, entries: Vec<String>) -> Result<(), LinkError> {
-        if entries.len() > MAX_DATA_ENTRIES {
-            return Err(misbehaved("too many data entries"));
-        }
-        let params = self.node.params();
-        if let Some(err) = entries
-            .iter()
-            .find_map(|t| check_entry_size(t, params).err())
-        {
-            return Err(misbehaved(format!("data entry refused: {err}")));
-        }
-        let results =
-            futures_util::future::join_all(entries.into_iter().map(|t| self.node.add_data(t)))
-                .await;
-        for result in results {
-            if let Err(err) = result {
-                tracing::debug!("data from {} not queued: {err}", self.name);
             }
         }
         Ok(())

@@ -13,6 +13,7 @@
 
 mod answers;
 pub mod downloads;
+mod gossip;
 mod handshake;
 pub mod headers;
 mod link;
