@@ -2,7 +2,8 @@
 //! request or hands a sync message to the link's [`SyncState`], and performs what that returns.
 
 use super::downloads::Downloads;
-use super::handshake::{Direction, Incoming, handshake, next_text};
+pub(super) use super::handshake::Direction;
+use super::handshake::{Incoming, handshake, next_text};
 use super::headers::{HeaderTrail, trail_at};
 use super::outbox::Outbox;
 use super::socket::LinkIo;

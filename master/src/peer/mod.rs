@@ -3,8 +3,9 @@
 //!
 //! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
 //! headers-first sync ([`sync_state::SyncState`]) and gossip. The links of a master share one
-//! download scheduler ([`downloads::Scheduler`]), so each block is downloaded from one peer only. Blocks from peers go through [`Node::submit_blocks`], the same path
-//! as a miner's submit, so the chain writer alone decides the main chain (most cumulative work).
+//! download scheduler ([`downloads::Scheduler`]), so each block is downloaded from one peer only.
+//! Blocks from peers go through [`Node::submit_blocks`], the same path as a miner's submit, so the
+//! chain writer alone decides the main chain (most cumulative work).
 //!
 //! ```text
 //! node events --relay--> every link's outbox --> socket
@@ -97,12 +98,12 @@ struct Inner {
     listen_port: u16,
     nonce: u64,
     state: Mutex<PeerTable>,
+    /// Which link fetches which block.
+    scheduler: Scheduler,
     /// One permit per open `/ws/peer` socket, taken before the upgrade.
     inbound_sockets: Arc<Semaphore>,
     /// Turns `true` when the master stops: every link and dial loop ends.
     stop: watch::Sender<bool>,
-    /// Which link fetches which block.
-    scheduler: Scheduler,
 }
 
 /// The peer side of a master: cheap to clone.
@@ -121,9 +122,9 @@ impl Peers {
                 listen_port,
                 nonce: random_nonce(),
                 state: Mutex::new(PeerTable::default()),
+                scheduler: Scheduler::default(),
                 inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
                 stop: watch::Sender::new(false),
-                scheduler: Scheduler::default(),
             }),
         };
         tokio::spawn(relay(peers.clone()));
@@ -320,7 +321,7 @@ async fn accept(
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let io = LinkIo::new(socket);
-            link::run(peers, io, handshake::Direction::Inbound(remote)).await;
+            link::run(peers, io, link::Direction::Inbound(remote)).await;
             drop(permit);
         })
 }
@@ -365,12 +366,8 @@ async fn dial_loop(peers: Peers, addr: String) {
         match connect(&addr).await {
             Ok(io) => {
                 let started = Instant::now();
-                let linked = link::run(
-                    peers.clone(),
-                    io,
-                    handshake::Direction::Outbound(addr.clone()),
-                )
-                .await;
+                let linked =
+                    link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await;
                 // Only a link that lasted resets the delay: a peer that hangs up at once (it
                 // banned us, or we are a duplicate) is not dialed in a tight loop.
                 if linked && started.elapsed() >= LASTING_LINK {
