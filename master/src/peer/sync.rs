@@ -2,7 +2,7 @@
 //! has a unit test. Which link fetches a block is decided by the shared [`Downloads`].
 
 use super::downloads::{Downloads, Fetch, LinkId};
-use bbchain_core::peer::MAX_BLOCKS_PER_REQUEST;
+use bbchain_core::peer::{MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST};
 use bbchain_core::{Block, Hash256};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 /// How many `get_blocks` requests a link keeps open at once: the peer prepares the next batch
 /// while we store this one.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 2;
-/// Most received blocks a link holds while their parents come through other links; past this it
-/// asks only for blocks that come before them.
+/// Most received blocks, and bytes of them, a link holds while their parents come through other
+/// links; past this it asks only for blocks that come before them.
 const MAX_HELD: usize = 4 * MAX_BLOCKS_PER_REQUEST;
+const MAX_HELD_BYTES: usize = 4 * MAX_BLOCKS_BYTES;
 
 /// What a peer did wrong while answering block requests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +39,7 @@ pub struct BlockQueue {
     wanted_set: HashSet<Hash256>,
     in_flight: VecDeque<Vec<Hash256>>,
     held: HashMap<Hash256, Block>,
+    held_bytes: usize,
 }
 
 impl BlockQueue {
@@ -49,6 +51,7 @@ impl BlockQueue {
             wanted_set: HashSet::new(),
             in_flight: VecDeque::new(),
             held: HashMap::new(),
+            held_bytes: 0,
         }
     }
 
@@ -68,7 +71,7 @@ impl BlockQueue {
         if self.in_flight.len() >= MAX_REQUESTS_IN_FLIGHT {
             return None;
         }
-        let held_full = self.held.len() >= MAX_HELD;
+        let held_full = self.held.len() >= MAX_HELD || self.held_bytes >= MAX_HELD_BYTES;
         let mut taken = Vec::new();
         let mut stop = false;
         let link = self.link;
@@ -128,6 +131,7 @@ impl BlockQueue {
         for block in blocks {
             let hash = block.hash();
             if downloads.fetch(&hash) == Some(Fetch::Claimed(self.link)) {
+                self.held_bytes += block.encoded_len();
                 self.held.insert(hash, block);
                 downloads.stats.blocks_downloaded += 1;
                 kept += 1;
@@ -165,7 +169,9 @@ impl BlockQueue {
                 );
             if ready_set.contains(&parent) || (!waiting && stored(&parent)?) {
                 ready_set.insert(*hash);
-                ready.push(self.held.remove(hash).expect("held"));
+                let block = self.held.remove(hash).expect("held");
+                self.held_bytes -= block.encoded_len();
+                ready.push(block);
             }
         }
         Ok(ready)
@@ -189,6 +195,7 @@ impl BlockQueue {
         self.wanted_set.clear();
         self.in_flight.clear();
         self.held.clear();
+        self.held_bytes = 0;
     }
 }
 
@@ -326,6 +333,38 @@ mod tests {
         assert_eq!(second.next_request(&mut downloads).unwrap(), all);
         // Its late answer, had it come, would not count as a download.
         assert_eq!(downloads.open(), 2);
+    }
+
+    #[test]
+    fn a_link_holding_its_fill_asks_only_for_what_comes_before() {
+        let blocks = chain(&ChainParams::dev(), MAX_HELD as u32 + 2);
+        let all = hashes(&blocks);
+        let mut downloads = Downloads::default();
+        let (mut first, mut second) = (BlockQueue::new(1), BlockQueue::new(2));
+        second.want(all[..1].to_vec(), &mut downloads);
+        assert_eq!(second.next_request(&mut downloads).unwrap(), all[..1]);
+        // The first link fetches everything after block 0 up to its fill; none can be stored.
+        first.want(all[..MAX_HELD + 1].to_vec(), &mut downloads);
+        let mut start = 1;
+        while let Some(asked) = first.next_request(&mut downloads) {
+            let end = start + asked.len();
+            assert_eq!(asked, all[start..end]);
+            first
+                .receive(blocks[start..end].to_vec(), &mut downloads)
+                .unwrap();
+            start = end;
+        }
+        assert_eq!(start, MAX_HELD + 1);
+        assert!(
+            first
+                .ready(&downloads, store(&HashSet::new()))
+                .unwrap()
+                .is_empty()
+        );
+        // Block 0's link dies, and the peer shows one more block: only block 0 is asked for.
+        first.want(all[MAX_HELD + 1..].to_vec(), &mut downloads);
+        second.leave(&mut downloads);
+        assert_eq!(first.next_request(&mut downloads).unwrap(), all[..1]);
     }
 
     #[test]
