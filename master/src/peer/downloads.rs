@@ -43,11 +43,12 @@ pub struct Downloads {
     entries: HashMap<Hash256, Entry>,
     /// Set when a block became free or stored: other links may have something to do.
     changed: bool,
+    /// What the links received.
     pub stats: DownloadStats,
 }
 
 impl Downloads {
-    /// `link` wants `hash` (once per link: the link keeps its own set).
+    /// One more link wants `hash` (each link counts once: it keeps its own set).
     pub fn want(&mut self, hash: Hash256) {
         self.entries
             .entry(hash)
