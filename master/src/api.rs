@@ -4,12 +4,15 @@ use crate::node::{AddDataError, Node};
 use crate::views::{self, BlockSummary};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bbchain_core::Hash256;
 use bbchain_core::block::data_id;
 use bbchain_core::validation::EntrySizeError;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// Largest page of `GET /api/blocks`.
@@ -68,10 +71,38 @@ impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for AppError 
     }
 }
 
+/// The cause below an axum rejection's fixed text (`unknown field ...`, `missing field ...`).
+fn rejection_cause(rejection: &dyn std::error::Error) -> String {
+    rejection
+        .source()
+        .map_or_else(|| rejection.to_string(), ToString::to_string)
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> AppError {
+        AppError::new(
+            rejection.status(),
+            format!("bad query string: {}", rejection_cause(&rejection)),
+        )
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    /// Always `400`: axum answers a body of the wrong shape with `422`, this API never did.
+    fn from(rejection: JsonRejection) -> AppError {
+        AppError::bad_request(format!(
+            "expected a JSON object: {}",
+            rejection_cause(&rejection)
+        ))
+    }
+}
+
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
-            AddDataError::Size(EntrySizeError::Empty) => StatusCode::BAD_REQUEST,
+            AddDataError::Size(EntrySizeError::Empty) | AddDataError::Blank => {
+                StatusCode::BAD_REQUEST
+            }
             AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -82,36 +113,68 @@ impl From<AddDataError> for AppError {
     }
 }
 
+/// A query string of type `T`; what does not fit `T` is a `400` JSON error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AppError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// A JSON body of type `T`, whatever the `Content-Type` (`curl -d` sends a form type, and has
+/// always been accepted); a body that does not fit `T` is a `400` JSON error, one over the body
+/// limit a `413`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T>
+where
+    Node: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_error(rejection, &Node::from_ref(state)))?;
+        if std::str::from_utf8(&body).is_err() {
+            return Err(AppError::bad_request("request body is not UTF-8"));
+        }
+        let Json(value) = Json::<T>::from_bytes(&body)?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn body_error(rejection: BytesRejection, node: &Node) -> AppError {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "request body is larger than {} bytes",
+            node.limits().max_body_bytes
+        )
+    } else {
+        rejection.body_text()
+    };
+    AppError::new(status, message)
+}
+
 type ApiResult = Result<Response, AppError>;
 
+/// The body of `POST /api/data`.
+#[derive(Deserialize)]
+pub struct NewData {
+    /// The text to put in the chain.
+    pub data: String,
+}
+
 /// `POST /api/data` `{"data": "text"}`.
-pub async fn post_data(
-    State(node): State<Node>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!(
-                "request body is larger than {} bytes",
-                node.limits().max_body_bytes
-            )
-        } else {
-            rejection.body_text()
-        };
-        AppError::new(status, message)
-    })?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| AppError::bad_request("request body is not UTF-8"))?;
-    #[derive(serde::Deserialize)]
-    struct NewData {
-        data: String,
-    }
-    let request: NewData = serde_json::from_str(text).map_err(|err| {
-        AppError::bad_request(format!(
-            "expected a JSON object {{\"data\": \"text\"}}: {err}"
-        ))
-    })?;
+pub async fn post_data(State(node): State<Node>, ApiJson(request): ApiJson<NewData>) -> ApiResult {
     let id = data_id(&request.data);
     let status = node.add_data(request.data).await?;
     Ok((StatusCode::ACCEPTED, Json(views::data_status(&id, &status))).into_response())
@@ -133,29 +196,24 @@ pub async fn get_status(State(node): State<Node>) -> Json<Value> {
     Json(views::status(&node, &node.snapshot()))
 }
 
+/// The query of `GET /api/blocks`; any other parameter is refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlocksQuery {
+    /// Blocks below this height (default: from the tip).
+    pub before: Option<u32>,
+    /// Page size, 1 to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]).
+    pub limit: Option<u32>,
+}
+
 /// `GET /api/blocks?before=H&limit=N`.
-pub async fn get_blocks(State(node): State<Node>, RawQuery(query): RawQuery) -> ApiResult {
+pub async fn get_blocks(
+    State(node): State<Node>,
+    ApiQuery(query): ApiQuery<BlocksQuery>,
+) -> ApiResult {
     let tip = node.snapshot().height;
-    let mut before = tip.saturating_add(1);
-    let mut limit = DEFAULT_PAGE;
-    for pair in query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = || {
-            value
-                .parse::<u32>()
-                .map_err(|_| AppError::bad_request(format!("{key} must be a whole number")))
-        };
-        match key {
-            "before" => before = number()?.min(tip.saturating_add(1)),
-            "limit" => limit = number()?,
-            _ => return Err(AppError::bad_request(format!("unknown parameter '{key}'"))),
-        }
-    }
+    let before = query.before.unwrap_or(u32::MAX).min(tip.saturating_add(1));
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::bad_request(format!(
             "limit must be 1 to {MAX_PAGE}"
@@ -165,8 +223,8 @@ pub async fn get_blocks(State(node): State<Node>, RawQuery(query): RawQuery) -> 
     let mut height = before;
     while height > 0 && blocks.len() < limit as usize {
         height -= 1;
-        if let Some((_, block)) = node.block_at(height)? {
-            blocks.push(BlockSummary::of(&block, height, node.params()));
+        if let Some((record, info)) = node.summary_at(height)? {
+            blocks.push(BlockSummary::from_index(&record, info, node.params()));
         }
     }
     Ok(Json(json!({ "blocks": blocks })).into_response())

@@ -14,6 +14,7 @@ pub struct Backoff {
 impl Backoff {
     /// Starts at `first`; never waits longer than `max`.
     pub fn new(first: Duration, max: Duration) -> Backoff {
+        let first = first.min(max);
         Backoff {
             first,
             max,

@@ -62,7 +62,9 @@ pub fn default_data_root() -> PathBuf {
         .join("bbchain")
 }
 
-/// A master's own folder: `<data root>/<port>`.
+/// A master's own folder: `<data root>/<port>`, where `port` is the one it listens on. A master
+/// started with `--port 0` listens on a port the system picks, so its data goes under that port
+/// (and `--port <that port>` later finds it again).
 pub fn node_dir(data_root: &std::path::Path, port: u16) -> PathBuf {
     data_root.join(port.to_string())
 }

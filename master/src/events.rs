@@ -1,7 +1,7 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
 use crate::node::NodeEvent;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::views::{self, BlockSummary};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -45,7 +45,6 @@ pub fn event_message(app: &AppState, event: &NodeEvent) -> Value {
 
 async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
     let mut events = app.node.subscribe();
-    let mut shutdown = app.shutdown.clone();
     let mut next = Some(status_message(&app));
     loop {
         if let Some(message) = next.take() {
@@ -65,7 +64,7 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => None,
             },
-            _ = shutdown.changed() => break,
+            () = app.shutdown.cancelled() => break,
         };
     }
 }
@@ -85,7 +84,7 @@ mod tests {
         let genesis = Arc::new(params.genesis_block());
         let config = NodeConfig::new(params, dir.path().join("chain.redb"));
         let (node, task) = Node::start(config).unwrap();
-        let (app, _stop) = AppState::new(node);
+        let app = AppState::new(node, tokio_util::sync::CancellationToken::new());
         let id = Hash256([1; 32]);
         let tip = Hash256([2; 32]);
         let block = event_message(

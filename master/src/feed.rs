@@ -6,7 +6,7 @@
 
 use crate::clock::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -45,7 +45,7 @@ pub async fn mine(
 }
 
 /// One job handed to this miner.
-struct JobState {
+struct IssuedJob {
     id: String,
     template: Arc<BlockTemplate>,
     coinbase: Coinbase,
@@ -53,15 +53,15 @@ struct JobState {
 }
 
 /// A miner after its hello.
-struct Session {
+struct FeedMiner {
     name: String,
-    jobs: VecDeque<JobState>,
+    jobs: VecDeque<IssuedJob>,
     /// The tip the latest job builds on: a job on another tip is `clean`.
     tip: Option<Hash256>,
     _guard: MinerGuard,
 }
 
-impl Session {
+impl FeedMiner {
     /// A new job from `template`, forgetting older jobs when the tip moved.
     fn new_job(&mut self, template: Arc<BlockTemplate>) -> MasterMessage {
         let clean = self.tip != Some(template.prev_hash);
@@ -83,7 +83,7 @@ impl Session {
         if self.jobs.len() == JOBS_KEPT {
             self.jobs.pop_front();
         }
-        self.jobs.push_back(JobState {
+        self.jobs.push_back(IssuedJob {
             id,
             template,
             coinbase,
@@ -96,8 +96,7 @@ impl Session {
 async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
     let node = app.node.clone();
     let mut templates = node.watch_template();
-    let mut shutdown = app.shutdown.clone();
-    let mut session: Option<Session> = None;
+    let mut session: Option<FeedMiner> = None;
     loop {
         let reply = tokio::select! {
             message = socket.recv() => match message {
@@ -113,7 +112,10 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 let template = templates.borrow_and_update().clone();
                 session.as_mut().map(|s| s.new_job(template))
             }
-            _ = shutdown.changed() => break,
+            () = app.shutdown.cancelled() => {
+                say_goodbye(&mut socket).await;
+                break;
+            }
         };
         if let Some(reply) = reply {
             let text = serde_json::to_string(&reply).expect("messages serialize");
@@ -122,6 +124,18 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
             }
         }
     }
+}
+
+/// A close frame ("going away") so a miner sees a clean close, not a reset, when the master stops;
+/// a miner that does not read gets a second at most.
+async fn say_goodbye(socket: &mut WebSocket) {
+    use axum::extract::ws::{CloseFrame, close_code};
+    let frame = CloseFrame {
+        code: close_code::AWAY,
+        reason: "the master is stopping".into(),
+    };
+    let close = socket.send(Message::Close(Some(frame)));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
 fn rejected(job_id: Option<String>, reason: impl Into<String>) -> MasterMessage {
@@ -134,7 +148,7 @@ fn rejected(job_id: Option<String>, reason: impl Into<String>) -> MasterMessage 
 /// Answers one message from the miner.
 async fn handle(
     node: &Node,
-    session: &mut Option<Session>,
+    session: &mut Option<FeedMiner>,
     templates: &mut tokio::sync::watch::Receiver<Arc<BlockTemplate>>,
     text: &str,
 ) -> Option<MasterMessage> {
@@ -163,7 +177,7 @@ async fn handle(
                 name: name.clone(),
                 agent,
             });
-            let new = session.insert(Session {
+            let new = session.insert(FeedMiner {
                 name,
                 jobs: VecDeque::new(),
                 tip: None,
@@ -182,7 +196,7 @@ async fn handle(
 }
 
 /// Verifies a solution and hands the block to the chain writer.
-async fn submit(node: &Node, session: &Session, job_id: String, nonce: u32) -> MasterMessage {
+async fn submit(node: &Node, session: &FeedMiner, job_id: String, nonce: u32) -> MasterMessage {
     let Some(job) = session.jobs.iter().find(|job| job.id == job_id) else {
         return rejected(Some(job_id), "unknown or stale job");
     };

@@ -17,6 +17,7 @@ pub mod miner;
 pub mod node;
 pub mod peer;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod views;
 pub mod web;

@@ -3,11 +3,13 @@
 //!
 //! - [`work`]: a job prepared for hashing, and the disjoint nonce batches threads claim from it;
 //! - [`hashers`]: the mining threads and the board they take work from;
-//! - [`feed`]: connecting to the first reachable master, failing over, reconnecting with backoff;
+//! - [`connect`]: opening the feed of the first reachable master;
+//! - [`failover`]: mining over it, failing over, reconnecting with backoff;
 //! - [`session`]: one connection's conversation (hello, jobs, submits, status lines, and pings
 //!   to notice a master that went silent).
 
-mod feed;
+mod connect;
+mod failover;
 mod hashers;
 mod session;
 mod work;
@@ -34,6 +36,52 @@ pub struct MinerConfig {
     pub threads: usize,
     /// Name put in the coinbase of found blocks; empty means [`default_name`].
     pub name: String,
+    /// How patient the miner is with its masters.
+    pub timings: MinerTimings,
+}
+
+/// How patient the miner is with its masters. The defaults are the real timings; tests that play a
+/// master shorten them here rather than through a test-only switch, so they run the code users run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinerTimings {
+    /// How often the master's liveness is checked.
+    pub liveness_every: Duration,
+    /// A master silent this long is pinged (a live one answers at once)...
+    pub quiet_ping: Duration,
+    /// ...and silent this long is given up on, so a vanished host cannot hold the miner forever.
+    pub quiet_limit: Duration,
+    /// Longest one message may take to leave: a master that stopped reading fills the socket
+    /// buffer, and must not hold the miner (or Ctrl-C) forever.
+    pub send_timeout: Duration,
+    /// First pause between rounds of connection attempts; it doubles after each failed round...
+    pub backoff_min: Duration,
+    /// ...up to this.
+    pub backoff_max: Duration,
+}
+
+impl Default for MinerTimings {
+    fn default() -> Self {
+        MinerTimings {
+            liveness_every: Duration::from_secs(5),
+            quiet_ping: Duration::from_secs(20),
+            quiet_limit: Duration::from_secs(40),
+            send_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Timings for tests with a fake master: a silent master is given up on within two seconds.
+#[cfg(test)]
+pub(crate) fn quick_timings() -> MinerTimings {
+    MinerTimings {
+        liveness_every: Duration::from_millis(250),
+        quiet_ping: Duration::from_secs(1),
+        quiet_limit: Duration::from_secs(2),
+        send_timeout: Duration::from_secs(1),
+        ..MinerTimings::default()
+    }
 }
 
 /// The name used when none is given: the host's name, or `native-miner`.
@@ -51,15 +99,13 @@ pub const MAX_THREADS: usize = 1024;
 
 /// `threads`, or one per core when it is 0; an error above [`MAX_THREADS`].
 pub fn thread_count(threads: usize) -> anyhow::Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     anyhow::ensure!(
         threads <= MAX_THREADS,
-        "--threads {threads} is too many; at most {MAX_THREADS}"
+        "--threads {threads} is too many: at most {MAX_THREADS} (this machine has {})",
+        plural(cores, "core")
     );
-    Ok(if threads > 0 {
-        threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    })
+    Ok(if threads > 0 { threads } else { cores })
 }
 
 /// Mines until `shutdown` completes.
@@ -91,23 +137,28 @@ pub async fn run(
         name.len()
     );
     let threads = thread_count(config.threads)?;
-    tracing::info!("native miner {name:?} starting {threads} threads");
-    feed::mine(&nodes, &name, threads, shutdown).await
+    tracing::info!(
+        "native miner {name:?}: {} for {}",
+        plural(threads, "thread"),
+        nodes.join(", ")
+    );
+    failover::mine(&nodes, &name, threads, config.timings, shutdown).await
 }
 
 /// How long [`benchmark`] lets the threads warm up, then measures.
 const BENCH_WARMUP: Duration = Duration::from_secs(1);
 const BENCH_MEASURE: Duration = Duration::from_secs(5);
 
-/// Measures the hashrate offline with `threads` threads (0: one per core) and prints
-/// `hashrate: <n> H/s`.
+/// Measures the hashrate offline with `threads` threads (0: one per core): prints it for people
+/// (`9.48 MH/s`), then a last line for scripts, `hashrate: <n> H/s`.
 ///
 /// It runs the real mining threads on a synthetic header with an impossible target (zero), so the
 /// figure includes the batch and job-check overhead of actual mining.
 pub fn benchmark(threads: usize) -> anyhow::Result<()> {
     let threads = thread_count(threads)?;
     println!(
-        "benchmark: {threads} thread(s), {} s warm-up, {} s measured",
+        "benchmark: {}, {} s warm-up, {} s measured",
+        plural(threads, "thread"),
         BENCH_WARMUP.as_secs(),
         BENCH_MEASURE.as_secs()
     );
@@ -122,7 +173,7 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
         nonce: 0,
     };
     let impossible = Target::ONE;
-    let work = work::Work::new(0, "benchmark".into(), 1, &header, impossible);
+    let work = work::Assignment::new(0, "benchmark".into(), 1, &header, impossible);
     hashers.board().publish(Some(Arc::new(work)));
 
     std::thread::sleep(BENCH_WARMUP);
@@ -131,8 +182,22 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
     let hashes = hashers.board().hashes() - start_hashes;
     let rate = hashes as f64 / started.elapsed().as_secs_f64();
     drop(hashers);
+    println!(
+        "{} ({} per thread)",
+        format_rate(rate),
+        format_rate(rate / threads as f64)
+    );
     println!("hashrate: {rate:.0} H/s");
     Ok(())
+}
+
+/// `1 thread`, `4 threads`.
+pub fn plural(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// A hashrate for people: `12.34 MH/s`.
@@ -156,6 +221,13 @@ mod tests {
         assert_eq!(format_rate(0.0), "0.00 H/s");
         assert_eq!(format_rate(999.0), "999.00 H/s");
         assert_eq!(format_rate(12_345_678.0), "12.35 MH/s");
+    }
+
+    #[test]
+    fn counts_read_well() {
+        assert_eq!(plural(1, "thread"), "1 thread");
+        assert_eq!(plural(0, "miner"), "0 miners");
+        assert_eq!(plural(12, "core"), "12 cores");
     }
 
     #[test]
@@ -187,6 +259,7 @@ mod tests {
             nodes: vec![" ".into()],
             threads: 1,
             name: "x".into(),
+            timings: MinerTimings::default(),
         };
         let error = run(no_nodes, std::future::pending()).await.unwrap_err();
         assert!(error.to_string().contains("--nodes"), "{error}");
@@ -195,6 +268,7 @@ mod tests {
             nodes: vec!["127.0.0.1:1".into()],
             threads: 1,
             name: "n".repeat(65),
+            timings: MinerTimings::default(),
         };
         let error = run(long_name, std::future::pending()).await.unwrap_err();
         assert!(error.to_string().contains("64"), "{error}");

@@ -1,90 +1,24 @@
-//! The HTTP server: routes, shared state, and the master's start and graceful stop.
+//! The HTTP server: routes, and the master's start and graceful stop (the shared state is
+//! [`crate::state::AppState`]).
+//!
+//! [`run`] serves a bound listener until a [`CancellationToken`] is cancelled (by a signal in
+//! `bbchain --start-master`, by the test in in-process tests); that one token closes the feeds,
+//! the event sockets and the peer links.
 
 use crate::api::{self, AppError};
 use crate::config::NodeConfig;
 use crate::node::Node;
+pub use crate::state::AppState;
 use crate::{events, feed, web};
 use axum::Router;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The node.
-    pub node: Node,
-    /// One permit per open WebSocket (`NodeLimits::max_connections`).
-    pub connections: Arc<Semaphore>,
-    /// Turns `true` when the server is stopping: long-lived sockets close.
-    pub shutdown: watch::Receiver<bool>,
-}
-
-impl FromRef<AppState> for Node {
-    fn from_ref(state: &AppState) -> Node {
-        state.node.clone()
-    }
-}
-
-impl AppState {
-    /// State for `node`, with a sender that stops the sockets.
-    pub fn new(node: Node) -> (AppState, watch::Sender<bool>) {
-        let (stop, shutdown) = watch::channel(false);
-        let connections = Arc::new(Semaphore::new(node.limits().max_connections));
-        (
-            AppState {
-                node,
-                connections,
-                shutdown,
-            },
-            stop,
-        )
-    }
-
-    /// Accepts a feed or event WebSocket within the node's connection and message limits, then
-    /// hands it to `run` together with its connection permit.
-    pub fn upgrade<F, Fut>(
-        self,
-        ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-        run: F,
-    ) -> Response
-    where
-        F: FnOnce(WebSocket, AppState, OwnedSemaphorePermit) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let ws = match ws {
-            Ok(ws) => ws,
-            Err(rejection) => return AppError::from(rejection).into_response(),
-        };
-        match self.connection_permit() {
-            Ok(permit) => ws
-                .max_message_size(self.node.limits().max_ws_message_bytes)
-                .read_buffer_size(crate::config::WS_BUFFER_BYTES)
-                .write_buffer_size(crate::config::WS_BUFFER_BYTES)
-                .on_upgrade(move |socket| run(socket, self, permit)),
-            Err(err) => err.into_response(),
-        }
-    }
-
-    /// A WebSocket slot, or `503` when all are taken.
-    pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        self.connections.clone().try_acquire_owned().map_err(|_| {
-            AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "too many connections (limit {})",
-                    self.node.limits().max_connections
-                ),
-            )
-        })
-    }
-}
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Every route of a master.
 pub fn app(state: AppState) -> Router {
@@ -111,40 +45,106 @@ async fn method_not_allowed() -> AppError {
     AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
 }
 
-/// Runs a master on `addr` until SIGINT or SIGTERM, then stops cleanly.
-pub async fn run_master(config: NodeConfig, addr: SocketAddr) -> anyhow::Result<()> {
-    let shutdown = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(addr)
+/// Binds the master's listening socket; port 0 picks a free port (see [`TcpListener::local_addr`]).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+        .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))
+}
+
+/// Runs a master on `listener` until `shutdown` is cancelled, then stops cleanly: sockets and peer
+/// links close, the chain writer commits what it has, and the database is closed on return.
+pub async fn run(
+    listener: TcpListener,
+    config: NodeConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    start(listener, config, shutdown).await?.stopped().await
+}
+
+/// A master that is up (what [`run`] waits on): tests reach its node directly.
+pub struct RunningMaster {
+    /// The master's node.
+    pub node: Node,
+    /// Where it listens (the real port, also when it was asked for port 0).
+    pub addr: SocketAddr,
+    served: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningMaster {
+    /// Waits until the master has stopped (its shutdown token was cancelled) and everything it ran
+    /// has let go of the database.
+    pub async fn stopped(self) -> anyhow::Result<()> {
+        drop(self.node);
+        self.served.await?
+    }
+}
+
+/// How long a stopping master waits for its sockets and links to close.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Opens the node of `config`, starts peer sync, and serves on `listener` in a task until
+/// `shutdown` is cancelled.
+pub async fn start(
+    listener: TcpListener,
+    config: NodeConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningMaster> {
+    let addr = listener.local_addr()?;
     let seeds = config.peers.clone();
     let (node, task) = Node::start(config)?;
-    let peers = crate::peer::Peers::start(node.clone(), addr.port(), &seeds);
+    let state = AppState::new(node.clone(), shutdown.clone());
+    let tasks = state.tasks.clone();
+    let peers = crate::peer::Peers::start(
+        node.clone(),
+        addr.port(),
+        &seeds,
+        shutdown.clone(),
+        tasks.clone(),
+    );
     let snapshot = node.snapshot();
     tracing::info!(
-        "master on http://{} ({} chain, height {}, tip {})",
-        listener.local_addr()?,
+        "master on http://{addr} ({} chain, height {}, tip {})",
         node.params().name,
         snapshot.height,
         snapshot.tip
     );
-    let (state, stop) = AppState::new(node);
     let router = app(state).merge(peers.routes());
-    let links = peers.clone();
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("stopping");
-        let _ = stop.send(true);
-        links.stop();
-    })
-    .await;
-    tokio::task::spawn_blocking(move || task.shutdown()).await?;
-    served?;
-    Ok(())
+    drop(peers);
+    let served = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            tracing::info!("stopping");
+        })
+        .await;
+        tasks.close();
+        if tokio::time::timeout(STOP_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("{} sockets did not close in time", tasks.len());
+        }
+        tokio::task::spawn_blocking(move || task.shutdown()).await?;
+        served?;
+        Ok(())
+    });
+    Ok(RunningMaster { node, addr, served })
+}
+
+/// A token cancelled on SIGINT (Ctrl-C) or SIGTERM: the one way a master is told to stop.
+pub fn cancel_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let signal = shutdown_signal();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        signal.await;
+        cancel.cancel();
+    });
+    token
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not when

@@ -23,6 +23,9 @@ pub const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
 pub const PENDING_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("pending_ids");
 /// Single values: see the `META_*` keys.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Block hash -> [`BlockInfo`]: what a block summary needs besides the index record, written when
+/// the block is stored, so listing blocks never decodes them.
+pub const BLOCK_INFO: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("block_info");
 
 /// Hash of the main chain's tip.
 pub const META_TIP: &str = "tip";
@@ -119,6 +122,44 @@ impl EntryLocation {
     }
 }
 
+/// What a block summary needs of a block besides its header: kept beside the index record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Data entries (not counting the coinbase).
+    pub entries: u32,
+    /// The coinbase's miner name.
+    pub miner: String,
+}
+
+impl BlockInfo {
+    /// The info of `block`.
+    pub fn of(block: &Block) -> BlockInfo {
+        BlockInfo {
+            entries: u32::try_from(block.entries.len().saturating_sub(1)).unwrap_or(u32::MAX),
+            miner: block
+                .coinbase()
+                .map(|c| c.miner.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The entry count (4 bytes, little-endian), then the miner name.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.entries.to_le_bytes().to_vec();
+        out.extend_from_slice(self.miner.as_bytes());
+        out
+    }
+
+    /// Decodes [`BlockInfo::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<BlockInfo> {
+        let (count, miner) = bytes.split_at_checked(4).context("block info too short")?;
+        Ok(BlockInfo {
+            entries: u32::from_le_bytes(count.try_into().expect("4 bytes")),
+            miner: String::from_utf8(miner.to_vec()).context("block info miner")?,
+        })
+    }
+}
+
 /// The shared database handle.
 #[derive(Debug)]
 pub struct Store {
@@ -192,6 +233,9 @@ impl Store {
                     txn.open_table(MAIN)?.insert(0, hash.0)?;
                 }
             }
+            // Databases from before the table lack it; their blocks' info is read from the block.
+            txn.open_table(BLOCK_INFO)?
+                .insert(hash.0, BlockInfo::of(&genesis).to_bytes().as_slice())?;
             // Create every table so readers never meet a missing one.
             txn.open_table(CONFIRMED)?;
             txn.open_table(PENDING)?;
@@ -247,6 +291,15 @@ impl StoreReader {
             Some(bytes) => Ok(Some(IndexRecord::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// What a block's summary needs; decoded from the block when it was stored before this was kept.
+    pub fn block_info(&self, hash: &Hash256) -> anyhow::Result<Option<BlockInfo>> {
+        let table = self.txn.open_table(BLOCK_INFO)?;
+        if let Some(bytes) = table.get(hash.0)? {
+            return Ok(Some(BlockInfo::from_bytes(bytes.value())?));
+        }
+        Ok(self.block(hash)?.map(|block| BlockInfo::of(&block)))
     }
 
     /// Where a confirmed data entry is.
@@ -318,5 +371,41 @@ impl StoreReader {
     pub fn tip(&self) -> anyhow::Result<Hash256> {
         let bytes = self.meta(META_TIP)?.context("no tip stored")?;
         Ok(Hash256(bytes.as_slice().try_into().context("bad tip")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_info_round_trips_and_falls_back_to_the_block_for_older_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = ChainParams::dev();
+        let store = Store::open(&dir.path().join("chain.redb"), &params).unwrap();
+        let genesis = params.genesis_block();
+        let expected = BlockInfo {
+            entries: 0,
+            miner: params.genesis_message.to_string(),
+        };
+        let read = |store: &Store| store.read().unwrap().block_info(&genesis.hash()).unwrap();
+        assert_eq!(read(&store), Some(expected.clone()));
+        // A database written before the table existed has no row: the block itself answers.
+        let txn = store.db().begin_write().unwrap();
+        txn.open_table(BLOCK_INFO)
+            .unwrap()
+            .remove(genesis.hash().0)
+            .unwrap();
+        txn.commit().unwrap();
+        assert_eq!(read(&store), Some(expected.clone()));
+        assert_eq!(
+            BlockInfo::from_bytes(&expected.to_bytes()).unwrap(),
+            expected
+        );
+        assert!(BlockInfo::from_bytes(&[1, 0]).is_err());
+        assert_eq!(
+            store.read().unwrap().block_info(&Hash256::ZERO).unwrap(),
+            None
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! JSON shapes of the REST API and the event feed, exactly as `docs/protocol.md` lists them.
 
 use crate::node::{ChainSnapshot, DataStatus, Node};
+use crate::store::{BlockInfo, IndexRecord};
 use bbchain_core::{Block, ChainParams, Hash256};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -44,6 +45,25 @@ impl BlockSummary {
                 .map(|c| c.miner.clone())
                 .unwrap_or_default(),
             entries: block.entries.len().saturating_sub(1),
+            difficulty: target.difficulty(&params.pow_limit_target()),
+        }
+    }
+}
+
+impl BlockSummary {
+    /// The summary of a block from its index record and stored info (no decoding).
+    pub fn from_index(record: &IndexRecord, info: BlockInfo, params: &ChainParams) -> BlockSummary {
+        let header = &record.header;
+        let target = header.target().unwrap_or(params.pow_limit_target());
+        BlockSummary {
+            height: record.height,
+            hash: record.hash(),
+            prev_hash: header.prev_hash,
+            time: header.time,
+            bits: header.bits,
+            nonce: header.nonce,
+            miner: info.miner,
+            entries: info.entries as usize,
             difficulty: target.difficulty(&params.pow_limit_target()),
         }
     }

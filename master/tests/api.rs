@@ -20,7 +20,7 @@ async fn call(test: &TestNode, method: &str, uri: &str, body: Body) -> (StatusCo
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .unwrap();
-    let response = app(test.state.clone()).oneshot(request).await.unwrap();
+    let response = app(test.state()).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -309,7 +309,7 @@ async fn bad_block_queries_get_json_errors() {
 async fn the_page_is_served_at_the_root() {
     let test = TestNode::start(NodeLimits::default()).await;
     let request = Request::builder().uri("/").body(Body::empty()).unwrap();
-    let response = app(test.state.clone()).oneshot(request).await.unwrap();
+    let response = app(test.state()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let kind = response.headers()[header::CONTENT_TYPE]
         .to_str()
@@ -326,7 +326,7 @@ async fn the_page_is_served_at_the_root() {
         .uri("/no/such/file.js")
         .body(Body::empty())
         .unwrap();
-    let response = app(test.state.clone()).oneshot(request).await.unwrap();
+    let response = app(test.state()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     test.stop().await;
 }
@@ -342,5 +342,56 @@ async fn feeds_answer_plain_requests_with_json_errors() {
             "{path}: {body}"
         );
     }
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn query_strings_and_json_bodies_are_typed_and_refused_with_reasons() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    // An unknown query field is refused, and the answer lists the known ones.
+    let unknown = get(&test, "/api/blocks?limit=5&colour=red").await;
+    assert_error(&unknown, StatusCode::BAD_REQUEST, "unknown field `colour`");
+    assert_error(&unknown, StatusCode::BAD_REQUEST, "`before` or `limit`");
+    // A bad value names its field.
+    assert_error(
+        &get(&test, "/api/blocks?limit=ten").await,
+        StatusCode::BAD_REQUEST,
+        "limit: invalid digit",
+    );
+    assert_error(
+        &get(&test, "/api/blocks?before=").await,
+        StatusCode::BAD_REQUEST,
+        "before: cannot parse integer from empty string",
+    );
+    assert_error(
+        &get(&test, "/api/blocks?before=4294967296").await,
+        StatusCode::BAD_REQUEST,
+        "before: number too large",
+    );
+    // Malformed JSON bodies say where they broke.
+    assert_error(
+        &post(&test, r#"{"data": "x""#).await,
+        StatusCode::BAD_REQUEST,
+        "EOF while parsing an object at line 1 column 12",
+    );
+    assert_error(
+        &post(&test, r#"{"data": "x"} and more"#).await,
+        StatusCode::BAD_REQUEST,
+        "trailing characters at line 1 column 15",
+    );
+    assert_error(
+        &post(&test, "\"x\"").await,
+        StatusCode::BAD_REQUEST,
+        "expected a JSON object: invalid type: string",
+    );
+    // The body is read as JSON whatever its content type (`curl -d` sends a form type).
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/data")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(json!({"data": "from curl"}).to_string()))
+        .unwrap();
+    let response = app(test.state()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
     test.stop().await;
 }

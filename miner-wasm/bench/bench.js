@@ -11,9 +11,9 @@ const ALT = params.get('alt') === '1';
 const ONLY = params.get('cases')?.split(',');
 const WARMUP_MS = 2000;
 const NONCES = 2 ** 32;
-// An 80-byte header (any bytes do) and a zero target: every nonce is hashed, none is found.
+// An 80-byte header (any bytes do) and the hardest target (1): every nonce is hashed, none is found.
 const HEADER = '01000000' + 'ab'.repeat(32) + 'cd'.repeat(32) + '5f5e1000' + 'ffff7f20' + '00000000';
-const TARGET = '0'.repeat(64);
+const TARGET = '0'.repeat(63) + '1';
 
 const log = (line) => {
   document.getElementById('log').textContent += `${line}\n`;

@@ -75,17 +75,22 @@ mod tests {
         assert!(target.is_met_by(&found.block_hash()));
     }
 
+    /// The hardest target there is: only a hash of 0 or 1 meets it.
+    fn hardest() -> String {
+        format!("{}1", "0".repeat(63))
+    }
+
     #[test]
     fn an_unreachable_target_finds_nothing() {
         let (_, job) = dev_job();
-        let scanner = JobScanner::new(&job.header, &"0".repeat(64)).unwrap();
+        let scanner = JobScanner::new(&job.header, &hardest()).unwrap();
         assert_eq!(scanner.scan(0, 10_000), None);
     }
 
     #[test]
     fn the_top_of_the_nonce_space_is_scanned_without_wrapping() {
         let (_, job) = dev_job();
-        let scanner = JobScanner::new(&job.header, &"0".repeat(64)).unwrap();
+        let scanner = JobScanner::new(&job.header, &hardest()).unwrap();
         assert_eq!(scanner.scan(u32::MAX - 10, 1000), None);
     }
 }

@@ -87,6 +87,13 @@ impl ChainParams {
         }
     }
 
+    /// The parameters of a network id (to name the chain of a peer on another network).
+    pub fn by_network_id(network_id: u32) -> Option<ChainParams> {
+        [ChainParams::main(), ChainParams::dev()]
+            .into_iter()
+            .find(|params| params.network_id == network_id)
+    }
+
     /// The pow limit as a target.
     pub fn pow_limit_target(&self) -> Target {
         Target::from_compact(self.pow_limit).expect("pow limits are valid targets")

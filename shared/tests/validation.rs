@@ -113,8 +113,11 @@ fn genesis_blocks_pass() {
         assert_eq!(check_block(&genesis, &params), Ok(()), "{}", params.name);
         assert_eq!(genesis.header.prev_hash, Hash256::ZERO);
         assert_eq!(genesis.coinbase().unwrap().height, 0);
+        let by_id = ChainParams::by_network_id(params.network_id);
+        assert_eq!(by_id.as_ref(), Some(&params), "{}", params.name);
         assert_eq!(ChainParams::by_name(params.name), Some(params));
     }
+    assert_eq!(ChainParams::by_network_id(0), None);
     assert_ne!(
         ChainParams::main().genesis_hash(),
         ChainParams::dev().genesis_hash()

@@ -1,16 +1,22 @@
 //! Harness for bbchain's end-to-end tests: real `bbchain` processes on loopback ports, each with its
 //! own throw-away data directory, killed when the test ends.
 //!
+//! Masters start with `--port 0` and report the port the system gave them in their startup line
+//! (`master on http://127.0.0.1:PORT ...`), which the harness reads from their output: no port is
+//! picked ahead and raced for.
+//!
 //! The binary is `$BBCHAIN_BIN`, or `target/debug/bbchain` of this workspace (`make test` builds it
 //! before the tests run).
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -28,12 +34,52 @@ pub fn bbchain_bin() -> PathBuf {
     path
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
+/// A loopback port that refuses connections for as long as this lives: a socket bound to it that
+/// never listens, so no other process can take the port meanwhile.
+pub struct DeadPort {
+    port: u16,
+    _socket: OwnedFd,
+}
+
+impl DeadPort {
+    /// Reserves a port the system picks.
+    pub fn new() -> DeadPort {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket,
+        };
+        use std::os::fd::AsRawFd;
+        let socket = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .expect("a TCP socket");
+        bind(socket.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).expect("bind 127.0.0.1:0");
+        let port = getsockname::<SockaddrIn>(socket.as_raw_fd())
+            .expect("its address")
+            .port();
+        DeadPort {
+            port,
+            _socket: socket,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`, as `--nodes` takes it.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Default for DeadPort {
+    fn default() -> Self {
+        DeadPort::new()
+    }
 }
 
 /// Runs `bbchain` with `args` to completion.
@@ -58,36 +104,105 @@ pub fn spawn_miner(nodes: &str, name: &str) -> Process {
     ])
 }
 
-/// A running `bbchain` process whose output goes to a log file; killed on drop.
+/// Everything a process printed, shared with the threads that read its output.
+#[derive(Default)]
+struct Collected {
+    text: String,
+    /// Output streams that reached their end (the process closed them, usually by exiting).
+    ended: usize,
+}
+
+#[derive(Default)]
+struct SharedLog {
+    output: Mutex<Collected>,
+    grew: Condvar,
+}
+
+impl SharedLog {
+    /// Copies `stream` into the log line by line until it ends.
+    fn collect(self: Arc<Self>, stream: impl Read + Send + 'static) {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                let read = reader.read_until(b'\n', &mut line).unwrap_or(0);
+                let mut output = self.output.lock().expect("log lock");
+                if read == 0 {
+                    output.ended += 1;
+                } else {
+                    output.text.push_str(&String::from_utf8_lossy(&line));
+                }
+                self.grew.notify_all();
+                if read == 0 {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// A running `bbchain` process whose output (stdout and stderr) is collected; killed on drop.
 pub struct Process {
     child: Option<Child>,
-    log: PathBuf,
-    _log_dir: TempDir,
+    log: Arc<SharedLog>,
 }
 
 /// Starts `bbchain` with `args` in the background.
 pub fn spawn_bbchain(args: &[&str]) -> Process {
-    let log_dir = tempfile::tempdir().expect("temp dir");
-    let log = log_dir.path().join("output.log");
-    let file = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(bbchain_bin())
+    let mut child = Command::new(bbchain_bin())
         .args(args)
         .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log file"))
-        .stderr(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start bbchain");
+    let log = Arc::new(SharedLog::default());
+    log.clone().collect(child.stdout.take().expect("stdout"));
+    log.clone().collect(child.stderr.take().expect("stderr"));
     Process {
         child: Some(child),
         log,
-        _log_dir: log_dir,
     }
 }
 
 impl Process {
     /// Everything the process printed so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.log.output.lock().expect("log lock").text.clone()
+    }
+
+    /// Waits until some line of the output gives `Some` through `find`, and returns that; panics
+    /// with the output when the process closes its output first, or after `timeout`.
+    pub fn wait_for_line<T>(
+        &self,
+        timeout: Duration,
+        mut find: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        let mut output = self.log.output.lock().expect("log lock");
+        loop {
+            if let Some(found) = output.text.lines().find_map(&mut find) {
+                return found;
+            }
+            let now = Instant::now();
+            assert!(
+                output.ended < 2 && now < deadline,
+                "no such line in the output (the process {}):\n{}",
+                if output.ended < 2 {
+                    "is still running"
+                } else {
+                    "ended"
+                },
+                output.text
+            );
+            output = self
+                .log
+                .grew
+                .wait_timeout(output, deadline - now)
+                .expect("log lock")
+                .0;
+        }
     }
 
     /// The process id, while it runs.
@@ -134,10 +249,10 @@ impl Drop for Process {
     }
 }
 
-/// A `bbchain --start-master --chain dev` process on a free port with its own data directory, which
-/// survives restarts of the process and is deleted on drop.
+/// A `bbchain --start-master --chain dev` process on a port of its own with its own data
+/// directory, which survives restarts of the process and is deleted on drop.
 pub struct Master {
-    /// The port it listens on.
+    /// The port it listens on (it was started with `--port 0`; this is the port it reported).
     pub port: u16,
     /// Extra arguments it was started with.
     args: Vec<String>,
@@ -146,20 +261,34 @@ pub struct Master {
     pub process: Process,
 }
 
+/// How long a master may take to start.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The port of a master's startup line `master on http://127.0.0.1:PORT (...)`, logged once the
+/// master listens (so it answers from then on).
+pub fn reported_port(process: &Process) -> u16 {
+    process.wait_for_line(START_PATIENCE, |line| {
+        let (_, rest) = line.split_once("master on http://")?;
+        let addr = rest.split_whitespace().next()?;
+        addr.parse::<SocketAddr>().ok().map(|addr| addr.port())
+    })
+}
+
 impl Master {
-    /// Starts a dev-chain master with `extra` arguments and waits until its API answers.
+    /// Starts a dev-chain master on `--port 0` with `extra` arguments, and reads the port it got from
+    /// its startup line.
     pub fn start(extra: &[&str]) -> Master {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let port = free_port();
-        let process = Master::spawn(port, data_dir.path(), &args);
-        let mut master = Master {
+        let process = Master::spawn(0, data_dir.path(), &args);
+        let port = reported_port(&process);
+        let master = Master {
             port,
             args,
             data_dir,
             process,
         };
-        master.wait_ready();
+        master.status();
         master
     }
 
@@ -177,27 +306,6 @@ impl Master {
         ];
         args.extend(extra.iter().map(String::as_str));
         spawn_bbchain(&args)
-    }
-
-    fn wait_ready(&mut self) {
-        let url = self.url("/api/status");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if matches!(try_get(&url), Some((200, _))) {
-                return;
-            }
-            assert!(
-                self.process.is_running(),
-                "master exited at start:\n{}",
-                self.process.log()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "master did not answer in 30 s:\n{}",
-                self.process.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// `127.0.0.1:<port>`, as `--nodes` takes it.
@@ -234,7 +342,9 @@ impl Master {
     pub fn restart(&mut self) {
         self.process.kill();
         self.process = Master::spawn(self.port, self.data_dir.path(), &self.args);
-        self.wait_ready();
+        let port = reported_port(&self.process);
+        assert_eq!(port, self.port, "restarted on its port");
+        self.status();
     }
 
     /// `GET /api/status`.

@@ -5,7 +5,7 @@
 //! Needs `web/pkg` and `web/pkg-scalar` (`make wasm`) before the master binary was built, and Debian's `chromium` and
 //! `chromedriver` (`bash scripts/setup.sh --browser`); `CHROMIUM` and `CHROMEDRIVER` override the paths.
 
-use bbchain_e2e::{Master, free_port, http_get, wait_for};
+use bbchain_e2e::{Master, http_get};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -37,6 +37,25 @@ fn find_tool(var: &str, names: &[&str]) -> PathBuf {
         })
 }
 
+/// The port of chromedriver's `ChromeDriver was started successfully on port N.` (it was started
+/// with `--port=0`); the rest of its output is read and dropped so it never blocks on a full pipe.
+fn listening_port(stdout: std::process::ChildStdout) -> u16 {
+    use std::io::{BufRead, BufReader};
+    let (found, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if let Some((_, rest)) = line.split_once("started successfully on port ") {
+                let _ = found.send(rest.trim_end_matches('.').parse::<u16>().ok());
+            }
+        }
+    });
+    port.recv_timeout(Duration::from_secs(20))
+        .ok()
+        .flatten()
+        .expect("chromedriver reports its port within 20 s")
+}
+
 /// chromedriver plus a headless Chromium session with a throw-away profile; both end on drop.
 struct Browser {
     client: Client,
@@ -58,17 +77,14 @@ impl Browser {
             &["chromium", "chromium-browser", "google-chrome"],
         );
         let chromedriver = find_tool("CHROMEDRIVER", &["chromedriver"]);
-        let port = free_port();
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut driver = Command::new(&chromedriver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
+        let port = listening_port(driver.stdout.take().expect("chromedriver's stdout"));
         let driver_url = format!("http://127.0.0.1:{port}");
-        wait_for(Duration::from_secs(20), "chromedriver to answer", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
 
         let profile = tempfile::tempdir().expect("temp dir");
         let args = [

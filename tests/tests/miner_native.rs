@@ -1,6 +1,6 @@
 //! The native miner (`bbchain --start-miner`) against real dev-chain masters.
 
-use bbchain_e2e::{Master, Process, free_port, http_get, run_bbchain, spawn_miner, wait_for};
+use bbchain_e2e::{DeadPort, Master, Process, http_get, run_bbchain, spawn_miner, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -69,7 +69,8 @@ fn a_miner_finds_blocks_the_master_accepts_under_its_name() {
 #[test]
 fn the_miner_fails_over_past_a_dead_master() {
     let master = Master::start(&[]);
-    let nodes = format!("127.0.0.1:{},{}", free_port(), master.addr());
+    let dead = DeadPort::new();
+    let nodes = format!("{},{}", dead.addr(), master.addr());
     let miner = spawn_miner(&nodes, "e2e-failover");
     wait_for_height(&master, &miner, 2);
     assert_eq!(mined_blocks(&master)[0]["miner"], "e2e-failover");

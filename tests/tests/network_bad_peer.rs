@@ -4,7 +4,7 @@
 use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
 use bbchain_core::testing;
 use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Target, Work};
-use bbchain_e2e::{Master, free_port, http_get, wait_for};
+use bbchain_e2e::{DeadPort, Master, http_get, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,6 +14,8 @@ use tungstenite::{Message, WebSocket};
 /// A fake master on the other end of a `/ws/peer` link.
 struct FakePeer {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    /// The port it claims to accept peers on: one no one else gets while it lives.
+    listen: DeadPort,
 }
 
 impl FakePeer {
@@ -24,7 +26,10 @@ impl FakePeer {
                 .set_read_timeout(Some(Duration::from_secs(10)))
                 .expect("timeout");
         }
-        FakePeer { socket }
+        FakePeer {
+            socket,
+            listen: DeadPort::new(),
+        }
     }
 
     fn send_text(&mut self, text: &str) {
@@ -125,7 +130,9 @@ fn assert_alive(master: &Master) {
 fn headers_without_proof_of_work_get_the_peer_dropped_and_banned() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
-    let port = free_port();
+    // Where the fake claims to accept peers: a port no one else gets while the test runs.
+    let claimed = DeadPort::new();
+    let port = claimed.port();
 
     // The fake claims more work; the master asks for headers and gets one with a bad hash.
     let mut fake = FakePeer::connect(&master);
@@ -173,7 +180,7 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
     let mut fake = FakePeer::connect(&master);
-    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
 
     // Proof of work is fine, but the merkle root does not commit to the entries.
@@ -199,7 +206,7 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
 
     // A valid block from a well-behaved peer is taken, through the same path.
     let mut good = FakePeer::connect(&master);
-    good.send(&hello(free_port(), Work::ZERO, &params));
+    good.send(&hello(good.listen.port(), Work::ZERO, &params));
     good.expect("hello");
     let mut block = child_of_genesis(&params);
     testing::solve_header(&mut block.header);
@@ -221,7 +228,7 @@ fn garbage_and_strangers_are_dropped() {
 
     // Not JSON after the handshake.
     let mut fake = FakePeer::connect(&master);
-    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
     fake.send_text("this is not a peer message");
     let reject = fake.expect("reject");
@@ -233,7 +240,11 @@ fn garbage_and_strangers_are_dropped() {
 
     // Another chain: refused at the handshake.
     let mut stranger = FakePeer::connect(&master);
-    stranger.send(&hello(free_port(), Work::ZERO, &ChainParams::main()));
+    stranger.send(&hello(
+        stranger.listen.port(),
+        Work::ZERO,
+        &ChainParams::main(),
+    ));
     let reject = stranger.expect("reject");
     assert!(
         reject["reason"].as_str().unwrap().contains("network"),
@@ -281,9 +292,12 @@ fn peer_sockets_are_limited_before_the_handshake() {
     let mut peer = wait_for(Duration::from_secs(10), "a free peer slot", || {
         tungstenite::connect(master.ws_url("/ws/peer"))
             .ok()
-            .map(|(socket, _)| FakePeer { socket })
+            .map(|(socket, _)| FakePeer {
+                socket,
+                listen: DeadPort::new(),
+            })
     });
-    peer.send(&hello(free_port(), Work::ZERO, &params));
+    peer.send(&hello(peer.listen.port(), Work::ZERO, &params));
     peer.expect("hello");
 }
 
@@ -292,7 +306,7 @@ fn a_peer_that_asks_and_never_reads_is_dropped() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
     let mut fake = FakePeer::connect(&master);
-    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
 
     // A hash asked for twice is answered once.
@@ -335,7 +349,7 @@ fn side_blocks_without_more_work_are_not_stored() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
     let mut fake = FakePeer::connect(&master);
-    fake.send(&hello(free_port(), Work::ZERO, &params));
+    fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
 
     // A block on the master's tip is taken.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bbchain_core::scan;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::work::{SessionId, Work};
+use super::work::{Assignment, SessionId};
 
 /// How long one batch should take: long enough that the per-batch bookkeeping is noise, short
 /// enough that a replaced job stops being hashed within milliseconds on any CPU.
@@ -70,7 +70,7 @@ pub enum Event {
 /// The current work, guarded for threads that sleep until it changes.
 struct Slot {
     generation: u64,
-    work: Option<Arc<Work>>,
+    work: Option<Arc<Assignment>>,
     stopping: bool,
 }
 
@@ -99,13 +99,13 @@ impl Board {
     }
 
     /// Replaces the current work (`None`: no work, the threads sleep) and wakes every thread.
-    pub fn publish(&self, work: Option<Arc<Work>>) {
+    pub fn publish(&self, work: Option<Arc<Assignment>>) {
         self.update(|slot| slot.work = work);
     }
 
     /// The work the threads are hashing now.
     #[cfg(test)]
-    pub fn current(&self) -> Option<Arc<Work>> {
+    pub fn current(&self) -> Option<Arc<Assignment>> {
         self.lock().work.clone()
     }
 
@@ -138,7 +138,7 @@ impl Board {
     }
 
     /// Blocks until the slot differs from `generation`; `None` when the threads must stop.
-    fn wait_for_change(&self, generation: u64) -> Option<(u64, Option<Arc<Work>>)> {
+    fn wait_for_change(&self, generation: u64) -> Option<(u64, Option<Arc<Assignment>>)> {
         let mut slot = self.lock();
         while slot.generation == generation && !slot.stopping {
             slot = self
@@ -198,7 +198,7 @@ fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
     loop {
         let batch = work
             .as_deref()
-            .filter(|work: &&Work| !work.is_solved())
+            .filter(|work: &&Assignment| !work.is_solved())
             .and_then(|work| work.claim(size.get()).map(|batch| (work, batch)));
         let Some((job, batch)) = batch else {
             match board.wait_for_change(generation) {
@@ -248,8 +248,8 @@ mod tests {
     use std::time::{Duration, Instant};
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-    fn work(session: SessionId, job_id: &str, target: Target) -> Arc<Work> {
-        Arc::new(Work::new(
+    fn work(session: SessionId, job_id: &str, target: Target) -> Arc<Assignment> {
+        Arc::new(Assignment::new(
             session,
             job_id.into(),
             1,

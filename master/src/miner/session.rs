@@ -11,30 +11,15 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::feed::FeedStream;
+use super::connect::FeedStream;
 use super::hashers::{Board, Event};
-use super::work::{SessionId, Work};
-use super::{AGENT, format_rate};
-
-/// `real_ms`, or `test_ms` in unit tests so fake-master tests run in a second or two.
-const fn timing(test_ms: u64, real_ms: u64) -> Duration {
-    Duration::from_millis(if cfg!(test) { test_ms } else { real_ms })
-}
+use super::work::{Assignment, SessionId};
+use super::{AGENT, MinerTimings, format_rate};
 
 /// How often the status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// Non-clean jobs stay submittable; remembering this many recent ones is plenty.
 const LIVE_JOBS: usize = 16;
-/// How often the master's liveness is checked.
-const LIVENESS_EVERY: Duration = timing(250, 5000);
-/// A master silent this long is pinged (a live one answers at once)...
-const QUIET_PING: Duration = timing(1000, 20000);
-/// ...and silent this long is given up on, so a vanished host cannot hold the miner forever.
-const QUIET_LIMIT: Duration = timing(2000, 40000);
-
-/// Longest one message may take to leave: a master that stopped reading fills the socket buffer,
-/// and must not hold the miner (or Ctrl-C) forever.
-const SEND_TIMEOUT: Duration = timing(1000, 10000);
 
 /// What to do about a master that has been silent for `quiet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +30,10 @@ enum Liveness {
 }
 
 impl Liveness {
-    fn after(quiet: Duration) -> Liveness {
-        if quiet >= QUIET_LIMIT {
+    fn after(quiet: Duration, timings: &MinerTimings) -> Liveness {
+        if quiet >= timings.quiet_limit {
             Liveness::GiveUp
-        } else if quiet >= QUIET_PING {
+        } else if quiet >= timings.quiet_ping {
             Liveness::Ping
         } else {
             Liveness::Fine
@@ -92,22 +77,30 @@ pub struct Session<'a> {
     name: &'a str,
     board: &'a Board,
     stats: &'a mut Stats,
+    timings: MinerTimings,
     /// Jobs whose solutions are still worth submitting: since the last clean job, newest last.
     live_jobs: VecDeque<String>,
     /// The job the threads are hashing.
-    current: Option<Arc<Work>>,
+    current: Option<Arc<Assignment>>,
     /// Hash count and time at the last status line, for the hashrate.
     meter: (u64, Instant),
 }
 
 impl<'a> Session<'a> {
     /// A session numbered `id`, mining as `name`.
-    pub fn new(id: SessionId, name: &'a str, board: &'a Board, stats: &'a mut Stats) -> Self {
+    pub fn new(
+        id: SessionId,
+        name: &'a str,
+        board: &'a Board,
+        stats: &'a mut Stats,
+        timings: MinerTimings,
+    ) -> Self {
         Session {
             id,
             name,
             board,
             stats,
+            timings,
             live_jobs: VecDeque::new(),
             current: None,
             meter: (board.hashes(), Instant::now()),
@@ -125,11 +118,12 @@ impl<'a> Session<'a> {
             name: self.name.to_owned(),
             agent: Some(AGENT.to_owned()),
         };
-        if let Some(end) = deliver(&mut stream, frame(&hello), shutdown).await {
+        let send_timeout = self.timings.send_timeout;
+        if let Some(end) = deliver(&mut stream, frame(&hello), shutdown, send_timeout).await {
             return end;
         }
         let every = |period| tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        let (mut status, mut liveness) = (every(STATUS_EVERY), every(LIVENESS_EVERY));
+        let (mut status, mut liveness) = (every(STATUS_EVERY), every(self.timings.liveness_every));
         let mut last_heard = Instant::now();
         loop {
             let reply = tokio::select! {
@@ -142,6 +136,9 @@ impl<'a> Session<'a> {
                     last_heard = Instant::now();
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_master_message(&text).map(|m| frame(&m)),
+                        Some(Ok(Message::Close(Some(frame)))) if !frame.reason.is_empty() => {
+                            return lost(frame.reason.to_string());
+                        }
                         Some(Ok(Message::Close(_))) | None => {
                             return lost("the master closed the connection".into());
                         }
@@ -155,7 +152,7 @@ impl<'a> Session<'a> {
                     self.print_status();
                     None
                 }
-                _ = liveness.tick() => match Liveness::after(last_heard.elapsed()) {
+                _ = liveness.tick() => match Liveness::after(last_heard.elapsed(), &self.timings) {
                     Liveness::Fine => None,
                     Liveness::Ping => Some(Message::Ping(Default::default())),
                     Liveness::GiveUp => {
@@ -165,7 +162,7 @@ impl<'a> Session<'a> {
                 },
             };
             if let Some(reply) = reply
-                && let Some(end) = deliver(&mut stream, reply, shutdown).await
+                && let Some(end) = deliver(&mut stream, reply, shutdown, send_timeout).await
             {
                 return end;
             }
@@ -210,7 +207,7 @@ impl<'a> Session<'a> {
     }
 
     fn on_job(&mut self, job: &Job) {
-        let work = match Work::from_job(self.id, job) {
+        let work = match Assignment::from_job(self.id, job) {
             Ok(work) => Arc::new(work),
             Err(error) => {
                 tracing::warn!("ignoring job {} from the master: {error}", job.job_id);
@@ -292,21 +289,22 @@ fn lost(reason: String) -> SessionEnd {
     SessionEnd::Lost { reason }
 }
 
-/// Sends `frame`, unless the miner is stopping or the master takes no data for [`SEND_TIMEOUT`];
+/// Sends `frame`, unless the miner is stopping or the master takes no data for `timeout`;
 /// returns how the session ends if it must.
 async fn deliver(
     stream: &mut FeedStream,
     frame: Message,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
+    timeout: Duration,
 ) -> Option<SessionEnd> {
     tokio::select! {
         () = shutdown => Some(SessionEnd::Shutdown),
-        sent = tokio::time::timeout(SEND_TIMEOUT, stream.send(frame)) => match sent {
+        sent = tokio::time::timeout(timeout, stream.send(frame)) => match sent {
             Ok(Ok(())) => None,
             Ok(Err(error)) => Some(lost(error.to_string())),
             Err(_) => Some(lost(format!(
-                "the master took no data for {} s",
-                SEND_TIMEOUT.as_secs()
+                "the master took no data for {:.1} s",
+                timeout.as_secs_f64()
             ))),
         },
     }
@@ -315,8 +313,13 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::miner::quick_timings;
     use crate::miner::work::tests::sample_header;
     use bbchain_core::Target;
+
+    fn new_session<'a>(id: SessionId, board: &'a Board, stats: &'a mut Stats) -> Session<'a> {
+        Session::new(id, "me", board, stats, MinerTimings::default())
+    }
 
     fn job_message(job_id: &str, clean: bool) -> String {
         let job = Job::new(job_id.into(), clean, 3, &sample_header(), &Target::MAX);
@@ -336,7 +339,7 @@ mod tests {
     fn solutions_are_submitted_only_for_live_jobs_of_this_connection() {
         let board = Board::new();
         let mut stats = Stats::default();
-        let mut session = Session::new(2, "me", &board, &mut stats);
+        let mut session = new_session(2, &board, &mut stats);
         assert_eq!(session.on_master_message(&job_message("a", true)), None);
         assert_eq!(board.current().unwrap().job_id, "a");
         session.on_master_message(&job_message("b", false));
@@ -372,7 +375,7 @@ mod tests {
     fn a_dry_or_rejected_current_job_asks_for_work() {
         let board = Board::new();
         let mut stats = Stats::default();
-        let mut session = Session::new(1, "me", &board, &mut stats);
+        let mut session = new_session(1, &board, &mut stats);
         session.on_master_message(&job_message("a", true));
         session.on_master_message(&job_message("b", true));
         let exhausted = |job_id: &str| Event::Exhausted {
@@ -403,17 +406,22 @@ mod tests {
 
     #[test]
     fn a_silent_master_is_pinged_then_given_up() {
-        assert_eq!(Liveness::after(Duration::ZERO), Liveness::Fine);
-        assert_eq!(Liveness::after(QUIET_PING), Liveness::Ping);
-        assert_eq!(Liveness::after(QUIET_LIMIT), Liveness::GiveUp);
-        assert!(QUIET_PING < QUIET_LIMIT && LIVENESS_EVERY < QUIET_LIMIT - QUIET_PING);
+        for timings in [MinerTimings::default(), quick_timings()] {
+            let after = |quiet| Liveness::after(quiet, &timings);
+            assert_eq!(after(Duration::ZERO), Liveness::Fine);
+            assert_eq!(after(timings.quiet_ping), Liveness::Ping);
+            assert_eq!(after(timings.quiet_limit), Liveness::GiveUp);
+            // A ping is sent, and has a whole check period to be answered, before giving up.
+            assert!(timings.liveness_every < timings.quiet_limit - timings.quiet_ping);
+        }
+        assert_eq!(MinerTimings::default().quiet_limit, Duration::from_secs(40));
     }
 
     #[test]
     fn a_malformed_job_leaves_the_current_work_alone() {
         let board = Board::new();
         let mut stats = Stats::default();
-        let mut session = Session::new(1, "me", &board, &mut stats);
+        let mut session = new_session(1, &board, &mut stats);
         session.on_master_message(&job_message("a", true));
         let broken =
             r#"{"type":"job","job_id":"x","clean":true,"height":1,"header":"00","target":"00"}"#;
@@ -432,12 +440,15 @@ mod tests {
             // Holds the connection open and never reads from it.
             let _ = released.await;
         });
-        let (_, mut stream) = crate::miner::feed::connect_first(&nodes).await.unwrap();
+        let (_, mut stream) = crate::miner::connect::connect_first(&nodes).await.unwrap();
         let big = || Message::binary(vec![0u8; 1 << 20]);
 
         let began = Instant::now();
         let end = loop {
-            if let Some(end) = deliver(&mut stream, big(), &mut std::future::pending()).await {
+            let timeout = quick_timings().send_timeout;
+            if let Some(end) =
+                deliver(&mut stream, big(), &mut std::future::pending(), timeout).await
+            {
                 break end;
             }
             assert!(
@@ -453,7 +464,7 @@ mod tests {
         let mut stopped = std::future::ready(());
         let stopping = tokio::time::timeout(
             Duration::from_millis(500),
-            deliver(&mut stream, big(), &mut stopped),
+            deliver(&mut stream, big(), &mut stopped, Duration::from_secs(10)),
         );
         let end = stopping
             .await

@@ -51,7 +51,7 @@ pub type SessionId = u64;
 
 /// A job from the master, parsed and prepared for [`bbchain_core::scan`].
 #[derive(Debug)]
-pub struct Work {
+pub struct Assignment {
     /// The connection the job came from.
     pub session: SessionId,
     /// The master's name for the job, echoed in submits.
@@ -66,10 +66,10 @@ pub struct Work {
     solved: AtomicBool,
 }
 
-impl Work {
+impl Assignment {
     /// Prepares a job received on connection `session`.
-    pub fn from_job(session: SessionId, job: &Job) -> Result<Work, JobError> {
-        Ok(Work::new(
+    pub fn from_job(session: SessionId, job: &Job) -> Result<Assignment, JobError> {
+        Ok(Assignment::new(
             session,
             job.job_id.clone(),
             job.height,
@@ -78,15 +78,15 @@ impl Work {
         ))
     }
 
-    /// Work for `header` under `target`.
+    /// An assignment to hash `header` under `target`.
     pub fn new(
         session: SessionId,
         job_id: String,
         height: u32,
         header: &Header,
         target: Target,
-    ) -> Work {
-        Work {
+    ) -> Assignment {
+        Assignment {
             session,
             job_id,
             height,
@@ -178,7 +178,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_job_is_solved_once() {
-        let work = Work::new(1, "j".into(), 1, &sample_header(), Target::MAX);
+        let work = Assignment::new(1, "j".into(), 1, &sample_header(), Target::MAX);
         assert!(!work.is_solved());
         assert!(work.mark_solved());
         assert!(!work.mark_solved());
@@ -189,7 +189,7 @@ pub(crate) mod tests {
     fn work_parses_a_feed_job() {
         let header = sample_header();
         let job = Job::new("7".into(), true, 5, &header, &Target::MAX);
-        let work = Work::from_job(3, &job).unwrap();
+        let work = Assignment::from_job(3, &job).unwrap();
         assert_eq!(
             (work.session, work.job_id.as_str(), work.height),
             (3, "7", 5)
@@ -201,7 +201,10 @@ pub(crate) mod tests {
             header: "zz".into(),
             ..job
         };
-        assert_eq!(Work::from_job(3, &broken).unwrap_err(), JobError::BadHeader);
+        assert_eq!(
+            Assignment::from_job(3, &broken).unwrap_err(),
+            JobError::BadHeader
+        );
     }
 
     pub(crate) fn sample_header() -> Header {

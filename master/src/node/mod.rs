@@ -9,160 +9,27 @@
 //!                                         \--> snapshot (watch), template (watch), events (broadcast)
 //! ```
 
+mod chain_state;
+mod outcomes;
 pub mod template;
 mod writer;
 
+pub use outcomes::{
+    AddDataError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome, check_data,
+};
 pub use template::BlockTemplate;
+use writer::Command;
 
 use crate::config::{NodeConfig, NodeLimits};
-use crate::store::{OpenError, Store};
+use crate::store::{BlockInfo, IndexRecord, OpenError, Store};
 use bbchain_core::chain::{BranchAnchor, recent_times};
 use bbchain_core::peer::locator_heights;
-use bbchain_core::validation::{BlockError, EntrySizeError, check_block, check_entry_size};
-use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, MerkleProof, Target, Work};
+use bbchain_core::validation::check_block;
+use bbchain_core::{Block, ChainParams, Hash256, Header, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::{broadcast, oneshot, watch};
-
-/// What happened to the chain or the queue, in commit order.
-#[derive(Debug, Clone)]
-pub enum NodeEvent {
-    /// A block joined the main chain (after a reorg, one event per attached block, lowest first).
-    BlockConnected {
-        /// The block.
-        block: Arc<Block>,
-        /// Its height.
-        height: u32,
-    },
-    /// The main chain switched branches; sent before the attached blocks' events.
-    Reorg {
-        /// How many blocks left the main chain.
-        detached: u32,
-        /// The new tip's height.
-        height: u32,
-        /// The new tip.
-        tip: Hash256,
-    },
-    /// A data entry was queued (new, or back from a detached block).
-    DataAdded {
-        /// Its id.
-        id: Hash256,
-    },
-    /// A data entry was mined into the main chain.
-    DataConfirmed {
-        /// Its id.
-        id: Hash256,
-        /// The block's height.
-        height: u32,
-        /// The block.
-        block: Hash256,
-    },
-    /// The number of connected miners changed.
-    Miners {
-        /// Connected miners.
-        count: usize,
-    },
-}
-
-/// The main chain as of the last commit.
-#[derive(Debug, Clone)]
-pub struct ChainSnapshot {
-    /// Tip hash.
-    pub tip: Hash256,
-    /// Tip height.
-    pub height: u32,
-    /// Tip header time.
-    pub tip_time: u32,
-    /// Cumulative work of the main chain.
-    pub chainwork: Work,
-    /// Bits the next block must carry.
-    pub next_bits: CompactTarget,
-    /// The target those bits stand for.
-    pub next_target: Target,
-    /// Hashes per second over the last blocks.
-    pub hashrate: f64,
-    /// Data entries waiting.
-    pub pending: usize,
-}
-
-/// Where a data entry stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataStatus {
-    /// Waiting for a block.
-    Pending,
-    /// In the main chain.
-    Confirmed {
-        /// The block's height.
-        height: u32,
-        /// The block.
-        block: Hash256,
-        /// Tip height - height + 1.
-        confirmations: u32,
-        /// The block's merkle root.
-        merkle_root: Hash256,
-        /// Proof from the entry's leaf to `merkle_root`.
-        proof: MerkleProof,
-    },
-}
-
-/// What became of a submitted block that passed every check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubmitOutcome {
-    /// Stored and now the main chain's tip (possibly after a reorg).
-    Connected {
-        /// Its height.
-        height: u32,
-        /// Its hash.
-        hash: Hash256,
-    },
-    /// Stored on a side branch with no more work than the main chain.
-    SideBranch {
-        /// Its height.
-        height: u32,
-        /// Its hash.
-        hash: Hash256,
-    },
-    /// Already stored.
-    Duplicate {
-        /// Its hash.
-        hash: Hash256,
-    },
-}
-
-/// Why a block was refused.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SubmitError {
-    /// It breaks a consensus rule.
-    #[error("{0}")]
-    Invalid(#[from] BlockError),
-    /// Its parent is not stored.
-    #[error("unknown parent block {0}")]
-    UnknownParent(Hash256),
-    /// The database failed; nothing was stored.
-    #[error("storage error: {0}")]
-    Storage(String),
-    /// The node is stopping.
-    #[error("the node is shutting down")]
-    ShuttingDown,
-}
-
-/// Why a data entry was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AddDataError {
-    /// Empty, or longer than a data entry may be (the core's rule).
-    #[error(transparent)]
-    Size(#[from] EntrySizeError),
-    /// The queue is at its limit.
-    #[error("the data queue is full ({0} entries); try again later")]
-    QueueFull(usize),
-    /// The database failed; nothing was stored.
-    #[error("storage error: {0}")]
-    Storage(String),
-    /// The node is stopping.
-    #[error("the node is shutting down")]
-    ShuttingDown,
-}
 
 /// A stored block as the parent of blocks or headers still to check (see [`Node::parent_context`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,18 +49,6 @@ pub struct MinerInfo {
     pub name: String,
     /// Agent from its hello.
     pub agent: String,
-}
-
-/// A request to the writer thread.
-enum Command {
-    AddData {
-        text: String,
-        reply: oneshot::Sender<Result<DataStatus, AddDataError>>,
-    },
-    SubmitBlock {
-        block: Block,
-        reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
-    },
 }
 
 struct Shared {
@@ -322,7 +177,30 @@ impl Node {
 
     /// Queues a data entry; answers after it is committed. Identical text gives the same id.
     pub async fn add_data(&self, text: String) -> Result<DataStatus, AddDataError> {
-        check_entry_size(&text, &self.shared.params)?;
+        let id = bbchain_core::block::data_id(&text);
+        match self.queue_data(text).await? {
+            chain_state::DataAdded::Pending => Ok(DataStatus::Pending),
+            // Already in a block: its proof is built by a reader on a blocking thread, neither by
+            // the writer nor on the async runtime. A reorg in between may have requeued it.
+            chain_state::DataAdded::Confirmed => {
+                let node = self.clone();
+                let status = tokio::task::spawn_blocking(move || node.data_status(&id))
+                    .await
+                    .map_err(|err| AddDataError::Storage(err.to_string()))?
+                    .map_err(|err| AddDataError::Storage(format!("{err:#}")))?;
+                Ok(status.unwrap_or(DataStatus::Pending))
+            }
+        }
+    }
+
+    /// Queues a data entry a peer offered, without building the status `add_data` answers with:
+    /// a peer re-sending entries already in blocks costs a lookup each, never a block decode.
+    pub async fn offer_data(&self, text: String) -> Result<(), AddDataError> {
+        self.queue_data(text).await.map(|_| ())
+    }
+
+    async fn queue_data(&self, text: String) -> Result<chain_state::DataAdded, AddDataError> {
+        check_data(&text, &self.shared.params)?;
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddData { text, reply }) {
             return Err(AddDataError::ShuttingDown);
@@ -377,6 +255,18 @@ impl Node {
             return Ok(None);
         };
         Ok(reader.block(&hash)?.map(|block| (hash, block)))
+    }
+
+    /// The main-chain block at `height` as summaries show it, without decoding the block.
+    pub fn summary_at(&self, height: u32) -> anyhow::Result<Option<(IndexRecord, BlockInfo)>> {
+        let reader = self.shared.store.read()?;
+        let Some(hash) = reader.main_hash(height)? else {
+            return Ok(None);
+        };
+        let (Some(record), Some(info)) = (reader.record(&hash)?, reader.block_info(&hash)?) else {
+            return Ok(None);
+        };
+        Ok(Some((record, info)))
     }
 
     /// Height of a stored block and whether it is on the main chain.

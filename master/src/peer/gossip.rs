@@ -44,7 +44,7 @@ pub(super) async fn take_data(
         return Err(misbehaved(format!("data entry refused: {err}")));
     }
     let results =
-        futures_util::future::join_all(entries.into_iter().map(|t| node.add_data(t))).await;
+        futures_util::future::join_all(entries.into_iter().map(|t| node.offer_data(t))).await;
     for result in results {
         if let Err(err) = result {
             tracing::debug!("data from {name} not queued: {err}");

@@ -72,12 +72,32 @@ pub(super) async fn handshake(
         if let (HelloError::SelfConnection, Direction::Outbound(addr)) = (&err, direction) {
             peers.mark_myself(addr);
         }
+        if let HelloError::Network { expected, got } = err {
+            let addr = match direction {
+                Direction::Inbound(remote) if addr.is_empty() => remote.ip().to_string(),
+                _ => addr,
+            };
+            let why = format!(
+                "peer is on the {} network, this master on the {} network",
+                chain_name(got),
+                chain_name(expected)
+            );
+            return Err(LinkError::WrongChain { addr, why });
+        }
         return Err(LinkError::Refused(err.to_string()));
     }
     if !addr.is_empty() && peers.banned_until(&addr).is_some() {
         return Err(LinkError::Refused("banned for misbehaving".into()));
     }
     Ok((theirs, addr))
+}
+
+/// A chain's name ("main", "dev"), or its network id in hex for a chain we do not know.
+fn chain_name(network_id: u32) -> String {
+    bbchain_core::ChainParams::by_network_id(network_id).map_or_else(
+        || format!("unknown ({network_id:08x})"),
+        |p| p.name.to_string(),
+    )
 }
 
 /// The next text frame; control frames are skipped, binary frames are a protocol error.

@@ -32,6 +32,9 @@ pub(super) enum LinkError {
     Misbehaved(String),
     /// We refuse the link without blaming the peer (another network, a clock far ahead).
     Refused(String),
+    /// The peer is on another chain; `addr` is where it is (its listen address when known), so
+    /// the refusal is logged at WARN once per address and at DEBUG on every retry after.
+    WrongChain { addr: String, why: String },
 }
 
 impl From<anyhow::Error> for LinkError {
@@ -118,6 +121,14 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         Err(LinkError::Failed(err)) => tracing::info!("link to {name} failed: {err:#}"),
         Err(LinkError::Refused(why)) => {
             tracing::info!("link to {name} refused: {why}");
+            outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
+        }
+        Err(LinkError::WrongChain { addr, why }) => {
+            if peers.first_wrong_chain(&addr) {
+                tracing::warn!("link to {addr} refused: {why} (retries are logged at DEBUG)");
+            } else {
+                tracing::debug!("link to {addr} refused: {why}");
+            }
             outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
         }
         Err(LinkError::Misbehaved(why)) => {

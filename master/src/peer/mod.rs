@@ -44,7 +44,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync::BanList;
-use tokio::sync::{Notify, Semaphore, broadcast, watch};
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Most addresses a master remembers (learned from peer lists).
 const MAX_KNOWN: usize = 256;
@@ -87,6 +89,8 @@ struct PeerTable {
     dialing: HashSet<String>,
     /// Addresses that turned out to be this master.
     myself: HashSet<String>,
+    /// Addresses already warned about being on another chain.
+    wrong_chain: HashSet<String>,
     /// Live links by id.
     links: BTreeMap<u64, LinkInfo>,
     bans: BanList,
@@ -102,8 +106,10 @@ struct Inner {
     scheduler: Scheduler,
     /// One permit per open `/ws/peer` socket, taken before the upgrade.
     inbound_sockets: Arc<Semaphore>,
-    /// Turns `true` when the master stops: every link and dial loop ends.
-    stop: watch::Sender<bool>,
+    /// Cancelled when the master stops: every link, dial loop and the relay end.
+    stop: CancellationToken,
+    /// Those tasks, so the stopping master can wait for them.
+    tasks: TaskTracker,
 }
 
 /// The peer side of a master: cheap to clone.
@@ -114,8 +120,15 @@ pub struct Peers {
 
 impl Peers {
     /// Starts peer sync for `node`, which accepts peers on `listen_port`, and dials `seeds`
-    /// (`host:port`, as given with `--nodes`). Needs a tokio runtime.
-    pub fn start(node: Node, listen_port: u16, seeds: &[String]) -> Peers {
+    /// (`host:port`, as given with `--nodes`), until `stop` is cancelled; its tasks go on `tasks`.
+    /// Needs a tokio runtime.
+    pub fn start(
+        node: Node,
+        listen_port: u16,
+        seeds: &[String],
+        stop: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Peers {
         let peers = Peers {
             inner: Arc::new(Inner {
                 node,
@@ -124,10 +137,11 @@ impl Peers {
                 state: Mutex::new(PeerTable::default()),
                 scheduler: Scheduler::default(),
                 inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
-                stop: watch::Sender::new(false),
+                stop,
+                tasks,
             }),
         };
-        tokio::spawn(relay(peers.clone()));
+        peers.inner.tasks.spawn(relay(peers.clone()));
         for seed in seeds {
             peers.learn(seed);
         }
@@ -143,15 +157,9 @@ impl Peers {
             .with_state(self.clone())
     }
 
-    /// Closes every link and stops dialing (the master is stopping).
-    pub fn stop(&self) {
-        self.inner.stop.send_replace(true);
-    }
-
-    /// Resolves when [`Peers::stop`] is called.
+    /// Resolves when the master stops.
     async fn stopped(&self) {
-        let mut stop = self.inner.stop.subscribe();
-        let _ = stop.wait_for(|stopped| *stopped).await;
+        self.inner.stop.cancelled().await;
     }
 
     fn node(&self) -> &Node {
@@ -170,7 +178,7 @@ impl Peers {
         }
         state.known.insert(addr.to_string());
         if state.dialing.len() < MAX_OUTBOUND && state.dialing.insert(addr.to_string()) {
-            tokio::spawn(dial(self.clone(), addr.to_string()));
+            self.inner.tasks.spawn(dial(self.clone(), addr.to_string()));
         }
     }
 
@@ -191,6 +199,12 @@ impl Peers {
             "peer {addr} is banned for {} s",
             BanList::DURATION.as_secs()
         );
+    }
+
+    /// Whether `addr` is on another chain for the first time (bounded like the known masters).
+    fn first_wrong_chain(&self, addr: &str) -> bool {
+        let mut state = self.inner.state.lock().expect("lock");
+        state.wrong_chain.len() < MAX_KNOWN && state.wrong_chain.insert(addr.to_string())
     }
 
     fn mark_myself(&self, addr: &str) {
@@ -317,12 +331,14 @@ async fn accept(
         )
             .into_response();
     };
+    // Counts as one of the master's tasks until the link ends.
+    let tracked = peers.inner.tasks.token();
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let io = LinkIo::new(socket);
             link::run(peers, io, link::Direction::Inbound(remote)).await;
-            drop(permit);
+            drop((permit, tracked));
         })
 }
 
@@ -400,7 +416,11 @@ async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
 async fn relay(peers: Peers) {
     let mut events = peers.node().subscribe();
     loop {
-        let event = match events.recv().await {
+        let event = tokio::select! {
+            () = peers.stopped() => return,
+            event = events.recv() => event,
+        };
+        let event = match event {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 relay_tip(&peers);

@@ -1,9 +1,10 @@
-//! Helpers for the master's in-process tests: a node on a temp dir, the router, a tiny miner.
+//! Helpers for the master's in-process tests: a master on a temp dir and port 0, the router, a
+//! tiny miner.
 #![allow(dead_code)]
 
 use bbchain::config::{NodeConfig, NodeLimits};
-use bbchain::node::{Node, NodeTask};
-use bbchain::server::{AppState, app};
+use bbchain::node::Node;
+use bbchain::server::{self, AppState, RunningMaster};
 use bbchain_core::protocol::{Job, MasterMessage};
 use bbchain_core::{ChainParams, Midstate, scan};
 use futures_util::{SinkExt, StreamExt};
@@ -12,18 +13,18 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// A dev-chain node with its own data dir, served on a loopback port.
+/// A dev-chain master with its own data dir, started by `server::start` (what `server::run`, and
+/// so `bbchain --start-master`, runs) on a loopback listener bound to port 0.
 pub struct TestNode {
     pub node: Node,
-    pub state: AppState,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: Option<NodeTask>,
-    server: tokio::task::JoinHandle<()>,
+    shutdown: CancellationToken,
+    master: RunningMaster,
 }
 
 pub fn config(dir: &std::path::Path, limits: NodeLimits) -> NodeConfig {
@@ -40,36 +41,52 @@ impl TestNode {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, limits: NodeLimits) -> TestNode {
-        let (node, task) = Node::start(config(dir.path(), limits)).unwrap();
-        let (state, stop) = AppState::new(node.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = app(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let config = config(dir.path(), limits);
+        TestNode::start_with(dir, config).await
+    }
+
+    /// A master linked to the masters `peers` (`host:port`), as `--nodes` gives them.
+    pub async fn start_with_peers(peers: &[SocketAddr]) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), NodeLimits::default());
+        config.peers = peers.iter().map(SocketAddr::to_string).collect();
+        TestNode::start_with(dir, config).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
+        let listener = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let master = server::start(listener, config, shutdown.clone())
+            .await
+            .unwrap();
         TestNode {
-            node,
-            state,
-            addr,
+            node: master.node.clone(),
+            addr: master.addr,
             dir,
-            stop,
-            task: Some(task),
-            server,
+            shutdown,
+            master,
         }
     }
 
-    /// Stops the node cleanly and returns its data dir.
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        let _ = self.stop.send(true);
-        self.server.abort();
-        let task = self.task.take().unwrap();
-        tokio::task::spawn_blocking(move || task.shutdown())
-            .await
-            .unwrap();
-        drop(self.state);
-        drop(self.node);
-        self.dir
+    /// Router state over this node, for `app()` + `oneshot` tests of the router alone.
+    pub fn state(&self) -> AppState {
+        AppState::new(self.node.clone(), CancellationToken::new())
+    }
+
+    /// Stops the master as a signal would, waits until it has closed its database, and returns
+    /// its data dir.
+    pub async fn stop(self) -> tempfile::TempDir {
+        let TestNode {
+            node,
+            dir,
+            shutdown,
+            master,
+            ..
+        } = self;
+        shutdown.cancel();
+        drop(node);
+        master.stopped().await.unwrap();
+        dir
     }
 
     pub async fn ws(&self, path: &str) -> Ws {
@@ -78,6 +95,32 @@ impl TestNode {
             .unwrap();
         ws
     }
+}
+
+/// Checks `holds` every 20 ms until it is true; fails with `what` after 10 s.
+pub async fn until(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !holds() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the other end closes `ws`, skipping messages sent before; fails after 10 s.
+pub async fn expect_closed(ws: &mut Ws) {
+    let closed = async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(_) = message {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the socket closes within 10 s");
 }
 
 pub async fn send(ws: &mut Ws, value: serde_json::Value) {

@@ -1,97 +1,34 @@
-//! Staying connected to a master: try the `--nodes` in order, take the first that answers, and come
-//! back with growing pauses when none does or the connection drops.
+//! Staying connected to a master: mine over the first of `--nodes` that answers, and come back
+//! with growing pauses when none does or the connection drops.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::MinerTimings;
+use super::connect::connect_first;
 use super::hashers::Hashers;
 use super::session::{Session, SessionEnd, Stats};
+use crate::backoff::Backoff;
 
-/// A connection to a master's work feed.
-pub type FeedStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How long one master gets to accept the connection before the next is tried.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Feed messages are a few hundred bytes; anything far larger is not from a sane master.
-const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// First and longest pause between rounds of connection attempts.
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// A session that lasted this long was a working connection: the next trouble starts with a short
 /// pause again. Shorter ones (a master that sends a job and drops us) keep the pauses growing.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
-
-/// The work feed address of a `host:port` master.
-pub fn feed_url(node: &str) -> String {
-    format!("ws://{node}/ws/mine")
-}
-
-/// Connects to the first of `nodes` that accepts, in order, and says which one it is; on failure
-/// it returns why each refused.
-pub async fn connect_first(nodes: &[String]) -> Result<(usize, FeedStream), Vec<String>> {
-    let mut errors = Vec::with_capacity(nodes.len());
-    for (index, node) in nodes.iter().enumerate() {
-        match connect(node).await {
-            Ok(stream) => return Ok((index, stream)),
-            Err(error) => errors.push(format!("{node}: {error}")),
-        }
-    }
-    Err(errors)
-}
-
-async fn connect(node: &str) -> Result<FeedStream, String> {
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let attempt = tokio_tungstenite::connect_async_with_config(feed_url(node), Some(config), true);
-    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(Ok((stream, _response))) => Ok(stream),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
-    }
-}
-
-/// Pauses that double from [`BACKOFF_MIN`] up to [`BACKOFF_MAX`].
-#[derive(Debug)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new() -> Backoff {
-        Backoff { next: BACKOFF_MIN }
-    }
-
-    /// The pause to take now; the next one is longer.
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
-        delay
-    }
-
-    /// A connection worked: the next trouble starts with a short pause again.
-    pub fn reset(&mut self) {
-        self.next = BACKOFF_MIN;
-    }
-}
 
 /// Mines for whichever master of `nodes` is reachable until `shutdown` completes.
 pub async fn mine(
     nodes: &[String],
     name: &str,
     threads: usize,
+    timings: MinerTimings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let hashers = Hashers::spawn(threads, events_tx)
         .with_context(|| format!("starting {threads} mining threads"))?;
     let mut stats = Stats::default();
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(timings.backoff_min, timings.backoff_max);
     let mut session_id = 0;
     tokio::pin!(shutdown);
     loop {
@@ -104,7 +41,7 @@ pub async fn mine(
                 session_id += 1;
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
-                let session = Session::new(session_id, name, hashers.board(), &mut stats);
+                let session = Session::new(session_id, name, hashers.board(), &mut stats, timings);
                 let started = Instant::now();
                 let end = session.run(stream, &mut events, &mut shutdown).await;
                 // Job ids mean nothing to another master: stop hashing them.
@@ -146,74 +83,9 @@ pub async fn mine(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::net::TcpListener;
-
-    /// A listener that accepts WebSocket upgrades and then holds each connection open.
-    async fn fake_master() -> (String, tokio::task::JoinHandle<usize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let server = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            let _stream = tokio_tungstenite::accept_async(socket).await.unwrap();
-            1
-        });
-        (addr, server)
-    }
-
-    /// An address nobody listens on.
-    async fn dead_address() -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap().to_string()
-    }
-
-    #[tokio::test]
-    async fn the_first_reachable_master_in_order_wins() {
-        let dead = dead_address().await;
-        let (first, first_server) = fake_master().await;
-        let (second, second_server) = fake_master().await;
-
-        let nodes = vec![dead.clone(), first, second];
-        let (index, _stream) = connect_first(&nodes).await.unwrap();
-        assert_eq!(
-            index, 1,
-            "skips the dead master, prefers the earlier live one"
-        );
-        assert_eq!(first_server.await.unwrap(), 1);
-        assert!(!second_server.is_finished());
-        second_server.abort();
-    }
-
-    #[tokio::test]
-    async fn every_refusal_is_explained() {
-        let nodes = vec![dead_address().await, dead_address().await];
-        let errors = connect_first(&nodes).await.unwrap_err();
-        assert_eq!(errors.len(), 2);
-        assert!(errors[0].starts_with(&nodes[0]));
-        assert!(errors[1].starts_with(&nodes[1]));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_a_ceiling_and_resets() {
-        let mut backoff = Backoff::new();
-        let delays: Vec<Duration> = (0..6).map(|_| backoff.next_delay()).collect();
-        assert_eq!(delays[0], BACKOFF_MIN);
-        assert_eq!(delays[1], BACKOFF_MIN * 2);
-        assert_eq!(*delays.last().unwrap(), BACKOFF_MAX);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), BACKOFF_MIN);
-    }
-
-    #[test]
-    fn the_feed_lives_at_ws_mine() {
-        assert_eq!(feed_url("127.0.0.1:8000"), "ws://127.0.0.1:8000/ws/mine");
-    }
-}
-
-#[cfg(test)]
 mod fake_master_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use crate::miner::work::tests::sample_header;
     use bbchain_core::Target;
     use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
@@ -221,7 +93,7 @@ mod fake_master_tests {
     use tokio::net::TcpListener;
     use tokio_tungstenite::tungstenite::Message;
 
-    type ServerStream = WebSocketStream<TcpStream>;
+    type ServerStream = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
     async fn receive(stream: &mut ServerStream) -> MinerMessage {
         loop {
@@ -298,7 +170,7 @@ mod fake_master_tests {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            mine(&nodes, "tester", 2, shutdown).await
+            mine(&nodes, "tester", 2, quick_timings(), shutdown).await
         });
         tokio::time::timeout(Duration::from_secs(30), master)
             .await
@@ -327,7 +199,7 @@ mod fake_master_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, async {
+            mine(&nodes, "tester", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -337,9 +209,10 @@ mod fake_master_tests {
             .expect("the miner kept coming back");
         let first_gap = accepted_at[1] - accepted_at[0];
         let second_gap = accepted_at[2] - accepted_at[1];
-        assert!(first_gap >= BACKOFF_MIN, "reconnected after {first_gap:?}");
+        let backoff_min = quick_timings().backoff_min;
+        assert!(first_gap >= backoff_min, "reconnected after {first_gap:?}");
         assert!(
-            second_gap >= BACKOFF_MIN * 2,
+            second_gap >= backoff_min * 2,
             "reconnected after {second_gap:?}"
         );
         stop.send(()).unwrap();
@@ -350,6 +223,7 @@ mod fake_master_tests {
 #[cfg(test)]
 mod silence_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use bbchain_core::protocol::MinerMessage;
     use futures_util::StreamExt as _;
     use tokio::net::TcpListener;
@@ -384,7 +258,7 @@ mod silence_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, async {
+            mine(&nodes, "tester", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -400,6 +274,7 @@ mod silence_tests {
 #[cfg(test)]
 mod waiting_tests {
     use super::*;
+    use crate::miner::quick_timings;
     use tokio::net::TcpListener;
 
     #[tokio::test]
@@ -412,7 +287,7 @@ mod waiting_tests {
         let nodes = vec![addr.to_string()];
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "late", 1, async {
+            mine(&nodes, "late", 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await

@@ -1,0 +1,420 @@
+//! The flags, their help grouped by mode, and which flags each mode takes.
+
+use crate::config;
+use clap::builder::TypedValueParser;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgGroup, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap_complete::Shell;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The port of a master when none is given.
+pub const DEFAULT_PORT: u16 = 8000;
+
+const AFTER_HELP: &str = "\
+Examples:
+  bbchain --start-master                                 a master on 127.0.0.1:8000
+  bbchain --start-master --port 8001 --nodes 127.0.0.1:8000
+  bbchain --start-miner --nodes 127.0.0.1:8000           a native miner for that master
+  bbchain --nodes 127.0.0.1:8000 --add \"Some data\"       add data to the chain
+  bbchain --print --nodes 127.0.0.1:8000                 print the chain, newest block first
+  bbchain --port 8000 --clean                            delete that master's data (when stopped)
+
+Exit status: 0 done, 1 failed, 2 bad command line, 3 --wait-timeout passed (the data stays queued).";
+
+const USAGE: &str = "\
+bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev]
+       bbchain --start-miner (-n HOST:PORT,... | -p PORT) [-t N] [--name NAME]
+       bbchain [-n HOST:PORT | -p PORT] --add DATA [--wait] [--wait-timeout SECS]
+       bbchain [-n HOST:PORT | -p PORT] --print
+       bbchain [-p PORT] --clean [--yes]
+       bbchain --benchmark [-t N]
+       bbchain --completions bash|zsh|fish|elvish|powershell";
+
+/// A small proof-of-work blockchain you can run and mine, even from a browser tab.
+#[derive(Debug, Parser)]
+#[command(name = "bbchain", version, after_help = AFTER_HELP, override_usage = USAGE)]
+#[command(
+    disable_help_flag = true,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
+#[command(group(ArgGroup::new("mode").required(true).args([
+    "start_master", "start_miner", "benchmark", "add", "print", "clean", "completions",
+    "man_page", "bench_feed", "generate"
+])))]
+pub struct Cli {
+    /// Start a master node: stores the chain, serves the API, the page and the work feed.
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub start_master: bool,
+    /// Start a native miner for the master(s) in --nodes, or 127.0.0.1:--port.
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub start_miner: bool,
+    /// Measure this machine's hashrate and exit.
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub benchmark: bool,
+    /// Send DATA to the master in --nodes (or 127.0.0.1:--port) and print its id.
+    #[arg(long, value_name = "DATA", value_parser = utf8(), help_heading = "Modes (one of)")]
+    pub add: Option<String>,
+    /// Print the chain of the master in --nodes (or 127.0.0.1:--port), newest block first.
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub print: bool,
+    /// Delete the data of the master on --port (refused while it runs; asks first).
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub clean: bool,
+    /// Print a completion script for SHELL and exit.
+    #[arg(long, value_name = "SHELL", help_heading = "Modes (one of)")]
+    pub completions: Option<Shell>,
+
+    /// Where the node is: a master's own port (--start-master, --clean; 0 with --start-master: a
+    /// free one, logged at start, its data under <data root>/<that port>/); with --start-miner,
+    /// --add and --print the master at 127.0.0.1:PORT, unless --nodes names it.
+    #[arg(short, long, value_name = "PORT", default_value_t = DEFAULT_PORT, help_heading = "Connection")]
+    pub port: u16,
+    /// Masters as host:port, comma separated: a master's peers; the masters a miner mines for
+    /// (tried in order); the master --add and --print talk to.
+    #[arg(short, long, value_name = "HOST:PORT,...", value_delimiter = ',', value_parser = utf8(), help_heading = "Connection")]
+    pub nodes: Vec<String>,
+
+    /// Address to listen on (0.0.0.0 for every interface).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = utf8(), help_heading = "Master (--start-master)")]
+    pub host: String,
+    /// Chain rules: main, or dev (an easy test chain).
+    #[arg(long, value_name = "NAME", default_value = "main", value_parser = utf8(), help_heading = "Master (--start-master)")]
+    pub chain: String,
+    /// Data root (also for --clean); a master keeps its database in <DIR>/<port>/.
+    #[arg(long, value_name = "DIR", env = "BBCHAIN_DATA_DIR", hide_env_values = true,
+          default_value_os_t = config::default_data_root(), help_heading = "Master (--start-master)")]
+    pub data_dir: PathBuf,
+
+    /// Mining threads; 0 means one per core.
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Miner (--start-miner, --benchmark)"
+    )]
+    pub threads: usize,
+    /// Miner name put in the blocks it finds [default: this host's name].
+    #[arg(long, value_name = "NAME", value_parser = utf8(), help_heading = "Miner (--start-miner, --benchmark)")]
+    pub name: Option<String>,
+
+    /// With --add: wait until the data is in a block, then print the block's height and hash.
+    #[arg(long, help_heading = "Client (--add, --print, --clean)")]
+    pub wait: bool,
+    /// With --add: wait at most SECS for the block (implies --wait); exit status 3 when it passes.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Client (--add, --print, --clean)")]
+    pub wait_timeout: Option<u64>,
+    /// With --clean: delete without asking.
+    #[arg(short, long, help_heading = "Client (--add, --print, --clean)")]
+    pub yes: bool,
+
+    /// Print help.
+    #[arg(short, long, action = ArgAction::Help, help_heading = "General")]
+    help: Option<bool>,
+    /// Print the version.
+    #[arg(short = 'V', long, action = ArgAction::Version, help_heading = "General")]
+    version: Option<bool>,
+
+    /// Print the man page (roff) and exit; `make man` writes it to target/man/bbchain.1.
+    #[arg(long, hide = true)]
+    pub man_page: bool,
+    /// Load test of a fresh dev-chain master: feed fan-out, submits, data ingest (docs/BENCHMARKS.md).
+    #[arg(long, hide = true)]
+    pub bench_feed: bool,
+    /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
+    /// spacing apart ending now (see `dev::generate` and docs/BENCHMARKS.md).
+    #[arg(long, hide = true, value_name = "N")]
+    pub generate: Option<u32>,
+    /// With --bench-feed: feed connections to open.
+    #[arg(long, hide = true, default_value_t = 10_000)]
+    pub connections: usize,
+
+    /// Whether --port was on the command line (not its default).
+    #[arg(skip)]
+    pub port_given: bool,
+}
+
+/// A text value that names its flag when it is not UTF-8 (clap's own message names none).
+fn utf8() -> impl TypedValueParser<Value = String> {
+    clap::builder::OsStringValueParser::new().try_map(|value: OsString| {
+        value
+            .into_string()
+            .map_err(|_| "it is not valid UTF-8".to_string())
+    })
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Master,
+    Miner,
+    Benchmark,
+    Add,
+    Print,
+    Clean,
+    Completions,
+    ManPage,
+    BenchFeed,
+    Generate,
+}
+
+impl Mode {
+    const ALL: [Mode; 10] = [
+        Mode::Master,
+        Mode::Miner,
+        Mode::Benchmark,
+        Mode::Add,
+        Mode::Print,
+        Mode::Clean,
+        Mode::Completions,
+        Mode::ManPage,
+        Mode::BenchFeed,
+        Mode::Generate,
+    ];
+
+    /// The flag that selects the mode (its clap id is the same with `_` for `-`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Master => "--start-master",
+            Mode::Miner => "--start-miner",
+            Mode::Benchmark => "--benchmark",
+            Mode::Add => "--add",
+            Mode::Print => "--print",
+            Mode::Clean => "--clean",
+            Mode::Completions => "--completions",
+            Mode::ManPage => "--man-page",
+            Mode::BenchFeed => "--bench-feed",
+            Mode::Generate => "--generate",
+        }
+    }
+
+    fn id(self) -> String {
+        self.flag().trim_start_matches("--").replace('-', "_")
+    }
+
+    /// The other flags (clap ids) the mode takes.
+    fn takes(self) -> &'static [&'static str] {
+        match self {
+            Mode::Master => &["port", "nodes", "host", "chain", "data_dir"],
+            // `--start-miner --port N` and `--port N --print` are forms of the original project.
+            Mode::Miner => &["port", "nodes", "threads", "name"],
+            Mode::Benchmark => &["threads"],
+            Mode::Add => &["port", "nodes", "wait", "wait_timeout"],
+            Mode::Print => &["port", "nodes"],
+            Mode::Clean => &["port", "data_dir", "yes"],
+            Mode::Completions | Mode::ManPage => &[],
+            Mode::BenchFeed => &["connections"],
+            Mode::Generate => &["port", "chain", "data_dir"],
+        }
+    }
+
+    /// Whether `--port` and `--nodes` both name the one master the mode talks to.
+    fn talks_to_one_master(self) -> bool {
+        matches!(self, Mode::Miner | Mode::Add | Mode::Print)
+    }
+}
+
+impl Cli {
+    /// The mode the parsed flags select.
+    pub fn mode(&self) -> Mode {
+        if self.start_master {
+            Mode::Master
+        } else if self.start_miner {
+            Mode::Miner
+        } else if self.benchmark {
+            Mode::Benchmark
+        } else if self.add.is_some() {
+            Mode::Add
+        } else if self.print {
+            Mode::Print
+        } else if self.clean {
+            Mode::Clean
+        } else if self.completions.is_some() {
+            Mode::Completions
+        } else if self.man_page {
+            Mode::ManPage
+        } else if self.bench_feed {
+            Mode::BenchFeed
+        } else {
+            Mode::Generate
+        }
+    }
+}
+
+/// A bad command line: clap's error, or a flag the mode does not take.
+#[derive(Debug)]
+pub enum ArgsError {
+    Clap(clap::Error),
+    Refused(String),
+}
+
+/// Parses `args` (the program name first) and refuses flags the chosen mode does not take.
+pub fn parse<I, T>(args: I) -> Result<Cli, ArgsError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command()
+        .try_get_matches_from(args)
+        .map_err(ArgsError::Clap)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    cli.port_given = given(&matches, "port");
+    check_flags(&matches, cli.mode()).map_err(ArgsError::Refused)?;
+    Ok(cli)
+}
+
+/// Whether `id` was on the command line (an environment variable or a default does not count).
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches.value_source(id) == Some(ValueSource::CommandLine)
+}
+
+fn check_flags(matches: &ArgMatches, mode: Mode) -> Result<(), String> {
+    let command = Cli::command();
+    let mode_ids: Vec<String> = Mode::ALL.iter().map(|m| m.id()).collect();
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        if !given(matches, id) || mode_ids.iter().any(|m| m == id) || mode.takes().contains(&id) {
+            continue;
+        }
+        let flag = format!("--{}", arg.get_long().unwrap_or(id));
+        let takers: Vec<&str> = Mode::ALL
+            .iter()
+            .filter(|m| m.takes().contains(&id))
+            .map(|m| m.flag())
+            .collect();
+        return Err(format!(
+            "{flag} does not apply to {}; it goes with {}",
+            mode.flag(),
+            takers.join(", ")
+        ));
+    }
+    if mode.talks_to_one_master() && given(matches, "port") && given(matches, "nodes") {
+        return Err(format!(
+            "--nodes and --port both name the master for {}; give one of them",
+            mode.flag()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> Result<Cli, String> {
+        parse(std::iter::once("bbchain").chain(line.iter().copied())).map_err(|err| match err {
+            ArgsError::Clap(err) => err.to_string(),
+            ArgsError::Refused(why) => why,
+        })
+    }
+
+    #[test]
+    fn the_original_forms_are_accepted() {
+        for line in [
+            &["--start-master"][..],
+            &["--start-master", "--nodes", "1.2.3.4:1,5.6.7.8:2"],
+            &["--start-master", "--port", "8000"],
+            &[
+                "--start-master",
+                "--port",
+                "8001",
+                "--nodes",
+                "127.0.0.1:8000",
+            ],
+            &["--start-miner", "--nodes", "127.0.0.1:8000"],
+            &["--nodes", "127.0.0.1:8000", "--add", "Some data"],
+            &["--start-miner", "--port", "8000"],
+            &["--port", "8000", "--print"],
+            &["--port", "8000", "--clean"],
+        ] {
+            assert!(args(line).is_ok(), "{line:?}: {:?}", args(line).err());
+        }
+    }
+
+    #[test]
+    fn short_flags_match_the_long_ones() {
+        let cli = args(&["--start-miner", "-n", "a:1,b:2", "-t", "3"]).unwrap();
+        assert_eq!(
+            (cli.nodes.clone(), cli.threads),
+            (vec!["a:1".into(), "b:2".into()], 3)
+        );
+        let cli = args(&["--print", "-p", "8005"]).unwrap();
+        assert_eq!((cli.port, cli.port_given), (8005, true));
+        let cli = args(&["--print"]).unwrap();
+        assert_eq!((cli.port, cli.port_given), (DEFAULT_PORT, false));
+    }
+
+    #[test]
+    fn flags_of_other_modes_are_refused_naming_the_mode() {
+        let err = args(&["--print", "--threads", "2"]).unwrap_err();
+        assert_eq!(
+            err,
+            "--threads does not apply to --print; it goes with --start-miner, --benchmark"
+        );
+        let err = args(&["--start-miner", "-n", "a:1", "--chain", "dev"]).unwrap_err();
+        assert!(
+            err.starts_with("--chain does not apply to --start-miner"),
+            "{err}"
+        );
+        let err = args(&["--benchmark", "--host", "0.0.0.0"]).unwrap_err();
+        assert!(
+            err.starts_with("--host does not apply to --benchmark"),
+            "{err}"
+        );
+        let err = args(&["--print", "--wait"]).unwrap_err();
+        assert!(err.contains("it goes with --add"), "{err}");
+        let err = args(&["--clean", "--nodes", "a:1"]).unwrap_err();
+        assert!(
+            err.starts_with("--nodes does not apply to --clean"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn port_and_nodes_together_are_refused_where_both_name_the_master() {
+        for mode in [&["--print"][..], &["--add", "x"], &["--start-miner"]] {
+            let mut line = mode.to_vec();
+            line.extend(["--nodes", "127.0.0.1:1", "--port", "2"]);
+            let err = args(&line).unwrap_err();
+            assert!(err.contains("give one of them"), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_non_utf8_value_names_its_flag() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![0xff]);
+        let line = [OsString::from("bbchain"), "--add".into(), bad];
+        let Err(ArgsError::Clap(err)) = parse(line) else {
+            panic!("accepted invalid UTF-8");
+        };
+        let text = err.to_string();
+        assert!(text.contains("--add") && text.contains("UTF-8"), "{text}");
+    }
+
+    #[test]
+    fn help_is_grouped_and_shows_defaults() {
+        let help = Cli::command().render_help().to_string();
+        for heading in [
+            "Modes (one of):",
+            "Connection:",
+            "Master (--start-master):",
+            "Miner (--start-miner, --benchmark):",
+            "Client (--add, --print, --clean):",
+            "General:",
+        ] {
+            assert!(help.contains(heading), "{heading} in\n{help}");
+        }
+        assert!(help.contains("[default: 8000]"), "{help}");
+        assert!(help.contains("[default: 0]"), "{help}");
+        let root = config::default_data_root();
+        assert!(
+            help.contains(&format!("[default: {}]", root.display())),
+            "the real data root in\n{help}"
+        );
+        assert!(help.contains("-p, --port") && help.contains("-t, --threads"));
+        assert!(help.contains("-n, --nodes"));
+    }
+}

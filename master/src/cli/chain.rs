@@ -1,0 +1,86 @@
+//! `--print`: the chain of a master, newest block first, with each block's data escaped so no
+//! text can move the cursor or colour the terminal.
+
+use crate::client::{self, error_text};
+use anyhow::bail;
+
+/// Prints the chain of `node`, newest block first, each data entry escaped.
+pub async fn print(node: &str) -> anyhow::Result<()> {
+    let mut before: Option<u64> = None;
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    loop {
+        let path = match before {
+            Some(height) => format!("/api/blocks?before={height}&limit=100"),
+            None => "/api/blocks?limit=100".to_string(),
+        };
+        let (status, answer) = client::call(node, "GET", &path, None).await?;
+        if status != 200 {
+            bail!("{node} answered {status}: {}", error_text(&answer));
+        }
+        let blocks = answer["blocks"].as_array().cloned().unwrap_or_default();
+        for block in &blocks {
+            let height = block["height"].as_u64().unwrap_or(0);
+            let hash = block["hash"].as_str().unwrap_or("?");
+            let time = format_time(block["time"].as_u64().unwrap_or(0));
+            let miner = block["miner"].as_str().unwrap_or("");
+            writeln!(
+                out,
+                "{height:>7}  {hash}  {time}  miner {}",
+                miner.escape_debug()
+            )?;
+            if block["entries"].as_u64().unwrap_or(0) > 0 {
+                let (status, detail) =
+                    client::call(node, "GET", &format!("/api/blocks/{hash}"), None).await?;
+                if status != 200 {
+                    bail!("{node} answered {status}: {}", error_text(&detail));
+                }
+                for entry in detail["data"].as_array().cloned().unwrap_or_default() {
+                    let text = entry["text"].as_str().unwrap_or("");
+                    writeln!(out, "         {text:?}")?;
+                }
+            }
+        }
+        match blocks.last().and_then(|b| b["height"].as_u64()) {
+            // Each page must go lower, so a master that repeats itself cannot keep us here.
+            Some(lowest) if before.is_some_and(|b| lowest >= b) => {
+                bail!("{node} sent blocks out of order (height {lowest} again)")
+            }
+            Some(lowest) if lowest > 0 => before = Some(lowest),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `2026-11-23 22:58:34 UTC` from Unix seconds.
+fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(1_763_942_400), "2025-11-24 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,757 @@
+//! The chain as plain state, with no database inside: every stored block's index record, the main
+//! chain, and the data queue. [`ChainState::connect`] and [`ChainState::add_data`] decide what a
+//! block or a data entry changes and write it down as a [`ChangeSet`]; the writer makes the change
+//! set durable in one commit, and [`ChainState::undo`] puts the memory back if that commit fails.
+//!
+//! Blocks and confirmed-entry locations are read through [`ChainStore`], so the same code runs over
+//! redb in the node and over a `HashMap` in unit tests (reorgs are tested without a database).
+
+use super::outcomes::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
+use crate::store::{EntryLocation, IndexRecord};
+use bbchain_core::block::data_id;
+use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
+use bbchain_core::validation::{check_block_context, check_entries_new};
+use bbchain_core::{Block, ChainParams, Hash256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// What the chain state reads but does not keep in memory: whole blocks and where each main-chain
+/// data entry is. Reads see every write of the change sets already persisted in this batch.
+pub(super) trait ChainStore {
+    /// A stored block.
+    fn block(&self, hash: &Hash256) -> anyhow::Result<Block>;
+    /// Where a main-chain data entry is.
+    fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>>;
+}
+
+/// One write to make durable, in order.
+#[derive(Debug, Clone)]
+pub(super) enum Write {
+    /// A new block and its index record.
+    Block(Arc<Block>, IndexRecord),
+    /// The main chain's block at a height.
+    MainSet(u32, Hash256),
+    /// A height leaves the main chain (the hash it held, for undo).
+    MainRemove(u32, Hash256),
+    /// A data entry is confirmed at a location.
+    Confirm(Hash256, EntryLocation),
+    /// A data entry is no longer confirmed.
+    Unconfirm(Hash256),
+    /// A data entry joins the queue at a position.
+    Queue(u64, Hash256, String),
+    /// A data entry leaves the queue (its text, for undo).
+    Unqueue(u64, Hash256, String),
+    /// The next queue position (and the one before, for undo).
+    NextSeq { old: u64, new: u64 },
+    /// The main chain's tip.
+    Tip(Hash256),
+}
+
+/// Everything one or more commands change: writes for the database, in order, and the events to
+/// publish once they are durable.
+#[derive(Debug, Default)]
+pub(super) struct ChangeSet {
+    pub writes: Vec<Write>,
+    pub events: Vec<NodeEvent>,
+    pub tip_changed: bool,
+    pub queue_changed: bool,
+}
+
+/// How a data entry was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DataAdded {
+    /// Queued now, or already waiting.
+    Pending,
+    /// Already in the main chain: its status is read outside the writer.
+    Confirmed,
+}
+
+/// The end of the side branch last extended, so that a side branch growing block by block (a peer
+/// syncing a competing chain) costs one step per block rather than a walk back to the fork each time.
+#[derive(Debug, Clone)]
+struct SideBranch {
+    /// The branch's last block.
+    end: Hash256,
+    /// The main-chain height it leaves from.
+    fork_height: u32,
+    /// The data ids in its blocks above the fork.
+    ids: HashSet<Hash256>,
+}
+
+/// The chain's in-memory view.
+pub(super) struct ChainState {
+    params: ChainParams,
+    max_pending: usize,
+    /// Every stored block.
+    index: HashMap<Hash256, IndexRecord>,
+    /// Main chain hashes by height.
+    main: Vec<Hash256>,
+    /// The queue: position -> (id, text), lowest first into blocks.
+    pending: BTreeMap<u64, (Hash256, String)>,
+    /// The queue by id.
+    pending_ids: HashMap<Hash256, u64>,
+    next_seq: u64,
+    side: Option<SideBranch>,
+}
+
+/// Queue position of the first entry ever queued: leaves room below it for entries that come back
+/// from reorgs, which go first.
+pub(super) const FIRST_SEQ: u64 = 1 << 32;
+
+impl ChainState {
+    /// The state of a chain whose blocks are `records` (genesis among them), whose tip is `tip`, and
+    /// whose queue holds `pending` (position, text). `next_seq` is the stored next position, if any.
+    pub(super) fn new(
+        params: ChainParams,
+        max_pending: usize,
+        records: impl IntoIterator<Item = IndexRecord>,
+        tip: Hash256,
+        pending: impl IntoIterator<Item = (u64, String)>,
+        next_seq: Option<u64>,
+    ) -> anyhow::Result<ChainState> {
+        let index: HashMap<Hash256, IndexRecord> =
+            records.into_iter().map(|r| (r.hash(), r)).collect();
+        let mut main = Vec::new();
+        let mut cursor = Some(tip);
+        while let Some(hash) = cursor {
+            let record = index
+                .get(&hash)
+                .ok_or_else(|| anyhow::anyhow!("main chain block {hash} not indexed"))?;
+            main.push(hash);
+            cursor = (record.height > 0).then_some(record.header.prev_hash);
+        }
+        main.reverse();
+        let mut state = ChainState {
+            params,
+            max_pending,
+            index,
+            main,
+            pending: BTreeMap::new(),
+            pending_ids: HashMap::new(),
+            next_seq: 0,
+            side: None,
+        };
+        for (seq, text) in pending {
+            let id = data_id(&text);
+            state.pending_ids.insert(id, seq);
+            state.pending.insert(seq, (id, text));
+        }
+        // New entries count up from FIRST_SEQ; entries back from a reorg count down below the queue.
+        state.next_seq = next_seq
+            .unwrap_or(FIRST_SEQ)
+            .max(state.pending.keys().next_back().map_or(0, |s| s + 1));
+        Ok(state)
+    }
+
+    /// The chain's rules.
+    pub(super) fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// The main chain's tip.
+    pub(super) fn tip(&self) -> &IndexRecord {
+        &self.index[self.main.last().expect("genesis is always there")]
+    }
+
+    /// A stored block's index record.
+    #[cfg(test)]
+    pub(super) fn record(&self, hash: &Hash256) -> Option<&IndexRecord> {
+        self.index.get(hash)
+    }
+
+    /// The main chain's block at `height`.
+    pub(super) fn main_at(&self, height: u32) -> Option<&IndexRecord> {
+        self.main.get(height as usize).map(|hash| &self.index[hash])
+    }
+
+    /// The queue, lowest position first.
+    pub(super) fn pending(&self) -> impl Iterator<Item = &(Hash256, String)> {
+        self.pending.values()
+    }
+
+    /// How many entries wait.
+    pub(super) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Times of `parent` and its ancestors, newest first (the median-time-past input).
+    pub(super) fn recent_times(&self, parent: &IndexRecord) -> Vec<u32> {
+        let Ok(times) = recent_times(parent.height, &parent.header, |hash| {
+            Ok::<_, std::convert::Infallible>(self.index.get(hash).map(|r| (r.height, r.header)))
+        });
+        times
+    }
+
+    /// The contextual-check input for a child of `parent`.
+    pub(super) fn context<'a>(parent: &IndexRecord, times: &'a [u32]) -> ChainContext<'a> {
+        ChainContext {
+            parent_hash: parent.hash(),
+            parent_height: parent.height,
+            parent_time: parent.header.time,
+            recent_times: times,
+            anchor: parent.anchor,
+        }
+    }
+
+    /// Queues a data entry, unless it waits already or is in the main chain.
+    pub(super) fn add_data(
+        &mut self,
+        store: &impl ChainStore,
+        text: String,
+        change: &mut ChangeSet,
+    ) -> anyhow::Result<Result<DataAdded, AddDataError>> {
+        let id = data_id(&text);
+        if self.pending_ids.contains_key(&id) {
+            return Ok(Ok(DataAdded::Pending));
+        }
+        if store.confirmed(&id)?.is_some() {
+            return Ok(Ok(DataAdded::Confirmed));
+        }
+        if self.pending.len() >= self.max_pending {
+            return Ok(Err(AddDataError::QueueFull(self.max_pending)));
+        }
+        let seq = self.next_seq;
+        self.apply(
+            Write::NextSeq {
+                old: seq,
+                new: seq + 1,
+            },
+            change,
+        );
+        self.apply(Write::Queue(seq, id, text), change);
+        change.queue_changed = true;
+        change.events.push(NodeEvent::DataAdded { id });
+        Ok(Ok(DataAdded::Pending))
+    }
+
+    /// Stores a block that passed the context-free checks once it passes the contextual ones
+    /// (checked against `now`), and follows it if its branch now has the most work.
+    pub(super) fn connect(
+        &mut self,
+        store: &impl ChainStore,
+        block: Block,
+        now: u32,
+        change: &mut ChangeSet,
+    ) -> anyhow::Result<Result<SubmitOutcome, SubmitError>> {
+        let hash = block.hash();
+        if self.index.contains_key(&hash) {
+            return Ok(Ok(SubmitOutcome::Duplicate { hash }));
+        }
+        let Some(parent) = self.index.get(&block.header.prev_hash).copied() else {
+            return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
+        };
+        let times = self.recent_times(&parent);
+        let context = Self::context(&parent, &times);
+        if let Err(err) = check_block_context(&block, &context, &self.params, now) {
+            return Ok(Err(err.into()));
+        }
+        let branch = self.side_branch_of(store, &parent)?;
+        let mut lookup = Ok(());
+        let fresh = check_entries_new(&block, |id| {
+            branch.ids.contains(id)
+                || self
+                    .confirmed_at_or_below(store, id, branch.fork_height)
+                    .unwrap_or_else(|err| {
+                        lookup = Err(err);
+                        true
+                    })
+        });
+        lookup?;
+        if let Err(err) = fresh {
+            return Ok(Err(err.into()));
+        }
+        let height = parent.height + 1;
+        let work = block
+            .header
+            .target()
+            .map_err(anyhow::Error::from)?
+            .to_work();
+        let record = IndexRecord {
+            header: block.header,
+            height,
+            chainwork: parent.chainwork + work,
+            anchor: BranchAnchor::of_block(height, &block.header, parent.anchor),
+        };
+        let block = Arc::new(block);
+        self.apply(Write::Block(block.clone(), record), change);
+        if record.chainwork > self.tip().chainwork {
+            self.side = None;
+            self.switch_to(store, hash, block, change)?;
+            Ok(Ok(SubmitOutcome::Connected { height, hash }))
+        } else {
+            let mut ids = branch.ids;
+            ids.extend(block.data().map(data_id));
+            self.side = Some(SideBranch {
+                end: hash,
+                fork_height: branch.fork_height,
+                ids,
+            });
+            Ok(Ok(SubmitOutcome::SideBranch { height, hash }))
+        }
+    }
+
+    /// Where the branch ending at `parent` leaves the main chain, and the data ids of its blocks
+    /// above that height (none when `parent` is on the main chain). Continues the last side branch
+    /// when `parent` is its end.
+    fn side_branch_of(
+        &mut self,
+        store: &impl ChainStore,
+        parent: &IndexRecord,
+    ) -> anyhow::Result<SideBranch> {
+        let hash = parent.hash();
+        if let Some(side) = self.side.take().filter(|side| side.end == hash) {
+            return Ok(side);
+        }
+        let mut ids = HashSet::new();
+        let mut record = *parent;
+        while self.main.get(record.height as usize) != Some(&record.hash()) {
+            ids.extend(store.block(&record.hash())?.data().map(data_id));
+            record = *self
+                .index
+                .get(&record.header.prev_hash)
+                .ok_or_else(|| anyhow::anyhow!("side branch parent not indexed"))?;
+        }
+        Ok(SideBranch {
+            end: hash,
+            fork_height: record.height,
+            ids,
+        })
+    }
+
+    /// Whether data entry `id` is in the main chain at or below `height`.
+    fn confirmed_at_or_below(
+        &self,
+        store: &impl ChainStore,
+        id: &Hash256,
+        height: u32,
+    ) -> anyhow::Result<bool> {
+        Ok(store.confirmed(id)?.is_some_and(|location| {
+            self.index
+                .get(&location.block)
+                .is_some_and(|record| record.height <= height)
+        }))
+    }
+
+    /// Makes `new_tip` the main chain's tip: detaches the old branch down to the fork, attaches the
+    /// new one, and requeues detached data the new branch lacks.
+    fn switch_to(
+        &mut self,
+        store: &impl ChainStore,
+        new_tip: Hash256,
+        new_block: Arc<Block>,
+        change: &mut ChangeSet,
+    ) -> anyhow::Result<()> {
+        let first_event = change.events.len();
+        let mut attach = Vec::new();
+        let mut cursor = new_tip;
+        while self.main.get(self.index[&cursor].height as usize) != Some(&cursor) {
+            attach.push(cursor);
+            cursor = self.index[&cursor].header.prev_hash;
+        }
+        attach.reverse();
+        let fork_height = self.index[&cursor].height;
+
+        let mut detached = Vec::new();
+        while self.main.len() > fork_height as usize + 1 {
+            let hash = *self.main.last().expect("above the fork");
+            let height = self.index[&hash].height;
+            let block = store.block(&hash)?;
+            for text in block.data() {
+                self.apply(Write::Unconfirm(data_id(text)), change);
+            }
+            self.apply(Write::MainRemove(height, hash), change);
+            detached.push(block);
+        }
+        let mut attached_ids = HashSet::new();
+        for hash in &attach {
+            let height = self.index[hash].height;
+            let block = if *hash == new_tip {
+                new_block.clone()
+            } else {
+                Arc::new(store.block(hash)?)
+            };
+            self.apply(Write::MainSet(height, *hash), change);
+            let mut confirmations = Vec::new();
+            for (index, entry) in block.entries.iter().enumerate().skip(1) {
+                let Some(text) = entry.as_data() else {
+                    continue;
+                };
+                let id = data_id(text);
+                let location = EntryLocation {
+                    block: *hash,
+                    index: index as u32,
+                };
+                self.apply(Write::Confirm(id, location), change);
+                attached_ids.insert(id);
+                confirmations.push(NodeEvent::DataConfirmed {
+                    id,
+                    height,
+                    block: *hash,
+                });
+            }
+            change
+                .events
+                .push(NodeEvent::BlockConnected { block, height });
+            change.events.extend(confirmations);
+        }
+        for id in &attached_ids {
+            if let Some(&seq) = self.pending_ids.get(id) {
+                let text = self.pending[&seq].1.clone();
+                self.apply(Write::Unqueue(seq, *id, text), change);
+            }
+        }
+        // Detached data goes back to the front of the queue, oldest block first, even past the
+        // queue limit: it was accepted before anything still waiting, and nothing accepted is lost.
+        let mut requeued = Vec::new();
+        for block in detached.iter().rev() {
+            for text in block.data() {
+                let id = data_id(text);
+                if !attached_ids.contains(&id) && !self.pending_ids.contains_key(&id) {
+                    requeued.push((id, text.to_string()));
+                }
+            }
+        }
+        let front = self.pending.keys().next().copied().unwrap_or(self.next_seq);
+        let first = front.saturating_sub(requeued.len() as u64);
+        for (seq, (id, text)) in (first..).zip(requeued) {
+            self.apply(Write::Queue(seq, id, text), change);
+            change.events.push(NodeEvent::DataAdded { id });
+        }
+        self.apply(Write::Tip(new_tip), change);
+        if !detached.is_empty() {
+            // The reorg event comes before the attached blocks' events.
+            change.events.insert(
+                first_event,
+                NodeEvent::Reorg {
+                    detached: detached.len() as u32,
+                    height: self.tip().height,
+                    tip: new_tip,
+                },
+            );
+        }
+        change.tip_changed = true;
+        change.queue_changed = true;
+        Ok(())
+    }
+
+    /// Records `write` and makes its effect on memory: the one place memory changes, so memory and
+    /// the writes never disagree.
+    fn apply(&mut self, write: Write, change: &mut ChangeSet) {
+        match &write {
+            Write::Block(_, record) => {
+                self.index.insert(record.hash(), *record);
+            }
+            Write::MainSet(height, hash) => {
+                debug_assert_eq!(self.main.len(), *height as usize);
+                self.main.push(*hash);
+            }
+            Write::MainRemove(height, _) => {
+                debug_assert_eq!(self.main.len(), *height as usize + 1);
+                self.main.pop();
+            }
+            Write::Queue(seq, id, text) => {
+                self.pending_ids.insert(*id, *seq);
+                self.pending.insert(*seq, (*id, text.clone()));
+            }
+            Write::Unqueue(seq, id, _) => {
+                self.pending_ids.remove(id);
+                self.pending.remove(seq);
+            }
+            Write::NextSeq { new, .. } => self.next_seq = *new,
+            Write::Confirm(..) | Write::Unconfirm(_) | Write::Tip(_) => {}
+        }
+        change.writes.push(write);
+    }
+
+    /// Takes back, in memory, every write of `change` (its commit failed): memory is again what the
+    /// database holds.
+    pub(super) fn undo(&mut self, change: ChangeSet) {
+        for write in change.writes.into_iter().rev() {
+            match write {
+                Write::Block(_, record) => {
+                    self.index.remove(&record.hash());
+                }
+                Write::MainSet(..) => {
+                    self.main.pop();
+                }
+                Write::MainRemove(_, hash) => self.main.push(hash),
+                Write::Queue(seq, id, _) => {
+                    self.pending_ids.remove(&id);
+                    self.pending.remove(&seq);
+                }
+                Write::Unqueue(seq, id, text) => {
+                    self.pending_ids.insert(id, seq);
+                    self.pending.insert(seq, (id, text));
+                }
+                Write::NextSeq { old, .. } => self.next_seq = old,
+                Write::Confirm(..) | Write::Unconfirm(_) | Write::Tip(_) => {}
+            }
+        }
+        self.side = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bbchain_core::testing::Branch;
+    use std::cell::Cell;
+
+    /// The database, as a map: blocks and confirmed entries, with a count of whole-block reads.
+    #[derive(Default)]
+    struct MemoryStore {
+        blocks: HashMap<Hash256, Block>,
+        confirmed: HashMap<Hash256, EntryLocation>,
+        pending: BTreeMap<u64, String>,
+        tip: Option<Hash256>,
+        block_reads: Cell<usize>,
+    }
+
+    impl ChainStore for MemoryStore {
+        fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
+            self.block_reads.set(self.block_reads.get() + 1);
+            self.blocks.get(hash).cloned().context_missing()
+        }
+
+        fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
+            Ok(self.confirmed.get(id).copied())
+        }
+    }
+
+    trait ContextMissing<T> {
+        fn context_missing(self) -> anyhow::Result<T>;
+    }
+
+    impl<T> ContextMissing<T> for Option<T> {
+        fn context_missing(self) -> anyhow::Result<T> {
+            self.ok_or_else(|| anyhow::anyhow!("no such block"))
+        }
+    }
+
+    impl MemoryStore {
+        fn persist(&mut self, writes: &[Write]) {
+            for write in writes {
+                match write {
+                    Write::Block(block, record) => {
+                        self.blocks.insert(record.hash(), (**block).clone());
+                    }
+                    Write::Confirm(id, location) => {
+                        self.confirmed.insert(*id, *location);
+                    }
+                    Write::Unconfirm(id) => {
+                        self.confirmed.remove(id);
+                    }
+                    Write::Queue(seq, _, text) => {
+                        self.pending.insert(*seq, text.clone());
+                    }
+                    Write::Unqueue(seq, _, _) => {
+                        self.pending.remove(seq);
+                    }
+                    Write::Tip(hash) => self.tip = Some(*hash),
+                    Write::MainSet(..) | Write::MainRemove(..) | Write::NextSeq { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// A dev chain's state and store holding only genesis, and a clock far ahead of every block.
+    fn start() -> (ChainState, MemoryStore) {
+        let params = ChainParams::dev();
+        let genesis = params.genesis_block();
+        let record = IndexRecord {
+            header: genesis.header,
+            height: 0,
+            chainwork: genesis.header.target().unwrap().to_work(),
+            anchor: None,
+        };
+        let mut store = MemoryStore::default();
+        store.blocks.insert(genesis.hash(), genesis.clone());
+        let state = ChainState::new(params, 100, [record], genesis.hash(), [], None).unwrap();
+        (state, store)
+    }
+
+    const NOW: u32 = u32::MAX;
+
+    /// Connects `block` and persists its change set; returns the outcome and the change set.
+    fn connect(
+        state: &mut ChainState,
+        store: &mut MemoryStore,
+        block: Block,
+    ) -> (SubmitOutcome, ChangeSet) {
+        let mut change = ChangeSet::default();
+        let outcome = state.connect(store, block, NOW, &mut change).unwrap();
+        store.persist(&change.writes);
+        (outcome.unwrap(), change)
+    }
+
+    fn add(state: &mut ChainState, store: &mut MemoryStore, text: &str) {
+        let mut change = ChangeSet::default();
+        let added = state.add_data(store, text.into(), &mut change).unwrap();
+        assert_eq!(added.unwrap(), DataAdded::Pending);
+        store.persist(&change.writes);
+    }
+
+    fn queue(state: &ChainState) -> Vec<&str> {
+        state.pending().map(|(_, text)| text.as_str()).collect()
+    }
+
+    /// `count` blocks on `branch`, one second apart, each with `data` made unique by its height.
+    fn grow(branch: &mut Branch, count: u32, miner: &str, data: &str) -> Vec<Block> {
+        (0..count)
+            .map(|_| {
+                let text = format!("{data} {}", branch.height() + 1);
+                let time = branch.tip().time + 1;
+                branch.extend(time, &[text.as_str()], miner)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_heavier_branch_takes_over_and_its_left_data_returns_to_the_front_of_the_queue() {
+        let (mut state, mut store) = start();
+        add(&mut state, &mut store, "waiting");
+        let mut a = Branch::new(ChainParams::dev());
+        let mut b = a.clone();
+        let a_blocks = grow(&mut a, 2, "a", "on a");
+        for block in a_blocks {
+            assert!(matches!(
+                connect(&mut state, &mut store, block).0,
+                SubmitOutcome::Connected { .. }
+            ));
+        }
+        assert_eq!(queue(&state), ["waiting"]);
+        let b_blocks = grow(&mut b, 3, "b", "on b");
+        let mut outcomes = Vec::new();
+        let mut last = ChangeSet::default();
+        for block in b_blocks {
+            let (outcome, change) = connect(&mut state, &mut store, block);
+            outcomes.push(outcome);
+            last = change;
+        }
+        assert!(matches!(
+            outcomes[0],
+            SubmitOutcome::SideBranch { height: 1, .. }
+        ));
+        assert!(matches!(
+            outcomes[1],
+            SubmitOutcome::SideBranch { height: 2, .. }
+        ));
+        assert!(matches!(
+            outcomes[2],
+            SubmitOutcome::Connected { height: 3, .. }
+        ));
+        assert_eq!(state.tip().hash(), b.tip().block_hash());
+        assert_eq!(store.tip, Some(b.tip().block_hash()));
+        // a's entries come back ahead of what waited, oldest block first; b's are confirmed.
+        assert_eq!(queue(&state), ["on a 1", "on a 2", "waiting"]);
+        assert_eq!(
+            store.pending.values().collect::<Vec<_>>(),
+            ["on a 1", "on a 2", "waiting"]
+        );
+        for height in 1..=3 {
+            let id = data_id(&format!("on b {height}"));
+            assert_eq!(store.confirmed[&id].block, b.headers()[height].block_hash());
+        }
+        assert!(!store.confirmed.contains_key(&data_id("on a 1")));
+        // The reorg event leads, then each attached block in height order.
+        assert!(matches!(
+            last.events[0],
+            NodeEvent::Reorg {
+                detached: 2,
+                height: 3,
+                ..
+            }
+        ));
+        let heights: Vec<u32> = last
+            .events
+            .iter()
+            .filter_map(|event| match event {
+                NodeEvent::BlockConnected { height, .. } => Some(*height),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(heights, [1, 2, 3]);
+    }
+
+    #[test]
+    fn undo_puts_memory_back_as_it_was() {
+        let (mut state, mut store) = start();
+        let mut a = Branch::new(ChainParams::dev());
+        let mut b = a.clone();
+        for block in grow(&mut a, 2, "a", "on a") {
+            connect(&mut state, &mut store, block);
+        }
+        add(&mut state, &mut store, "waiting");
+        let before = (
+            state.tip().hash(),
+            state.main.clone(),
+            queue(&state).join("|"),
+        );
+        let mut change = ChangeSet::default();
+        let b_blocks = grow(&mut b, 3, "b", "on b");
+        for block in b_blocks.clone() {
+            // The commit of all three would fail: nothing is persisted.
+            state
+                .connect(&store, block, NOW, &mut change)
+                .unwrap()
+                .unwrap();
+            store
+                .blocks
+                .extend(change.writes.iter().filter_map(|w| match w {
+                    Write::Block(block, record) => Some((record.hash(), (**block).clone())),
+                    _ => None,
+                }));
+        }
+        assert_eq!(state.tip().hash(), b.tip().block_hash());
+        state.undo(change);
+        let after = (
+            state.tip().hash(),
+            state.main.clone(),
+            queue(&state).join("|"),
+        );
+        assert_eq!(after, before);
+        assert!(state.record(&b.tip().block_hash()).is_none());
+        // The same blocks connect again afterwards, as new.
+        let mut store = MemoryStore {
+            blocks: store
+                .blocks
+                .into_iter()
+                .filter(|(h, _)| state.record(h).is_some())
+                .collect(),
+            ..store
+        };
+        for block in b_blocks {
+            assert!(!matches!(
+                connect(&mut state, &mut store, block).0,
+                SubmitOutcome::Duplicate { .. }
+            ));
+        }
+        assert_eq!(state.tip().hash(), b.tip().block_hash());
+    }
+
+    #[test]
+    fn a_long_side_branch_and_its_reorg_read_each_block_a_bounded_number_of_times() {
+        for length in [20u32, 80] {
+            let (mut state, mut store) = start();
+            let mut main = Branch::new(ChainParams::dev());
+            let mut side = main.clone();
+            for block in grow(&mut main, length, "main", "main") {
+                connect(&mut state, &mut store, block);
+            }
+            store.block_reads.set(0);
+            let side_blocks = grow(&mut side, length + 1, "side", "side");
+            let mut outcome = None;
+            for block in side_blocks {
+                outcome = Some(connect(&mut state, &mut store, block).0);
+            }
+            assert!(matches!(outcome, Some(SubmitOutcome::Connected { .. })));
+            // Each main block is read once when detached, each side block once when attached;
+            // growing the side branch reads nothing, however long it is.
+            let reads = store.block_reads.get();
+            assert!(
+                reads <= 2 * length as usize + 2,
+                "{reads} block reads for a {length}-block reorg"
+            );
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! What the node reports and refuses: chain events, the published snapshot, a data entry's
+//! status, a submitted block's outcome, and the errors of both commands. Kept apart from the node
+//! handle so the writer and the chain state use them without depending on `node` itself.
+
+use bbchain_core::validation::{BlockError, EntrySizeError, check_entry_size};
+use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, MerkleProof, Target, Work};
+use std::sync::Arc;
+
+/// What happened to the chain or the queue, in commit order.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// A block joined the main chain (after a reorg, one event per attached block, lowest first).
+    BlockConnected {
+        /// The block.
+        block: Arc<Block>,
+        /// Its height.
+        height: u32,
+    },
+    /// The main chain switched branches; sent before the attached blocks' events.
+    Reorg {
+        /// How many blocks left the main chain.
+        detached: u32,
+        /// The new tip's height.
+        height: u32,
+        /// The new tip.
+        tip: Hash256,
+    },
+    /// A data entry was queued (new, or back from a detached block).
+    DataAdded {
+        /// Its id.
+        id: Hash256,
+    },
+    /// A data entry was mined into the main chain.
+    DataConfirmed {
+        /// Its id.
+        id: Hash256,
+        /// The block's height.
+        height: u32,
+        /// The block.
+        block: Hash256,
+    },
+    /// The number of connected miners changed.
+    Miners {
+        /// Connected miners.
+        count: usize,
+    },
+}
+
+/// The main chain as of the last commit.
+#[derive(Debug, Clone)]
+pub struct ChainSnapshot {
+    /// Tip hash.
+    pub tip: Hash256,
+    /// Tip height.
+    pub height: u32,
+    /// Tip header time.
+    pub tip_time: u32,
+    /// Cumulative work of the main chain.
+    pub chainwork: Work,
+    /// Bits the next block must carry.
+    pub next_bits: CompactTarget,
+    /// The target those bits stand for.
+    pub next_target: Target,
+    /// Hashes per second over the last blocks.
+    pub hashrate: f64,
+    /// Data entries waiting.
+    pub pending: usize,
+}
+
+/// Where a data entry stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataStatus {
+    /// Waiting for a block.
+    Pending,
+    /// In the main chain.
+    Confirmed {
+        /// The block's height.
+        height: u32,
+        /// The block.
+        block: Hash256,
+        /// Tip height - height + 1.
+        confirmations: u32,
+        /// The block's merkle root.
+        merkle_root: Hash256,
+        /// Proof from the entry's leaf to `merkle_root`.
+        proof: MerkleProof,
+    },
+}
+
+/// What became of a submitted block that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// Stored and now the main chain's tip (possibly after a reorg).
+    Connected {
+        /// Its height.
+        height: u32,
+        /// Its hash.
+        hash: Hash256,
+    },
+    /// Stored on a side branch with no more work than the main chain.
+    SideBranch {
+        /// Its height.
+        height: u32,
+        /// Its hash.
+        hash: Hash256,
+    },
+    /// Already stored.
+    Duplicate {
+        /// Its hash.
+        hash: Hash256,
+    },
+}
+
+/// Why a block was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// It breaks a consensus rule.
+    #[error("{0}")]
+    Invalid(#[from] BlockError),
+    /// Its parent is not stored.
+    #[error("unknown parent block {0}")]
+    UnknownParent(Hash256),
+    /// The database failed; nothing was stored.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a data entry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddDataError {
+    /// Empty, or longer than a data entry may be (the core's rule).
+    #[error(transparent)]
+    Size(#[from] EntrySizeError),
+    /// Only whitespace: a valid entry for the chain, but refused as new data (as the page's form
+    /// refuses it).
+    #[error("data is only whitespace")]
+    Blank,
+    /// The queue is at its limit.
+    #[error("the data queue is full ({0} entries); try again later")]
+    QueueFull(usize),
+    /// The database failed; nothing was stored.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// The rule for new data, shared with the command line's local check (`--add`): the core's size
+/// rule, and not only whitespace (trimmed like JavaScript's `trim`, which also drops U+FEFF).
+pub fn check_data(text: &str, params: &ChainParams) -> Result<(), AddDataError> {
+    check_entry_size(text, params)?;
+    // JavaScript's whitespace is Unicode's White_Space less U+0085 (NEL), plus U+FEFF.
+    let blank = |c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}';
+    if text.chars().all(blank) {
+        return Err(AddDataError::Blank);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_means_what_the_pages_trim_removes() {
+        let params = ChainParams::dev();
+        for blank in [" \t\n", "\u{a0}\u{2028}", "\u{feff}", "\u{3000}"] {
+            assert_eq!(
+                check_data(blank, &params),
+                Err(AddDataError::Blank),
+                "{blank:?}"
+            );
+        }
+        // JavaScript's trim keeps U+0085, so the form sends it and the node takes it.
+        for text in ["\u{85}", " x ", "0"] {
+            assert_eq!(check_data(text, &params), Ok(()), "{text:?}");
+        }
+        assert!(matches!(
+            check_data("", &params),
+            Err(AddDataError::Size(EntrySizeError::Empty))
+        ));
+    }
+}

@@ -1,0 +1,88 @@
+//! What every HTTP handler and WebSocket task can reach: the node, the WebSocket slots, the stop
+//! token and the task tracker. Its own module, so the routes (`server`) and the socket handlers
+//! (`feed`, `events`) both depend on it and not on each other.
+
+use crate::api::AppError;
+use crate::node::Node;
+use axum::extract::FromRef;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node.
+    pub node: Node,
+    /// One permit per open WebSocket (`NodeLimits::max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// Cancelled when the master stops: long-lived sockets close.
+    pub shutdown: CancellationToken,
+    /// The WebSocket and peer tasks: a stopping master waits for them to let go of the node.
+    pub tasks: TaskTracker,
+}
+
+impl FromRef<AppState> for Node {
+    fn from_ref(state: &AppState) -> Node {
+        state.node.clone()
+    }
+}
+
+impl AppState {
+    /// State for `node`; cancelling `shutdown` closes the sockets.
+    pub fn new(node: Node, shutdown: CancellationToken) -> AppState {
+        let connections = Arc::new(Semaphore::new(node.limits().max_connections));
+        AppState {
+            node,
+            connections,
+            shutdown,
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Accepts a feed or event WebSocket within the node's connection and message limits, then
+    /// hands it to `run` together with its connection permit.
+    pub fn upgrade<F, Fut>(
+        self,
+        ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+        run: F,
+    ) -> Response
+    where
+        F: FnOnce(WebSocket, AppState, OwnedSemaphorePermit) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let ws = match ws {
+            Ok(ws) => ws,
+            Err(rejection) => return AppError::from(rejection).into_response(),
+        };
+        match self.connection_permit() {
+            Ok(permit) => ws
+                .max_message_size(self.node.limits().max_ws_message_bytes)
+                .read_buffer_size(crate::config::WS_BUFFER_BYTES)
+                .write_buffer_size(crate::config::WS_BUFFER_BYTES)
+                .on_upgrade(move |socket| {
+                    let tasks = self.tasks.clone();
+                    tasks.track_future(run(socket, self, permit))
+                }),
+            Err(err) => err.into_response(),
+        }
+    }
+
+    /// A WebSocket slot, or `503` when all are taken.
+    pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        self.connections.clone().try_acquire_owned().map_err(|_| {
+            AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "too many connections (limit {})",
+                    self.node.limits().max_connections
+                ),
+            )
+        })
+    }
+}
