@@ -79,12 +79,13 @@ fn two_masters_share_one_chain_and_their_data() {
     });
 }
 
-#[test]
-fn a_late_master_catches_up_a_long_chain() {
-    let mut first = Master::start(&[]);
-    assert!(first.stop());
-    let port = first.port.to_string();
-    let data_dir = first.data_dir().to_str().expect("utf-8").to_string();
+/// A master holding a `count`-block chain made with the hidden `--generate` command.
+fn master_with_chain(count: u32) -> Master {
+    let mut master = Master::start(&[]);
+    assert!(master.stop());
+    let port = master.port.to_string();
+    let data_dir = master.data_dir().to_str().expect("utf-8").to_string();
+    let count = count.to_string();
     let out = run_bbchain(&[
         "--chain",
         "dev",
@@ -93,10 +94,27 @@ fn a_late_master_catches_up_a_long_chain() {
         "--data-dir",
         &data_dir,
         "--generate",
-        "10000",
+        &count,
     ]);
     assert!(out.status.success(), "{out:?}");
-    first.restart();
+    master.restart();
+    master
+}
+
+/// `GET /api/sync`: how many blocks a master downloaded from peers, and how many came twice.
+fn downloads_of(master: &Master) -> (u64, u64) {
+    let (code, body) = http_get(&master.url("/api/sync"));
+    assert_eq!(code, 200, "{body}");
+    let count = |field: &str| body[field].as_u64().expect(field);
+    (
+        count("blocks_downloaded"),
+        count("blocks_received_duplicate"),
+    )
+}
+
+#[test]
+fn a_late_master_catches_up_a_long_chain() {
+    let first = master_with_chain(10_000);
     assert_eq!(first.height(), 10_000);
     let tip = first.status()["tip"].clone();
 
@@ -115,6 +133,39 @@ fn a_late_master_catches_up_a_long_chain() {
     assert!(
         log.contains("sync from"),
         "no sync progress in the log:\n{log}"
+    );
+    assert_eq!(downloads_of(&late), (10_000, 0));
+}
+
+#[test]
+fn a_late_master_syncing_from_three_peers_downloads_each_block_once() {
+    const BLOCKS: u64 = 8_000;
+    let first = master_with_chain(BLOCKS as u32);
+    let tip = first.status()["tip"].clone();
+    let second = Master::start(&["--nodes", &first.addr()]);
+    let third = Master::start(&["--nodes", &first.addr()]);
+    for master in [&second, &third] {
+        wait_for(Duration::from_secs(120), "a peer at the tip", || {
+            (master.status()["tip"] == tip).then_some(())
+        });
+    }
+
+    let nodes = [first.addr(), second.addr(), third.addr()].join(",");
+    let late = Master::start(&["--nodes", &nodes]);
+    wait_for(
+        Duration::from_secs(120),
+        "the late master at the tip",
+        || (late.status()["tip"] == tip).then_some(()),
+    );
+    assert_eq!(late.height(), BLOCKS);
+    let (code, deep) = http_get(&late.url("/api/blocks/4321"));
+    assert_eq!(code, 200, "{deep}");
+    assert_eq!(deep, http_get(&first.url("/api/blocks/4321")).1);
+    assert_eq!(
+        downloads_of(&late),
+        (BLOCKS, 0),
+        "each block downloaded once:\n{}",
+        late.process.log()
     );
 }
 

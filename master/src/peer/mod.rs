@@ -2,19 +2,26 @@
 //! bans, and the relay of new blocks and data entries to every linked master.
 //!
 //! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
-//! headers-first sync and gossip. Blocks from peers go through [`Node::submit_blocks`], the same path
-//! as a miner's submit, so the chain writer alone decides the main chain (most cumulative work).
+//! headers-first sync ([`sync_state::SyncState`]) and gossip. The links of a master share one
+//! download scheduler ([`downloads::Scheduler`]), so each block is downloaded from one peer only.
+//! Blocks from peers go through [`Node::submit_blocks`], the same path as a miner's submit, so the
+//! chain writer alone decides the main chain (most cumulative work).
 //!
 //! ```text
 //! node events --relay--> every link's outbox --> socket
 //! socket --> link --> node.submit_block / node.add_data / answers to the peer's requests
 //! ```
 
+mod answers;
+pub mod downloads;
+mod gossip;
+mod handshake;
 pub mod headers;
 mod link;
 mod outbox;
 mod socket;
 pub mod sync;
+pub mod sync_state;
 
 use crate::addr::check_node_addr;
 use crate::backoff::Backoff;
@@ -29,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbchain_core::Hash256;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use downloads::Scheduler;
 use outbox::Outbox;
 use socket::LinkIo;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -94,6 +102,8 @@ struct Inner {
     listen_port: u16,
     nonce: u64,
     state: Mutex<PeerTable>,
+    /// Which link fetches which block.
+    scheduler: Scheduler,
     /// One permit per open `/ws/peer` socket, taken before the upgrade.
     inbound_sockets: Arc<Semaphore>,
     /// Cancelled when the master stops: every link, dial loop and the relay end.
@@ -125,6 +135,7 @@ impl Peers {
                 listen_port,
                 nonce: random_nonce(),
                 state: Mutex::new(PeerTable::default()),
+                scheduler: Scheduler::default(),
                 inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
                 stop,
                 tasks,
@@ -142,6 +153,7 @@ impl Peers {
     pub fn routes(&self) -> Router {
         Router::new()
             .route("/ws/peer", get(accept))
+            .route("/api/sync", get(sync_stats))
             .with_state(self.clone())
     }
 
@@ -294,6 +306,11 @@ fn random_nonce() -> u64 {
     );
     hasher.write_u32(std::process::id());
     hasher.finish() | 1
+}
+
+/// `GET /api/sync`: how many blocks peer sync downloaded, and how many came twice.
+async fn sync_stats(State(peers): State<Peers>) -> axum::Json<downloads::DownloadStats> {
+    axum::Json(peers.inner.scheduler.stats())
 }
 
 /// `GET /ws/peer`: a master dialing us. Refused with `503` when too many peer sockets are open.
