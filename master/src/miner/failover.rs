@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::MinerTimings;
 use super::connect::connect_first;
 use super::hashers::Hashers;
 use super::session::{Session, SessionEnd, Stats};
+use super::settings::MinerTimings;
 use crate::backoff::Backoff;
 
 /// A session that lasted this long was a working connection: the next trouble starts with a short

@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::connect::FeedStream;
 use super::hashers::{Board, Event};
+use super::settings::{AGENT, MinerTimings, format_rate};
 use super::work::{Assignment, SessionId};
-use super::{AGENT, MinerTimings, format_rate};
 
 /// How often the status line is printed.
 const STATUS_EVERY: Duration = Duration::from_secs(5);

@@ -1,7 +1,7 @@
 //! Answers to the peer's requests: `get_headers`, `get_blocks` and `get_peers`.
 
-use super::Peers;
-use super::link::{LinkError, misbehaved};
+use super::link_end::{LinkError, misbehaved};
+use super::registry::Peers;
 use crate::node::Node;
 use bbchain_core::peer::{
     MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_LOCATOR, PeerMessage,

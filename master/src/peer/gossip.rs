@@ -1,7 +1,7 @@
 //! Data gossip on a link: offering the peer the entries waiting here, and queuing the ones it
 //! offers. (New blocks are relayed by [`super::relay`] and received by the sync state.)
 
-use super::link::{LinkError, encode, misbehaved};
+use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
 use crate::node::Node;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, PeerMessage};

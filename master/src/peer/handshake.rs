@@ -1,9 +1,9 @@
 //! The first exchange on a link: both sides say hello; the link is refused for another network, a
 //! master that dialed itself, or a banned peer.
 
-use super::Peers;
-use super::link::{LinkError, encode, misbehaved};
+use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
+use super::registry::Peers;
 use super::socket::Frame;
 use bbchain_core::peer::{Hello, HelloError, PEER_PROTOCOL_VERSION, PeerMessage};
 use futures_util::{Stream, StreamExt};

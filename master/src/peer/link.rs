@@ -5,10 +5,12 @@ use super::downloads::Downloads;
 pub(super) use super::handshake::Direction;
 use super::handshake::{Incoming, handshake, next_text};
 use super::headers::{HeaderTrail, trail_at};
+use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
+use super::registry::{LinkInfo, Peers};
 use super::socket::LinkIo;
 use super::sync_state::{Action, ChainView, Now, SyncState, refuse_block};
-use super::{LinkInfo, Peers, answers, gossip};
+use super::{answers, gossip};
 use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{MAX_PEER_ADDRS, PeerMessage};
@@ -21,32 +23,6 @@ use tokio::sync::{Notify, watch};
 /// How often a link offers the peer the data still waiting here.
 const PENDING_RESEND: Duration = Duration::from_secs(30);
 
-/// Why a link ends.
-#[derive(Debug)]
-pub(super) enum LinkError {
-    /// The other side hung up, or we are done.
-    Closed,
-    /// A socket or storage error.
-    Failed(anyhow::Error),
-    /// The peer broke the protocol or sent invalid blocks: it is banned for a while.
-    Misbehaved(String),
-    /// We refuse the link without blaming the peer (another network, a clock far ahead).
-    Refused(String),
-    /// The peer is on another chain; `addr` is where it is (its listen address when known), so
-    /// the refusal is logged at WARN once per address and at DEBUG on every retry after.
-    WrongChain { addr: String, why: String },
-}
-
-impl From<anyhow::Error> for LinkError {
-    fn from(err: anyhow::Error) -> LinkError {
-        LinkError::Failed(err)
-    }
-}
-
-pub(super) fn misbehaved(why: impl Into<String>) -> LinkError {
-    LinkError::Misbehaved(why.into())
-}
-
 /// How a link ends on a [`Action::Ban`] or [`Action::Refuse`].
 fn ended(action: Action) -> LinkError {
     match action {
@@ -54,11 +30,6 @@ fn ended(action: Action) -> LinkError {
         Action::Refuse(why) => LinkError::Refused(why),
         other => LinkError::Failed(anyhow::anyhow!("not an end: {other:?}")),
     }
-}
-
-/// The JSON text of a message.
-pub(super) fn encode(message: &PeerMessage) -> String {
-    serde_json::to_string(message).expect("peer messages always serialize")
 }
 
 /// Runs a link until it ends; returns whether the handshake went through.

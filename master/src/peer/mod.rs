@@ -18,10 +18,14 @@ mod gossip;
 mod handshake;
 pub mod headers;
 mod link;
+mod link_end;
 mod outbox;
+mod registry;
 mod socket;
 pub mod sync;
 pub mod sync_state;
+
+pub use registry::Peers;
 
 use crate::addr::check_node_addr;
 use crate::backoff::Backoff;
@@ -36,27 +40,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbchain_core::Hash256;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
-use downloads::Scheduler;
-use outbox::Outbox;
+use registry::{MAX_INBOUND_SOCKETS, MAX_KNOWN, MAX_OUTBOUND};
 use socket::LinkIo;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use sync::BanList;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Most addresses a master remembers (learned from peer lists).
-const MAX_KNOWN: usize = 256;
-/// Most masters a master dials.
-const MAX_OUTBOUND: usize = 16;
-/// Most links, inbound and outbound together.
-const MAX_LINKS: usize = 64;
-/// Most `/ws/peer` sockets open at once, counted before the handshake: each may hold a large
-/// partial message, so unlinked sockets must not pile up.
-const MAX_INBOUND_SOCKETS: usize = 2 * MAX_LINKS;
 /// The first pause before dialing a master again, and the longest.
 const REDIAL_FIRST: Duration = Duration::from_secs(1);
 const REDIAL_MAX: Duration = Duration::from_secs(60);
@@ -64,59 +55,6 @@ const REDIAL_MAX: Duration = Duration::from_secs(60);
 const LASTING_LINK: Duration = Duration::from_secs(10);
 /// How long to wait for a dialed master to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A linked master, for `/api/nodes`.
-#[derive(Debug, Clone)]
-struct LinkInfo {
-    /// Where it accepts peers (`host:port`).
-    addr: String,
-    /// Its per-process nonce from the hello.
-    nonce: u64,
-    /// Whether we dialed it.
-    outbound: bool,
-    /// Its outbox.
-    outbox: Outbox,
-    /// Told when the link must end (a newer link to the same master replaced it).
-    closed: Arc<Notify>,
-}
-
-/// Who we know, dial, are linked to, and refuse.
-#[derive(Default)]
-struct PeerTable {
-    /// Addresses of masters we know of.
-    known: BTreeSet<String>,
-    /// Addresses with a running dial loop.
-    dialing: HashSet<String>,
-    /// Addresses that turned out to be this master.
-    myself: HashSet<String>,
-    /// Addresses already warned about being on another chain.
-    wrong_chain: HashSet<String>,
-    /// Live links by id.
-    links: BTreeMap<u64, LinkInfo>,
-    bans: BanList,
-    next_id: u64,
-}
-
-struct Inner {
-    node: Node,
-    listen_port: u16,
-    nonce: u64,
-    state: Mutex<PeerTable>,
-    /// Which link fetches which block.
-    scheduler: Scheduler,
-    /// One permit per open `/ws/peer` socket, taken before the upgrade.
-    inbound_sockets: Arc<Semaphore>,
-    /// Cancelled when the master stops: every link, dial loop and the relay end.
-    stop: CancellationToken,
-    /// Those tasks, so the stopping master can wait for them.
-    tasks: TaskTracker,
-}
-
-/// The peer side of a master: cheap to clone.
-#[derive(Clone)]
-pub struct Peers {
-    inner: Arc<Inner>,
-}
 
 impl Peers {
     /// Starts peer sync for `node`, which accepts peers on `listen_port`, and dials `seeds`
@@ -129,18 +67,7 @@ impl Peers {
         stop: CancellationToken,
         tasks: TaskTracker,
     ) -> Peers {
-        let peers = Peers {
-            inner: Arc::new(Inner {
-                node,
-                listen_port,
-                nonce: random_nonce(),
-                state: Mutex::new(PeerTable::default()),
-                scheduler: Scheduler::default(),
-                inbound_sockets: Arc::new(Semaphore::new(MAX_INBOUND_SOCKETS)),
-                stop,
-                tasks,
-            }),
-        };
+        let peers = Peers::new(node, listen_port, stop, tasks);
         peers.inner.tasks.spawn(relay(peers.clone()));
         for seed in seeds {
             peers.learn(seed);
@@ -155,15 +82,6 @@ impl Peers {
             .route("/ws/peer", get(accept))
             .route("/api/sync", get(sync_stats))
             .with_state(self.clone())
-    }
-
-    /// Resolves when the master stops.
-    async fn stopped(&self) {
-        self.inner.stop.cancelled().await;
-    }
-
-    fn node(&self) -> &Node {
-        &self.inner.node
     }
 
     /// Remembers a master's address and dials it (unless known, ourselves, or too many).
@@ -181,131 +99,6 @@ impl Peers {
             self.inner.tasks.spawn(dial(self.clone(), addr.to_string()));
         }
     }
-
-    fn is_linked(&self, addr: &str) -> bool {
-        let state = self.inner.state.lock().expect("lock");
-        state.links.values().any(|l| l.addr == addr)
-    }
-
-    fn banned_until(&self, addr: &str) -> Option<Instant> {
-        let state = self.inner.state.lock().expect("lock");
-        state.bans.banned_until(addr, Instant::now())
-    }
-
-    fn ban(&self, addr: &str) {
-        let mut state = self.inner.state.lock().expect("lock");
-        state.bans.ban(addr, Instant::now());
-        tracing::warn!(
-            "peer {addr} is banned for {} s",
-            BanList::DURATION.as_secs()
-        );
-    }
-
-    /// Whether `addr` is on another chain for the first time (bounded like the known masters).
-    fn first_wrong_chain(&self, addr: &str) -> bool {
-        let mut state = self.inner.state.lock().expect("lock");
-        state.wrong_chain.len() < MAX_KNOWN && state.wrong_chain.insert(addr.to_string())
-    }
-
-    fn mark_myself(&self, addr: &str) {
-        let mut state = self.inner.state.lock().expect("lock");
-        state.myself.insert(addr.to_string());
-        state.known.remove(addr);
-    }
-
-    /// Adds a link after its handshake; refuses a second link to the same master. When two masters
-    /// dial each other at once, both keep the link dialed by the one with the smaller nonce.
-    fn register(&self, info: LinkInfo) -> Result<LinkGuard, &'static str> {
-        let mut state = self.inner.state.lock().expect("lock");
-        let ours = self.inner.nonce;
-        let dialer = |outbound: bool, theirs: u64| if outbound { ours } else { theirs };
-        let existing = state
-            .links
-            .iter()
-            .find(|(_, l)| l.nonce == info.nonce)
-            .map(|(id, l)| (*id, dialer(l.outbound, l.nonce)));
-        if existing.is_none() && state.links.len() >= MAX_LINKS {
-            return Err("too many peers");
-        }
-        if let Some((old_id, old_dialer)) = existing {
-            if dialer(info.outbound, info.nonce) >= old_dialer {
-                return Err("already linked to this master");
-            }
-            // The new link wins.
-            if let Some(old) = state.links.remove(&old_id) {
-                publish_links(&self.inner.node, &state);
-                old.closed.notify_one();
-            }
-        }
-        if !info.addr.is_empty() {
-            state.known.insert(info.addr.clone());
-        }
-        let id = state.next_id;
-        state.next_id += 1;
-        state.links.insert(id, info);
-        publish_links(&self.inner.node, &state);
-        Ok(LinkGuard {
-            peers: self.clone(),
-            id,
-        })
-    }
-
-    /// Addresses to share with a peer: linked masters and other known ones, without `except`.
-    fn shareable(&self, except: &str) -> Vec<String> {
-        let state = self.inner.state.lock().expect("lock");
-        let mut out: BTreeSet<String> = state.links.values().map(|l| l.addr.clone()).collect();
-        out.extend(state.known.iter().cloned());
-        out.into_iter()
-            .filter(|a| a != except && !a.is_empty() && !state.myself.contains(a))
-            .take(bbchain_core::peer::MAX_PEER_ADDRS)
-            .collect()
-    }
-
-    /// Queues gossip `text` on every link; a link whose outbox is busy skips it.
-    fn broadcast(&self, text: &str) {
-        let state = self.inner.state.lock().expect("lock");
-        for link in state.links.values() {
-            link.outbox.try_queue_gossip(text.to_string());
-        }
-    }
-}
-
-/// Unregisters a link when it ends.
-struct LinkGuard {
-    peers: Peers,
-    id: u64,
-}
-
-impl Drop for LinkGuard {
-    fn drop(&mut self) {
-        let mut state = self.peers.inner.state.lock().expect("lock");
-        state.links.remove(&self.id);
-        publish_links(&self.peers.inner.node, &state);
-    }
-}
-
-/// Tells the node which masters are linked (for `/api/nodes` and `/api/status`).
-fn publish_links(node: &Node, state: &PeerTable) {
-    let set: BTreeSet<String> = state
-        .links
-        .values()
-        .map(|l| l.addr.clone())
-        .filter(|a| !a.is_empty())
-        .collect();
-    node.set_linked_masters(set.into_iter().collect());
-}
-
-fn random_nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish() | 1
 }
 
 /// `GET /api/sync`: how many blocks peer sync downloaded, and how many came twice.
@@ -471,7 +264,7 @@ fn relay_tip(peers: &Peers) {
         height: snapshot.height,
         chainwork: snapshot.chainwork,
     };
-    peers.broadcast(&link::encode(&message));
+    peers.broadcast(&link_end::encode(&message));
 }
 
 fn relay_data(peers: &Peers, ids: &[Hash256]) {
@@ -484,7 +277,7 @@ fn relay_data(peers: &Peers, ids: &[Hash256]) {
         }
     }
     if !entries.is_empty() {
-        peers.broadcast(&link::encode(&PeerMessage::Data { entries }));
+        peers.broadcast(&link_end::encode(&PeerMessage::Data { entries }));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Headers-first sync with one peer as a state machine: the peer's sync messages and timer ticks
 //! go in, [`Action`]s come out. It never awaits, touches a socket or reads the clock, so unit tests
-//! drive it with an in-memory chain; [`super::link`] performs the actions.
+//! drive it with an in-memory chain; the socket loop (`link.rs`) performs the actions.
 
 use super::downloads::{Downloads, LinkId};
 use super::headers::{HeaderTrail, header_work};
