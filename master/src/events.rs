@@ -1,7 +1,7 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
 use crate::node::NodeEvent;
-use crate::state::AppState;
+use crate::state::{AppState, say_goodbye};
 use crate::views::{self, BlockSummary};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -64,7 +64,10 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => None,
             },
-            () = app.shutdown.cancelled() => break,
+            () = app.shutdown.cancelled() => {
+                say_goodbye(&mut socket).await;
+                break;
+            }
         };
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::clock::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
-use crate::state::AppState;
+use crate::state::{AppState, say_goodbye};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -124,18 +124,6 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
             }
         }
     }
-}
-
-/// A close frame ("going away") so a miner sees a clean close, not a reset, when the master stops;
-/// a miner that does not read gets a second at most.
-async fn say_goodbye(socket: &mut WebSocket) {
-    use axum::extract::ws::{CloseFrame, close_code};
-    let frame = CloseFrame {
-        code: close_code::AWAY,
-        reason: "the master is stopping".into(),
-    };
-    let close = socket.send(Message::Close(Some(frame)));
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
 fn rejected(job_id: Option<String>, reason: impl Into<String>) -> MasterMessage {

@@ -6,7 +6,7 @@ use crate::api::AppError;
 use crate::node::Node;
 use axum::extract::FromRef;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -85,4 +85,16 @@ impl AppState {
             )
         })
     }
+}
+
+/// A close frame ("going away") so a miner or a page sees a clean close, not a reset, when the
+/// master stops; a client that does not read gets a second at most.
+pub async fn say_goodbye(socket: &mut WebSocket) {
+    use axum::extract::ws::{CloseFrame, close_code};
+    let frame = CloseFrame {
+        code: close_code::AWAY,
+        reason: "the master is stopping".into(),
+    };
+    let close = socket.send(Message::Close(Some(frame)));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }

@@ -36,8 +36,9 @@ async fn run_serves_on_port_0_until_cancelled_then_closes_sockets_and_database()
         .expect("run returns once the token is cancelled")
         .unwrap()
         .unwrap();
-    expect_closed(&mut feed).await;
-    expect_closed(&mut events).await;
+    // Both say goodbye ("going away", 1001) rather than vanish.
+    assert_eq!(expect_close_frame(&mut feed).await, 1001);
+    assert_eq!(expect_close_frame(&mut events).await, 1001);
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "nothing listens any more"

@@ -123,6 +123,22 @@ pub async fn expect_closed(ws: &mut Ws) {
         .expect("the socket closes within 10 s");
 }
 
+/// Waits for the master's close frame and returns its code (fails on a reset or after 10 s).
+pub async fn expect_close_frame(ws: &mut Ws) -> u16 {
+    let closed = async {
+        while let Some(message) = ws.next().await {
+            match message.expect("a close frame, not a reset") {
+                Message::Close(frame) => return frame.map_or(0, |f| u16::from(f.code)),
+                _ => continue,
+            }
+        }
+        panic!("the socket ended without a close frame");
+    };
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the socket closes within 10 s")
+}
+
 pub async fn send(ws: &mut Ws, value: serde_json::Value) {
     ws.send(Message::Text(value.to_string().into()))
         .await
