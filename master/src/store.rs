@@ -23,9 +23,6 @@ pub const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
 pub const PENDING_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("pending_ids");
 /// Single values: see the `META_*` keys.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// Block hash -> [`BlockInfo`]: what a block summary needs besides the index record, written when
-/// the block is stored, so listing blocks never decodes them.
-pub const BLOCK_INFO: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("block_info");
 
 /// Hash of the main chain's tip.
 pub const META_TIP: &str = "tip";
@@ -66,9 +63,17 @@ impl IndexRecord {
         out
     }
 
-    /// Decodes [`IndexRecord::to_bytes`].
+    /// The stored value: the record, then the block's [`BlockInfo`], so a summary needs one read
+    /// and storing a block no extra insert.
+    pub fn to_stored(&self, info: &BlockInfo) -> Vec<u8> {
+        let mut out = self.to_bytes();
+        out.extend_from_slice(&info.to_bytes());
+        out
+    }
+
+    /// Decodes [`IndexRecord::to_bytes`], or the record part of [`IndexRecord::to_stored`].
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<IndexRecord> {
-        if bytes.len() != Self::SIZE {
+        if bytes.len() < Self::SIZE {
             bail!("index record is {} bytes", bytes.len());
         }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
@@ -228,14 +233,11 @@ impl Store {
                     };
                     txn.open_table(BLOCKS)?
                         .insert(hash.0, genesis.to_bytes().as_slice())?;
-                    txn.open_table(INDEX)?
-                        .insert(hash.0, record.to_bytes().as_slice())?;
+                    let stored = record.to_stored(&BlockInfo::of(&genesis));
+                    txn.open_table(INDEX)?.insert(hash.0, stored.as_slice())?;
                     txn.open_table(MAIN)?.insert(0, hash.0)?;
                 }
             }
-            // Databases from before the table lack it; their blocks' info is read from the block.
-            txn.open_table(BLOCK_INFO)?
-                .insert(hash.0, BlockInfo::of(&genesis).to_bytes().as_slice())?;
             // Create every table so readers never meet a missing one.
             txn.open_table(CONFIRMED)?;
             txn.open_table(PENDING)?;
@@ -293,13 +295,29 @@ impl StoreReader {
         }
     }
 
-    /// What a block's summary needs; decoded from the block when it was stored before this was kept.
-    pub fn block_info(&self, hash: &Hash256) -> anyhow::Result<Option<BlockInfo>> {
-        let table = self.txn.open_table(BLOCK_INFO)?;
-        if let Some(bytes) = table.get(hash.0)? {
-            return Ok(Some(BlockInfo::from_bytes(bytes.value())?));
-        }
-        Ok(self.block(hash)?.map(|block| BlockInfo::of(&block)))
+    /// A stored block's index record and what its summary needs, in one read. Blocks stored
+    /// before the info was kept beside the record get it from the block itself.
+    pub fn record_and_info(
+        &self,
+        hash: &Hash256,
+    ) -> anyhow::Result<Option<(IndexRecord, BlockInfo)>> {
+        let table = self.txn.open_table(INDEX)?;
+        let Some(bytes) = table.get(hash.0)? else {
+            return Ok(None);
+        };
+        let bytes = bytes.value();
+        let record = IndexRecord::from_bytes(bytes)?;
+        let info = match bytes
+            .get(IndexRecord::SIZE..)
+            .filter(|rest| !rest.is_empty())
+        {
+            Some(rest) => BlockInfo::from_bytes(rest)?,
+            None => match self.block(hash)? {
+                Some(block) => BlockInfo::of(&block),
+                None => bail!("block {hash} is indexed but not stored"),
+            },
+        };
+        Ok(Some((record, info)))
     }
 
     /// Where a confirmed data entry is.
@@ -379,7 +397,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn block_info_round_trips_and_falls_back_to_the_block_for_older_databases() {
+    fn block_info_is_read_with_the_record_and_from_the_block_for_older_databases() {
         let dir = tempfile::tempdir().unwrap();
         let params = ChainParams::dev();
         let store = Store::open(&dir.path().join("chain.redb"), &params).unwrap();
@@ -388,24 +406,35 @@ mod tests {
             entries: 0,
             miner: params.genesis_message.to_string(),
         };
-        let read = |store: &Store| store.read().unwrap().block_info(&genesis.hash()).unwrap();
-        assert_eq!(read(&store), Some(expected.clone()));
-        // A database written before the table existed has no row: the block itself answers.
+        let read = |store: &Store| {
+            let reader = store.read().unwrap();
+            reader.record_and_info(&genesis.hash()).unwrap().unwrap()
+        };
+        let (record, info) = read(&store);
+        assert_eq!((record.height, info.clone()), (0, expected.clone()));
+        assert_eq!(
+            store.read().unwrap().record(&genesis.hash()).unwrap(),
+            Some(record)
+        );
+        // A database written before the info was kept has the bare record: the block answers.
         let txn = store.db().begin_write().unwrap();
-        txn.open_table(BLOCK_INFO)
+        let bare = record.to_bytes();
+        txn.open_table(INDEX)
             .unwrap()
-            .remove(genesis.hash().0)
+            .insert(genesis.hash().0, bare.as_slice())
             .unwrap();
         txn.commit().unwrap();
-        assert_eq!(read(&store), Some(expected.clone()));
+        assert_eq!(read(&store), (record, expected.clone()));
         assert_eq!(
             BlockInfo::from_bytes(&expected.to_bytes()).unwrap(),
             expected
         );
         assert!(BlockInfo::from_bytes(&[1, 0]).is_err());
-        assert_eq!(
-            store.read().unwrap().block_info(&Hash256::ZERO).unwrap(),
-            None
-        );
+        let none = store
+            .read()
+            .unwrap()
+            .record_and_info(&Hash256::ZERO)
+            .unwrap();
+        assert_eq!(none, None);
     }
 }

@@ -263,10 +263,7 @@ impl Node {
         let Some(hash) = reader.main_hash(height)? else {
             return Ok(None);
         };
-        let (Some(record), Some(info)) = (reader.record(&hash)?, reader.block_info(&hash)?) else {
-            return Ok(None);
-        };
-        Ok(Some((record, info)))
+        reader.record_and_info(&hash)
     }
 
     /// Height of a stored block and whether it is on the main chain.

@@ -11,8 +11,8 @@ use super::template::BlockTemplate;
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
-    BLOCK_INFO, BLOCKS, BlockInfo, CONFIRMED, EntryLocation, INDEX, MAIN, META, META_NEXT_SEQ,
-    META_TIP, PENDING, PENDING_IDS, Store,
+    BLOCKS, BlockInfo, CONFIRMED, EntryLocation, INDEX, MAIN, META, META_NEXT_SEQ, META_TIP,
+    PENDING, PENDING_IDS, Store,
 };
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
@@ -52,7 +52,6 @@ pub(super) struct Writer {
 /// Every table, opened once per batch.
 struct Tables<'t> {
     blocks: Table<'t, [u8; 32], &'static [u8]>,
-    block_info: Table<'t, [u8; 32], &'static [u8]>,
     index: Table<'t, [u8; 32], &'static [u8]>,
     main: Table<'t, u32, [u8; 32]>,
     confirmed: Table<'t, [u8; 32], &'static [u8]>,
@@ -65,7 +64,6 @@ impl<'t> Tables<'t> {
     fn open(txn: &'t WriteTransaction) -> anyhow::Result<Tables<'t>> {
         Ok(Tables {
             blocks: txn.open_table(BLOCKS)?,
-            block_info: txn.open_table(BLOCK_INFO)?,
             index: txn.open_table(INDEX)?,
             main: txn.open_table(MAIN)?,
             confirmed: txn.open_table(CONFIRMED)?,
@@ -82,9 +80,8 @@ impl<'t> Tables<'t> {
                 Write::Block(block, record) => {
                     let hash = record.hash();
                     self.blocks.insert(hash.0, block.to_bytes().as_slice())?;
-                    let info = BlockInfo::of(block).to_bytes();
-                    self.block_info.insert(hash.0, info.as_slice())?;
-                    self.index.insert(hash.0, record.to_bytes().as_slice())?;
+                    let stored = record.to_stored(&BlockInfo::of(block));
+                    self.index.insert(hash.0, stored.as_slice())?;
                 }
                 Write::MainSet(height, hash) => {
                     self.main.insert(height, hash.0)?;
