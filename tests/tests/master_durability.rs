@@ -74,6 +74,13 @@ fn kill_9_while_mining_and_adding_keeps_a_valid_chain_and_every_entry() {
             .then_some(())
     });
     miner.kill();
+    // The master lists a miner until its feed task ends, which is after that task's last submit
+    // was committed: only then is the height final.
+    wait_for(
+        Duration::from_secs(30),
+        "the miner gone from the master",
+        || (master.status()["miners"] == 0).then_some(()),
+    );
     let before = master.height();
     assert!(master.stop(), "SIGTERM: clean exit");
     master.restart();
