@@ -164,13 +164,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates_read_well() {
-        assert_eq!(format_rate(0.0), "0.00 H/s");
-        assert_eq!(format_rate(999.0), "999.00 H/s");
-        assert_eq!(format_rate(12_345_678.0), "12.35 MH/s");
-    }
-
-    #[test]
     fn counts_read_well() {
         assert_eq!(plural(1, "thread"), "1 thread");
         assert_eq!(plural(0, "miner"), "0 miners");

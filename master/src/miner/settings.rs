@@ -61,3 +61,15 @@ pub(super) fn format_rate(rate: f64) -> String {
     }
     format!("{rate:.2} {}", UNITS[unit])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_well() {
+        assert_eq!(format_rate(0.0), "0.00 H/s");
+        assert_eq!(format_rate(999.0), "999.00 H/s");
+        assert_eq!(format_rate(12_345_678.0), "12.35 MH/s");
+    }
+}

@@ -28,7 +28,11 @@ pub(super) trait ChainStore {
 #[derive(Debug, Clone)]
 pub(super) enum Write {
     /// A new block and its index record.
-    Block(Arc<Block>, IndexRecord),
+    Block {
+        hash: Hash256,
+        block: Arc<Block>,
+        record: IndexRecord,
+    },
     /// The main chain's block at a height.
     MainSet(u32, Hash256),
     /// A height leaves the main chain (the hash it held, for undo).
@@ -182,10 +186,15 @@ impl ChainState {
         times
     }
 
-    /// The contextual-check input for a child of `parent`.
-    pub(super) fn context<'a>(parent: &IndexRecord, times: &'a [u32]) -> ChainContext<'a> {
+    /// The contextual-check input for a child of `parent`, whose hash is `parent_hash` (known to
+    /// every caller, so not hashed again).
+    pub(super) fn context<'a>(
+        parent_hash: Hash256,
+        parent: &IndexRecord,
+        times: &'a [u32],
+    ) -> ChainContext<'a> {
         ChainContext {
-            parent_hash: parent.hash(),
+            parent_hash,
             parent_height: parent.height,
             parent_time: parent.header.time,
             recent_times: times,
@@ -241,11 +250,11 @@ impl ChainState {
             return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
         };
         let times = self.recent_times(&parent);
-        let context = Self::context(&parent, &times);
+        let context = Self::context(block.header.prev_hash, &parent, &times);
         if let Err(err) = check_block_context(&block, &context, &self.params, now) {
             return Ok(Err(err.into()));
         }
-        let branch = self.side_branch_of(store, &parent)?;
+        let branch = self.side_branch_of(store, block.header.prev_hash, &parent)?;
         let mut lookup = Ok(());
         let fresh = check_entries_new(&block, |id| {
             branch.ids.contains(id)
@@ -273,7 +282,12 @@ impl ChainState {
             anchor: BranchAnchor::of_block(height, &block.header, parent.anchor),
         };
         let block = Arc::new(block);
-        self.apply(Write::Block(block.clone(), record), change);
+        let write = Write::Block {
+            hash,
+            block: block.clone(),
+            record,
+        };
+        self.apply(write, change);
         if record.chainwork > self.tip().chainwork {
             self.side = None;
             self.switch_to(store, hash, block, change)?;
@@ -296,23 +310,24 @@ impl ChainState {
     fn side_branch_of(
         &mut self,
         store: &impl ChainStore,
+        parent_hash: Hash256,
         parent: &IndexRecord,
     ) -> anyhow::Result<SideBranch> {
-        let hash = parent.hash();
-        if let Some(side) = self.side.take().filter(|side| side.end == hash) {
+        if let Some(side) = self.side.take().filter(|side| side.end == parent_hash) {
             return Ok(side);
         }
         let mut ids = HashSet::new();
-        let mut record = *parent;
-        while self.main.get(record.height as usize) != Some(&record.hash()) {
-            ids.extend(store.block(&record.hash())?.data().map(data_id));
+        let (mut hash, mut record) = (parent_hash, *parent);
+        while self.main.get(record.height as usize) != Some(&hash) {
+            ids.extend(store.block(&hash)?.data().map(data_id));
+            hash = record.header.prev_hash;
             record = *self
                 .index
-                .get(&record.header.prev_hash)
+                .get(&hash)
                 .ok_or_else(|| anyhow::anyhow!("side branch parent not indexed"))?;
         }
         Ok(SideBranch {
-            end: hash,
+            end: parent_hash,
             fork_height: record.height,
             ids,
         })
@@ -438,8 +453,8 @@ impl ChainState {
     /// the writes never disagree.
     fn apply(&mut self, write: Write, change: &mut ChangeSet) {
         match &write {
-            Write::Block(_, record) => {
-                self.index.insert(record.hash(), *record);
+            Write::Block { hash, record, .. } => {
+                self.index.insert(*hash, *record);
             }
             Write::MainSet(height, hash) => {
                 debug_assert_eq!(self.main.len(), *height as usize);
@@ -468,8 +483,8 @@ impl ChainState {
     pub(super) fn undo(&mut self, change: ChangeSet) {
         for write in change.writes.into_iter().rev() {
             match write {
-                Write::Block(_, record) => {
-                    self.index.remove(&record.hash());
+                Write::Block { hash, .. } => {
+                    self.index.remove(&hash);
                 }
                 Write::MainSet(..) => {
                     self.main.pop();
@@ -532,8 +547,8 @@ mod tests {
         fn persist(&mut self, writes: &[Write]) {
             for write in writes {
                 match write {
-                    Write::Block(block, record) => {
-                        self.blocks.insert(record.hash(), (**block).clone());
+                    Write::Block { hash, block, .. } => {
+                        self.blocks.insert(*hash, (**block).clone());
                     }
                     Write::Confirm(id, location) => {
                         self.confirmed.insert(*id, *location);
@@ -698,7 +713,7 @@ mod tests {
             store
                 .blocks
                 .extend(change.writes.iter().filter_map(|w| match w {
-                    Write::Block(block, record) => Some((record.hash(), (**block).clone())),
+                    Write::Block { hash, block, .. } => Some((*hash, (**block).clone())),
                     _ => None,
                 }));
         }

@@ -16,6 +16,7 @@ use crate::store::{
 };
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
+use bbchain_core::params::MAX_BLOCK_BYTES;
 use bbchain_core::{Block, Entry, Hash256, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::sync::{Arc, mpsc};
@@ -77,8 +78,11 @@ impl<'t> Tables<'t> {
     fn persist(&mut self, writes: &[Write]) -> anyhow::Result<()> {
         for write in writes {
             match write {
-                Write::Block(block, record) => {
-                    let hash = record.hash();
+                Write::Block {
+                    hash,
+                    block,
+                    record,
+                } => {
                     self.blocks.insert(hash.0, block.to_bytes().as_slice())?;
                     let stored = record.to_stored(&BlockInfo::of(block));
                     self.index.insert(hash.0, stored.as_slice())?;
@@ -121,7 +125,7 @@ impl<'t> Tables<'t> {
 impl ChainStore for Tables<'_> {
     fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
         let bytes = self.blocks.get(hash.0)?.context("stored block missing")?;
-        Ok(Block::from_bytes(bytes.value(), usize::MAX)?)
+        Ok(Block::from_bytes(bytes.value(), MAX_BLOCK_BYTES)?)
     }
 
     fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
@@ -216,7 +220,7 @@ impl Writer {
         let params = self.state.params();
         let tip = *self.state.tip();
         let times = self.state.recent_times(&tip);
-        let next_bits = expected_bits(params, &ChainState::context(&tip, &times));
+        let next_bits = expected_bits(params, &ChainState::context(tip.hash(), &tip, &times));
         let back = tip.height.saturating_sub(HASHRATE_WINDOW);
         let old = self.state.main_at(back).expect("main chain below the tip");
         let seconds = tip.header.time.saturating_sub(old.header.time).max(1);
@@ -238,7 +242,7 @@ impl Writer {
     pub(super) fn template(&self) -> BlockTemplate {
         let tip = *self.state.tip();
         let times = self.state.recent_times(&tip);
-        let context = ChainState::context(&tip, &times);
+        let context = ChainState::context(tip.hash(), &tip, &times);
         let bits = expected_bits(self.state.params(), &context);
         let budget = self.state.params().max_block_bytes;
         let mut budget = budget.saturating_sub(BLOCK_OVERHEAD);
