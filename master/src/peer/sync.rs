@@ -76,6 +76,7 @@ impl BlockQueue {
         let mut stop = false;
         let link = self.link;
         let wanted_set = &mut self.wanted_set;
+        let (held, held_bytes) = (&mut self.held, &mut self.held_bytes);
         self.wanted.retain(|hash| {
             if stop || taken.len() == MAX_BLOCKS_PER_REQUEST {
                 return true;
@@ -91,6 +92,11 @@ impl BlockQueue {
                     true
                 }
                 Some(Fetch::Done) | None => {
+                    // Stored some other way (a peer's new block on our tip): a copy held here
+                    // waiting for its parent is no longer needed.
+                    if let Some(block) = held.remove(hash) {
+                        *held_bytes -= block.encoded_len();
+                    }
                     downloads.unwant(link, hash);
                     wanted_set.remove(hash);
                     false
@@ -317,6 +323,35 @@ mod tests {
         assert_eq!(first.next_request(&mut downloads), None);
         let ready = first.ready(&downloads, store(&HashSet::new())).unwrap();
         assert_eq!(hashes(&ready), all[..2]);
+    }
+
+    #[test]
+    fn a_held_block_stored_another_way_is_let_go() {
+        let blocks = chain(&ChainParams::dev(), 2);
+        let all = hashes(&blocks);
+        let mut downloads = Downloads::default();
+        let (mut first, mut second) = (BlockQueue::new(1), BlockQueue::new(2));
+        first.want(all[..1].to_vec(), &mut downloads);
+        assert_eq!(first.next_request(&mut downloads).unwrap(), all[..1]);
+        second.want(all.clone(), &mut downloads);
+        assert_eq!(second.next_request(&mut downloads).unwrap(), all[1..]);
+        // The second block comes: it waits for its parent, which the first link fetches.
+        assert_eq!(second.receive(blocks[1..].to_vec(), &mut downloads), Ok(1));
+        assert!(
+            second
+                .ready(&downloads, store(&HashSet::new()))
+                .unwrap()
+                .is_empty()
+        );
+        // Both are then stored through another path (a peer's new blocks on our tip).
+        for hash in &all {
+            downloads.done(hash);
+        }
+        assert_eq!(second.next_request(&mut downloads), None);
+        assert!(
+            second.is_idle(),
+            "nothing held any more: the link can sync again"
+        );
     }
 
     #[test]

@@ -115,7 +115,11 @@ pub struct SyncState {
     progress: Option<Progress>,
     /// The most chainwork the peer has claimed and not yet shown us headers for.
     peer_work: Work,
-    answer_due: AnswerDeadline,
+    /// When the open `get_headers` must be answered; only a `headers` answer moves it.
+    headers_due: AnswerDeadline,
+    /// When the open `get_blocks` must be answered; only a `blocks` answer moves it, so a peer
+    /// that keeps answering headers cannot sit on the blocks it was handed to fetch.
+    blocks_due: AnswerDeadline,
 }
 
 impl SyncState {
@@ -130,7 +134,8 @@ impl SyncState {
             queue: BlockQueue::new(link),
             progress: None,
             peer_work,
-            answer_due: AnswerDeadline::default(),
+            headers_due: AnswerDeadline::default(),
+            blocks_due: AnswerDeadline::default(),
         }
     }
 
@@ -148,8 +153,9 @@ impl SyncState {
 
     /// When the link must end if the peer has not answered by then (`None`: nothing is open).
     pub fn deadline(&mut self, now: Instant) -> Option<Instant> {
-        let busy = self.headers_open || self.queue.awaiting_answer();
-        self.answer_due.due(busy, now)
+        let headers = self.headers_due.due(self.headers_open, now);
+        let blocks = self.blocks_due.due(self.queue.awaiting_answer(), now);
+        headers.into_iter().chain(blocks).min()
     }
 
     /// A timer tick: ends the link once the answer deadline has passed.
@@ -173,7 +179,7 @@ impl SyncState {
             return Ok(vec![Action::Ban("headers nobody asked for".into())]);
         }
         self.headers_open = false;
-        self.answer_due.answered();
+        self.headers_due.answered();
         let mut out = Vec::new();
         let Some(first) = headers.first() else {
             // The peer has nothing after what we know: whatever it claimed, we are level.
@@ -241,7 +247,7 @@ impl SyncState {
         downloads: &mut Downloads,
         now: Now,
     ) -> anyhow::Result<Vec<Action>> {
-        self.answer_due.answered();
+        self.blocks_due.answered();
         let kept = match self.queue.receive(blocks, downloads) {
             Ok(kept) => kept,
             Err(err @ DownloadError::Empty(_)) => return Ok(vec![Action::Refuse(err.to_string())]),
@@ -542,6 +548,46 @@ mod tests {
         assert_eq!(sync.deadline(start), Some(start + REQUEST_TIMEOUT));
         assert!(sync.on_tick(start + Duration::from_secs(59)).is_empty());
         let actions = sync.on_tick(start + REQUEST_TIMEOUT);
+        assert_eq!(ends(&actions).unwrap(), "refuse: request timed out");
+    }
+
+    #[test]
+    fn answering_headers_does_not_extend_the_blocks_deadline() {
+        let ours = FakeChain::new();
+        let blocks = chain(&ours.params, 4);
+        let mut downloads = Downloads::default();
+        let start = Instant::now();
+        let mut sync = syncing(1, &ours, &mut downloads, at(start, 0));
+        // A full batch of headers would ask for more headers; two batches here stand for a peer
+        // that keeps answering headers while it sits on the blocks it was asked for.
+        let actions = sync
+            .on_headers(
+                headers_of(&blocks[..2]),
+                &ours,
+                &mut downloads,
+                at(start, 1),
+            )
+            .unwrap();
+        assert!(
+            sent(&actions)
+                .iter()
+                .any(|m| matches!(m, PeerMessage::GetBlocks { .. })),
+            "{actions:?}"
+        );
+        // The socket loop reads the deadline after every step, as here.
+        let blocks_due = at(start, 1).at + REQUEST_TIMEOUT;
+        assert_eq!(sync.deadline(at(start, 1).at), Some(blocks_due));
+        sync.headers_open = true;
+        sync.on_headers(
+            headers_of(&blocks[2..]),
+            &ours,
+            &mut downloads,
+            at(start, 50),
+        )
+        .unwrap();
+        let blocks_due = at(start, 1).at + REQUEST_TIMEOUT;
+        assert!(sync.on_tick(blocks_due - Duration::from_secs(1)).is_empty());
+        let actions = sync.on_tick(blocks_due);
         assert_eq!(ends(&actions).unwrap(), "refuse: request timed out");
     }
 
