@@ -1,21 +1,25 @@
-//! Blocks: a header and its entries. The first entry is the coinbase, the rest are user data.
+//! Blocks: a header and its entries. The first entry is the coinbase; the rest are transactions and
+//! user data.
 
 use crate::encode::{DecodeError, Reader, compact_size_len, write_compact_size};
-use crate::hash::Hash256;
+use crate::hash::{Hash256, Txid};
 use crate::header::Header;
 use crate::merkle::{MerkleProof, merkle_root};
+use crate::tx::{KIND_TX, Transaction, TxOut, outputs_len, read_outputs, write_outputs};
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
 
 /// Kind byte of a coinbase entry in the canonical encoding.
 const KIND_COINBASE: u8 = 0;
 /// Kind byte of a data entry in the canonical encoding.
 const KIND_DATA: u8 = 1;
 
-/// The coinbase: which height the block is for and who mined it. The extra nonce gives every miner
-/// connection its own merkle root, so no two miners ever hash the same header.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The coinbase: which height the block is for, who mined it, and where the reward goes. The extra
+/// nonce gives every miner connection its own merkle root, so no two miners ever hash the same header.
+///
+/// Its encoding puts the extra nonce between the fixed prefix (kind, height) and the rest (name,
+/// outputs), so Stratum can split it there. Its txid is its merkle leaf: it has no signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Coinbase {
     /// Height of the block.
     pub height: u32,
@@ -23,14 +27,39 @@ pub struct Coinbase {
     pub extra_nonce: u64,
     /// The miner's name, shown in explorers.
     pub miner: String,
+    /// The reward: at most the subsidy plus the block's fees. None for a miner without an address.
+    pub outputs: Vec<TxOut>,
+}
+
+impl Coinbase {
+    /// A coinbase for `height` paying `outputs`. A name that would make the entry exactly 64 bytes
+    /// (which blocks refuse, see [`crate::validation::MERKLE_NODE_BYTES`]) gets a trailing space.
+    pub fn new(height: u32, extra_nonce: u64, miner: &str, outputs: Vec<TxOut>) -> Coinbase {
+        let mut coinbase = Coinbase {
+            height,
+            extra_nonce,
+            miner: miner.into(),
+            outputs,
+        };
+        if Entry::Coinbase(coinbase.clone()).encoded_len() == crate::validation::MERKLE_NODE_BYTES {
+            coinbase.miner.push(' ');
+        }
+        coinbase
+    }
+
+    /// The id its outputs are spent by: `sha256d` of its encoding.
+    pub fn txid(&self) -> Txid {
+        Txid::from_raw_hash(Entry::Coinbase(self.clone()).leaf_hash())
+    }
 }
 
 /// One leaf of a block's merkle tree.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Entry {
     /// The block's first entry.
     Coinbase(Coinbase),
+    /// A transfer of coins.
+    Tx(Transaction),
     /// User data: UTF-8 text.
     Data {
         /// The text.
@@ -53,7 +82,9 @@ impl Entry {
                 out.extend_from_slice(&coinbase.extra_nonce.to_le_bytes());
                 write_compact_size(out, coinbase.miner.len() as u64);
                 out.extend_from_slice(coinbase.miner.as_bytes());
+                write_outputs(out, &coinbase.outputs);
             }
+            Entry::Tx(tx) => tx.encode_into(out),
             Entry::Data { text } => {
                 out.push(KIND_DATA);
                 write_compact_size(out, text.len() as u64);
@@ -73,8 +104,13 @@ impl Entry {
     pub fn encoded_len(&self) -> usize {
         match self {
             Entry::Coinbase(c) => {
-                1 + 4 + 8 + compact_size_len(c.miner.len() as u64) + c.miner.len()
+                1 + 4
+                    + 8
+                    + compact_size_len(c.miner.len() as u64)
+                    + c.miner.len()
+                    + outputs_len(&c.outputs)
             }
+            Entry::Tx(tx) => tx.encoded_len(),
             Entry::Data { text } => 1 + compact_size_len(text.len() as u64) + text.len(),
         }
     }
@@ -93,12 +129,15 @@ impl Entry {
                 let height = reader.u32()?;
                 let extra_nonce = reader.u64()?;
                 let miner = utf8(reader.bytes_with_len("miner name", usize::MAX)?)?;
+                let outputs = read_outputs(reader)?;
                 Ok(Entry::Coinbase(Coinbase {
                     height,
                     extra_nonce,
                     miner,
+                    outputs,
                 }))
             }
+            KIND_TX => Ok(Entry::Tx(Transaction::read_body(reader)?)),
             KIND_DATA => Ok(Entry::data(utf8(
                 reader.bytes_with_len("data entry", usize::MAX)?,
             )?)),
@@ -106,7 +145,8 @@ impl Entry {
         }
     }
 
-    /// The merkle leaf: `sha256d` of the canonical encoding. For a data entry this is also its id.
+    /// The merkle leaf: `sha256d` of the canonical encoding. For a data entry this is also its id,
+    /// for a coinbase its txid.
     pub fn leaf_hash(&self) -> Hash256 {
         Hash256::sha256d(&self.to_bytes())
     }
@@ -115,7 +155,15 @@ impl Entry {
     pub fn as_data(&self) -> Option<&str> {
         match self {
             Entry::Data { text } => Some(text),
-            Entry::Coinbase(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The transaction of a transaction entry.
+    pub fn as_tx(&self) -> Option<&Transaction> {
+        match self {
+            Entry::Tx(tx) => Some(tx),
+            _ => None,
         }
     }
 }
@@ -136,7 +184,7 @@ pub fn data_id(text: &str) -> Hash256 {
 }
 
 /// A header and its entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
     /// The header.
     pub header: Header,
@@ -161,6 +209,11 @@ impl Block {
     /// The data entries' texts, in block order.
     pub fn data(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().filter_map(Entry::as_data)
+    }
+
+    /// The transactions after the coinbase, in block order.
+    pub fn txs(&self) -> impl Iterator<Item = &Transaction> {
+        self.entries.iter().filter_map(Entry::as_tx)
     }
 
     /// Merkle leaves of the entries, in order.

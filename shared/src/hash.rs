@@ -85,3 +85,16 @@ impl<'de> serde::Deserialize<'de> for Hash256 {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// STUB until the typed-hashes branch lands.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Txid(Hash256);
+#[allow(missing_docs)]
+impl Txid {
+    pub fn from_byte_array(bytes: [u8; 32]) -> Txid { Txid(Hash256(bytes)) }
+    pub fn from_raw_hash(hash: Hash256) -> Txid { Txid(hash) }
+    pub fn as_bytes(&self) -> &[u8; 32] { &self.0.0 }
+}
+impl fmt::Display for Txid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { fmt::Display::fmt(&self.0, f) }
+}

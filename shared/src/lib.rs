@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod amount;
 pub mod asert;
 pub mod block;
 pub mod chain;
@@ -17,16 +18,20 @@ pub mod difficulty;
 pub mod encode;
 pub mod hash;
 pub mod header;
+pub mod keys;
 pub mod merkle;
 pub mod mining;
 pub mod params;
 pub mod peer;
 pub mod protocol;
+pub mod spend;
 pub mod target;
+pub mod tx;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod validation;
 
+pub use amount::Amount;
 pub use block::{Block, Coinbase, Entry};
 pub use chain::ChainContext;
 pub use encode::DecodeError;
@@ -36,4 +41,5 @@ pub use merkle::MerkleProof;
 pub use mining::{Midstate, ScanResult, scan};
 pub use params::ChainParams;
 pub use target::{CompactError, CompactTarget, Target, Work};
+pub use tx::{OutPoint, Transaction, TxIn, TxOut};
 pub use validation::BlockError;

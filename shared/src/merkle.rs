@@ -62,6 +62,14 @@ impl MerkleProof {
         root_from_branch(leaf, self.index, &self.siblings)
     }
 
+    /// Whether the entry encoded as `encoding` is proven to be under `root`. An encoding of 64 bytes
+    /// is refused: it could be the two children of an inner node, passed off as a leaf. Use this,
+    /// not [`MerkleProof::verify`], for anything a user hands in.
+    pub fn verify_encoding(&self, encoding: &[u8], root: &Hash256) -> bool {
+        encoding.len() != crate::validation::MERKLE_NODE_BYTES
+            && self.verify(&Hash256::sha256d(encoding), root)
+    }
+
     /// Whether `leaf` is proven to be the leaf at `index` of a tree of `leaves` leaves under `root`.
     pub fn verify(&self, leaf: &Hash256, root: &Hash256) -> bool {
         self.index < self.leaves

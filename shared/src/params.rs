@@ -1,5 +1,6 @@
 //! Chain parameters: everything two masters must share to agree on one chain.
 
+use crate::amount::Amount;
 use crate::block::{Block, Coinbase, Entry};
 use crate::hash::Hash256;
 use crate::header::Header;
@@ -33,6 +34,13 @@ pub struct ChainParams {
     pub max_miner_name_bytes: usize,
     /// How far past the validating node's clock a block's time may be.
     pub max_future_secs: u32,
+    /// The subsidy of the first blocks ([`ChainParams::subsidy`]).
+    pub initial_subsidy: Amount,
+    /// Blocks between two halvings of the subsidy.
+    pub halving_interval: u32,
+    /// Blocks a coinbase output waits before it can be spent: a reorg shorter than this cannot
+    /// erase coins that were already passed on.
+    pub coinbase_maturity: u32,
 }
 
 /// The largest encoded block on every bbchain network; decoders use it before any chain is known.
@@ -48,7 +56,7 @@ impl ChainParams {
             name: "main",
             network_id: 0xbbc4_a101,
             genesis_time: 1_763_942_400,
-            genesis_nonce: 10_338_765,
+            genesis_nonce: 6_326_670,
             genesis_message: "bbchain genesis: a basic blockchain, mined from a browser tab",
             pow_limit: CompactTarget(0x1e03_ffff),
             target_spacing: 10,
@@ -57,6 +65,11 @@ impl ChainParams {
             max_entry_bytes: 4096,
             max_miner_name_bytes: 64,
             max_future_secs: 30,
+            // Bitcoin's schedule scaled to 10 s blocks: a halving every four years (4 × 365 days
+            // of 8,640 blocks), 1 coin a block at first, so just under 25,228,800 coins in all.
+            initial_subsidy: Amount::COIN,
+            halving_interval: 12_614_400,
+            coinbase_maturity: 100,
         }
     }
 
@@ -74,6 +87,9 @@ impl ChainParams {
             target_spacing: 1,
             asert_halflife: 10,
             max_future_secs: 120,
+            // Like Bitcoin's regtest: halvings and maturity that tests reach in seconds.
+            halving_interval: 150,
+            coinbase_maturity: 5,
             ..ChainParams::main()
         }
     }
@@ -94,6 +110,16 @@ impl ChainParams {
             .find(|params| params.network_id == network_id)
     }
 
+    /// The subsidy of the block at `height`: [`ChainParams::initial_subsidy`] halved (rounding down)
+    /// once per [`ChainParams::halving_interval`] blocks, so zero after 64 halvings.
+    pub fn subsidy(&self, height: u32) -> Amount {
+        let halvings = height / self.halving_interval;
+        match self.initial_subsidy.units().checked_shr(halvings) {
+            Some(units) => Amount::from_units(units),
+            None => Amount::ZERO,
+        }
+    }
+
     /// The pow limit as a target.
     pub fn pow_limit_target(&self) -> Target {
         Target::from_compact(self.pow_limit).expect("pow limits are valid targets")
@@ -105,6 +131,7 @@ impl ChainParams {
             height: 0,
             extra_nonce: 0,
             miner: self.genesis_message.into(),
+            outputs: alloc::vec::Vec::new(),
         })];
         let merkle_root = merkle_root(&[entries[0].leaf_hash()]);
         let header = Header {

@@ -8,16 +8,44 @@ use crate::hash::Hash256;
 use crate::header::Header;
 use crate::mining::{Midstate, scan};
 use crate::params::ChainParams;
+use crate::keys::{SecretKey, tagged_hash};
 use crate::target::CompactTarget;
+use crate::tx::{OutPoint, Transaction, TxIn, TxOut};
 use alloc::vec::Vec;
+
+/// A fixed secret key for tests: each `n` gives another one.
+pub fn secret_key(n: u32) -> SecretKey {
+    let bytes = tagged_hash("bbchain/test-key", &[&n.to_le_bytes()]);
+    SecretKey::from_bytes(bytes).expect("a tagged hash is a valid scalar but with odds of 2^-128")
+}
+
+/// A transaction spending `spent` (each outpoint with the output it names, all paying `key`'s
+/// public key) into `outputs`, signed for the chain of `params`.
+pub fn signed_tx(
+    params: &ChainParams,
+    key: &SecretKey,
+    spent: &[(OutPoint, TxOut)],
+    outputs: Vec<TxOut>,
+) -> Transaction {
+    let mut tx = Transaction {
+        inputs: spent
+            .iter()
+            .map(|(prev, _)| TxIn {
+                prev: *prev,
+                signature: crate::keys::Signature::from_bytes([0; 64]),
+            })
+            .collect(),
+        outputs,
+    };
+    let outputs: Vec<TxOut> = spent.iter().map(|(_, output)| *output).collect();
+    let keys: Vec<&SecretKey> = spent.iter().map(|_| key).collect();
+    tx.sign(&params.genesis_hash(), &outputs, &keys, &[7; 32]);
+    tx
+}
 
 /// A coinbase entry for `height` naming `miner`.
 pub fn coinbase(height: u32, miner: &str) -> Entry {
-    Entry::Coinbase(Coinbase {
-        height,
-        extra_nonce: 0,
-        miner: miner.into(),
-    })
+    Entry::Coinbase(Coinbase::new(height, 0, miner, Vec::new()))
 }
 
 /// An unmined block on the block `prev_hash` with `entries` (which should start with a coinbase),

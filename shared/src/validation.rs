@@ -1,7 +1,9 @@
 //! Block validation: the context-free checks any node can run on a block alone, and the contextual
 //! ones that need the block's parent and branch.
 
+use crate::amount::Amount;
 use crate::block::{Block, Entry};
+use crate::spend::{TxError, check_tx};
 use crate::chain::ChainContext;
 use crate::difficulty::expected_bits;
 use crate::encode::DecodeError;
@@ -64,6 +66,29 @@ pub enum BlockError {
     /// A data entry is already in the block's branch: each entry is in a chain at most once.
     #[error("entry {0} is already in the chain")]
     DataAlreadyInChain(usize),
+    /// An entry encodes to 64 bytes, the size of an inner merkle node: a proof could pass one for
+    /// the other (BIP-54 refuses 64-byte transactions for the same reason).
+    #[error("entry {0} encodes to 64 bytes, which a merkle proof could confuse with an inner node")]
+    SixtyFourByteEntry(usize),
+    /// A transaction breaks a rule.
+    #[error("transaction {index}: {error}")]
+    Tx {
+        /// Its position in the block.
+        index: usize,
+        /// What is wrong.
+        error: TxError,
+    },
+    /// The coinbase's outputs add up to more coins than can exist.
+    #[error("the coinbase's outputs add up to more than the maximum amount of money")]
+    CoinbaseOverflow,
+    /// The coinbase claims more than the subsidy plus the fees.
+    #[error("the coinbase claims {claimed} units, more than the {max} allowed", claimed = claimed.units(), max = max.units())]
+    CoinbaseTooLarge {
+        /// What its outputs pay.
+        claimed: Amount,
+        /// Subsidy plus fees.
+        max: Amount,
+    },
     /// The merkle root does not commit to the entries.
     #[error("merkle root does not match the entries")]
     BadMerkleRoot,
@@ -133,6 +158,12 @@ pub enum EntrySizeError {
     /// No text at all.
     #[error("data is empty")]
     Empty,
+    /// Exactly the length whose entry encodes to 64 bytes (see [`BlockError::SixtyFourByteEntry`]).
+    #[error("data of exactly {len} bytes cannot be stored (its entry would be 64 bytes, the size of a merkle node); add or remove a character")]
+    SixtyFourBytes {
+        /// Its length.
+        len: usize,
+    },
     /// More bytes than a data entry may hold.
     #[error("data is {len} bytes, more than the {max} allowed")]
     TooLarge {
@@ -143,16 +174,22 @@ pub enum EntrySizeError {
     },
 }
 
-/// The size rule for a data entry's text, 1 to [`ChainParams::max_entry_bytes`] bytes: the one check
-/// used by blocks, the master's queue and peers' gossip alike.
+/// The size rule for a data entry's text, 1 to [`ChainParams::max_entry_bytes`] bytes and never an
+/// entry of 64 bytes: the one check used by blocks, the master's queue and peers' gossip alike.
 pub fn check_entry_size(text: &str, params: &ChainParams) -> Result<(), EntrySizeError> {
     let max = params.max_entry_bytes;
     match text.len() {
         0 => Err(EntrySizeError::Empty),
         len if len > max => Err(EntrySizeError::TooLarge { len, max }),
+        len if Entry::data(text).encoded_len() == MERKLE_NODE_BYTES => {
+            Err(EntrySizeError::SixtyFourBytes { len })
+        }
         _ => Ok(()),
     }
 }
+
+/// The size of an inner merkle node's preimage, which no entry may have.
+pub const MERKLE_NODE_BYTES: usize = 64;
 
 /// Checks `bits` against the pow limit and the hash against `bits`; returns the target.
 pub fn check_proof_of_work(header: &Header, params: &ChainParams) -> Result<Target, BlockError> {
@@ -184,9 +221,18 @@ pub fn check_block(block: &Block, params: &ChainParams) -> Result<(), BlockError
             max: params.max_miner_name_bytes,
         });
     }
-    for (index, entry) in block.entries.iter().enumerate().skip(1) {
+    Amount::checked_sum(coinbase.outputs.iter().map(|output| output.value))
+        .ok_or(BlockError::CoinbaseOverflow)?;
+    for (index, entry) in block.entries.iter().enumerate() {
+        if entry.encoded_len() == MERKLE_NODE_BYTES {
+            return Err(BlockError::SixtyFourByteEntry(index));
+        }
         match entry {
-            Entry::Coinbase(_) => return Err(BlockError::ExtraCoinbase(index)),
+            Entry::Coinbase(_) if index > 0 => return Err(BlockError::ExtraCoinbase(index)),
+            Entry::Coinbase(_) => {}
+            Entry::Tx(tx) => {
+                check_tx(tx).map_err(|error| BlockError::Tx { index, error })?;
+            }
             Entry::Data { text } => {
                 check_entry_size(text, params).map_err(|_| BlockError::BadEntrySize {
                     index,
