@@ -14,6 +14,19 @@ pub struct NodeLimits {
     pub max_ws_message_bytes: usize,
     /// Most open WebSocket connections, feed and events together (`503` above it).
     pub max_connections: usize,
+    /// Largest transaction the node takes into its mempool and relays.
+    pub max_tx_bytes: usize,
+    /// Most bytes of transactions in the mempool; when full, the lowest fee rate is evicted (or a
+    /// new transaction paying less is refused with `503`).
+    pub max_mempool_bytes: usize,
+    /// The least fee a transaction pays per byte of its encoding, in units.
+    pub min_fee_per_byte: u64,
+    /// The least value of a transaction output, in units: smaller outputs cost more to spend than
+    /// they hold.
+    pub dust_units: u64,
+    /// The share of a block (percent) kept for free data entries before transactions take it; what
+    /// either side leaves unused goes to the other.
+    pub data_share_percent: usize,
 }
 
 impl Default for NodeLimits {
@@ -23,6 +36,11 @@ impl Default for NodeLimits {
             max_pending: 100_000,
             max_ws_message_bytes: 4096,
             max_connections: 20_000,
+            max_tx_bytes: 100_000,
+            max_mempool_bytes: 5_000_000,
+            min_fee_per_byte: 1,
+            dust_units: 1_000,
+            data_share_percent: 25,
         }
     }
 }

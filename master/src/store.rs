@@ -5,7 +5,12 @@
 
 use anyhow::{Context, bail};
 use bbchain_core::chain::BranchAnchor;
-use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, Header, Work};
+use bbchain_core::hash::Txid;
+use bbchain_core::keys::PublicKey;
+use bbchain_core::spend::Utxo;
+use bbchain_core::{
+    Amount, Block, ChainParams, CompactTarget, Hash256, Header, OutPoint, Transaction, Work,
+};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 
@@ -21,6 +26,18 @@ pub const CONFIRMED: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("co
 pub const PENDING: TableDefinition<u64, &str> = TableDefinition::new("pending");
 /// The data queue by id: id -> sequence number.
 pub const PENDING_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("pending_ids");
+/// The main chain's unspent outputs: outpoint -> [`Utxo`] encoding.
+pub const UTXOS: TableDefinition<[u8; 36], [u8; 45]> = TableDefinition::new("utxos");
+/// The same outputs by owner: key (32 bytes) ‖ outpoint -> nothing, for an address's balance.
+pub const ADDR_UTXOS: TableDefinition<[u8; 68], ()> = TableDefinition::new("addr_utxos");
+/// Undo data of main-chain blocks: hash -> the outputs each spent (see `node::ledger`).
+pub const UNDO: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("undo");
+/// Transactions (coinbases too) in main-chain blocks: txid -> block hash and entry index.
+pub const TXS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("txs");
+/// Each address's confirmed transactions: key ‖ height (big-endian) ‖ txid -> nothing.
+pub const HISTORY: TableDefinition<[u8; 68], ()> = TableDefinition::new("history");
+/// The mempool in arrival order: sequence number -> transaction encoding.
+pub const MEMPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("mempool");
 /// Single values: see the `META_*` keys.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -130,8 +147,12 @@ impl EntryLocation {
 /// What a block summary needs of a block besides its header: kept beside the index record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockInfo {
-    /// Data entries (not counting the coinbase).
+    /// Entries after the coinbase: transactions and data.
     pub entries: u32,
+    /// Transactions after the coinbase.
+    pub txs: u32,
+    /// What the coinbase pays.
+    pub reward: Amount,
     /// The coinbase's miner name.
     pub miner: String,
 }
@@ -139,27 +160,34 @@ pub struct BlockInfo {
 impl BlockInfo {
     /// The info of `block`.
     pub fn of(block: &Block) -> BlockInfo {
+        let coinbase = block.coinbase();
+        let reward = coinbase.map(|c| c.outputs.iter().map(|o| o.value.units()).sum::<u64>());
         BlockInfo {
             entries: u32::try_from(block.entries.len().saturating_sub(1)).unwrap_or(u32::MAX),
-            miner: block
-                .coinbase()
-                .map(|c| c.miner.clone())
-                .unwrap_or_default(),
+            txs: u32::try_from(block.txs().count()).unwrap_or(u32::MAX),
+            reward: Amount::from_units(reward.unwrap_or(0)),
+            miner: coinbase.map(|c| c.miner.clone()).unwrap_or_default(),
         }
     }
 
-    /// The entry count (4 bytes, little-endian), then the miner name.
+    /// The entry count and transaction count (4 bytes each, little-endian), the reward (8 bytes),
+    /// then the miner name.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.entries.to_le_bytes().to_vec();
+        out.extend_from_slice(&self.txs.to_le_bytes());
+        out.extend_from_slice(&self.reward.units().to_le_bytes());
         out.extend_from_slice(self.miner.as_bytes());
         out
     }
 
     /// Decodes [`BlockInfo::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<BlockInfo> {
-        let (count, miner) = bytes.split_at_checked(4).context("block info too short")?;
+        let (fixed, miner) = bytes.split_at_checked(16).context("block info too short")?;
+        let u32_at = |at: usize| u32::from_le_bytes(fixed[at..at + 4].try_into().expect("4 bytes"));
         Ok(BlockInfo {
-            entries: u32::from_le_bytes(count.try_into().expect("4 bytes")),
+            entries: u32_at(0),
+            txs: u32_at(4),
+            reward: Amount::from_units(u64::from_le_bytes(fixed[8..].try_into().expect("8"))),
             miner: String::from_utf8(miner.to_vec()).context("block info miner")?,
         })
     }
@@ -219,7 +247,8 @@ impl Store {
             match known {
                 Some(known) if known == hash.0 => {}
                 Some(_) => bail!(
-                    "this data dir belongs to another chain than '{}' (see --chain, --data-dir)",
+                    "this data dir belongs to another chain than '{}': another --chain, or a \
+                     chain from an older bbchain (start over with --clean, or see --data-dir)",
                     params.name
                 ),
                 None => {
@@ -242,6 +271,12 @@ impl Store {
             txn.open_table(CONFIRMED)?;
             txn.open_table(PENDING)?;
             txn.open_table(PENDING_IDS)?;
+            txn.open_table(UTXOS)?;
+            txn.open_table(ADDR_UTXOS)?;
+            txn.open_table(UNDO)?;
+            txn.open_table(TXS)?;
+            txn.open_table(HISTORY)?;
+            txn.open_table(MEMPOOL)?;
         }
         txn.commit()?;
         Ok(())
@@ -379,6 +414,82 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// A main-chain unspent output.
+    pub fn utxo(&self, outpoint: &OutPoint) -> anyhow::Result<Option<Utxo>> {
+        let table = self.txn.open_table(UTXOS)?;
+        Ok(table
+            .get(outpoint.to_bytes())?
+            .map(|v| Utxo::from_bytes(&v.value())))
+    }
+
+    /// The unspent outputs `key` owns, by outpoint.
+    pub fn utxos_of(&self, key: &PublicKey) -> anyhow::Result<Vec<(OutPoint, Utxo)>> {
+        let by_owner = self.txn.open_table(ADDR_UTXOS)?;
+        let utxos = self.txn.open_table(UTXOS)?;
+        let mut out = Vec::new();
+        for row in by_owner.range(owner_range(key))? {
+            let row = row?.0.value();
+            let outpoint = OutPoint::from_bytes(row[32..].try_into().expect("36 bytes"));
+            let utxo = utxos
+                .get(outpoint.to_bytes())?
+                .context("address index names a spent output")?;
+            out.push((outpoint, Utxo::from_bytes(&utxo.value())));
+        }
+        Ok(out)
+    }
+
+    /// The `limit` latest confirmed transactions of `key`, newest first, with their heights.
+    pub fn history_of(&self, key: &PublicKey, limit: usize) -> anyhow::Result<Vec<(u32, Txid)>> {
+        let table = self.txn.open_table(HISTORY)?;
+        let mut out = Vec::new();
+        for row in table.range(owner_range(key))?.rev().take(limit) {
+            let row = row?.0.value();
+            let height = u32::from_be_bytes(row[32..36].try_into().expect("4 bytes"));
+            let txid = Txid::from_byte_array(row[36..].try_into().expect("32 bytes"));
+            out.push((height, txid));
+        }
+        Ok(out)
+    }
+
+    /// Where a main-chain transaction is.
+    pub fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {
+        let table = self.txn.open_table(TXS)?;
+        match table.get(*txid.as_bytes())? {
+            Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A main-chain block's undo data (empty for a block that is not on the main chain).
+    pub fn undo(&self, hash: &Hash256) -> anyhow::Result<Option<crate::node::ledger::Undo>> {
+        let table = self.txn.open_table(UNDO)?;
+        match table.get(hash.0)? {
+            Some(bytes) => Ok(Some(crate::node::ledger::undo_from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored mempool, oldest first.
+    pub fn mempool(&self) -> anyhow::Result<Vec<(u64, Transaction)>> {
+        let table = self.txn.open_table(MEMPOOL)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let row = row?;
+            out.push((row.0.value(), Transaction::from_bytes(row.1.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The sum of every unspent output, in units (read once at start-up).
+    pub fn supply(&self) -> anyhow::Result<u64> {
+        let table = self.txn.open_table(UTXOS)?;
+        let mut total = 0u64;
+        for row in table.iter()? {
+            total += Utxo::from_bytes(&row?.1.value()).output.value.units();
+        }
+        Ok(total)
+    }
+
     /// A single value.
     pub fn meta(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let table = self.txn.open_table(META)?;
@@ -390,6 +501,15 @@ impl StoreReader {
         let bytes = self.meta(META_TIP)?.context("no tip stored")?;
         Ok(Hash256(bytes.as_slice().try_into().context("bad tip")?))
     }
+}
+
+/// Every key of a table keyed by owner (32 bytes) and then more, for one owner.
+fn owner_range(key: &PublicKey) -> std::ops::RangeInclusive<[u8; 68]> {
+    let mut low = [0u8; 68];
+    low[..32].copy_from_slice(key.as_bytes());
+    let mut high = [0xffu8; 68];
+    high[..32].copy_from_slice(key.as_bytes());
+    low..=high
 }
 
 #[cfg(test)]
@@ -404,6 +524,8 @@ mod tests {
         let genesis = params.genesis_block();
         let expected = BlockInfo {
             entries: 0,
+            txs: 0,
+            reward: Amount::ZERO,
             miner: params.genesis_message.to_string(),
         };
         let read = |store: &Store| {

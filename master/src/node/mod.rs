@@ -10,6 +10,8 @@
 //! ```
 
 mod chain_state;
+pub mod ledger;
+mod mempool;
 mod outcomes;
 pub mod template;
 mod writer;

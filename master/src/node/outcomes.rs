@@ -2,8 +2,12 @@
 //! status, a submitted block's outcome, and the errors of both commands. Kept apart from the node
 //! handle so the writer and the chain state use them without depending on `node` itself.
 
+use bbchain_core::hash::Txid;
+use bbchain_core::spend::TxError;
 use bbchain_core::validation::{BlockError, EntrySizeError, check_entry_size};
-use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, MerkleProof, Target, Work};
+use bbchain_core::{
+    Amount, Block, ChainParams, CompactTarget, Hash256, MerkleProof, OutPoint, Target, Work,
+};
 use std::sync::Arc;
 
 /// What happened to the chain or the queue, in commit order.
@@ -39,6 +43,20 @@ pub enum NodeEvent {
         /// The block.
         block: Hash256,
     },
+    /// A transaction joined the mempool (new, or back from a detached block).
+    TxAdded {
+        /// Its id.
+        txid: Txid,
+    },
+    /// A transaction was mined into the main chain.
+    TxConfirmed {
+        /// Its id.
+        txid: Txid,
+        /// The block's height.
+        height: u32,
+        /// The block.
+        block: Hash256,
+    },
     /// The number of connected miners changed.
     Miners {
         /// Connected miners.
@@ -65,6 +83,14 @@ pub struct ChainSnapshot {
     pub hashrate: f64,
     /// Data entries waiting.
     pub pending: usize,
+    /// The sum of all unspent outputs.
+    pub supply: Amount,
+    /// The next block's subsidy.
+    pub subsidy: Amount,
+    /// Transactions waiting.
+    pub mempool_txs: usize,
+    /// Their total size in bytes.
+    pub mempool_bytes: usize,
 }
 
 /// Where a data entry stands.
@@ -120,6 +146,17 @@ pub enum SubmitError {
     /// Its parent is not stored.
     #[error("unknown parent block {0}")]
     UnknownParent(Hash256),
+    /// Its parent was found invalid.
+    #[error("it builds on block {0}, which is invalid")]
+    InvalidParent(Hash256),
+    /// An ancestor on its branch failed when the branch was connected.
+    #[error("it builds on block {block}, which is invalid: {reason}")]
+    InvalidAncestor {
+        /// The invalid ancestor.
+        block: Hash256,
+        /// What is wrong with it.
+        reason: BlockError,
+    },
     /// The database failed; nothing was stored.
     #[error("storage error: {0}")]
     Storage(String),
@@ -141,6 +178,64 @@ pub enum AddDataError {
     /// The queue is at its limit.
     #[error("the data queue is full ({0} entries); try again later")]
     QueueFull(usize),
+    /// The database failed; nothing was stored.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a transaction was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddTxError {
+    /// The bytes are not a transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// It is larger than the node relays.
+    #[error("the transaction is {len} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// It breaks a consensus rule against the main chain.
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    /// A pending transaction already spends one of its inputs.
+    #[error("double spend: input {index} spends {txid}:{vout}, which pending transaction {spender} already spends", txid = outpoint.txid, vout = outpoint.vout)]
+    DoubleSpend {
+        /// The input.
+        index: u32,
+        /// What it spends.
+        outpoint: OutPoint,
+        /// The pending transaction that spends it.
+        spender: Txid,
+    },
+    /// An output is too small to be worth spending.
+    #[error("output {index} is dust: {value} units, below the minimum of {min}", value = value.units(), min = min.units())]
+    Dust {
+        /// The output.
+        index: u32,
+        /// Its value.
+        value: Amount,
+        /// The least an output may hold.
+        min: Amount,
+    },
+    /// The fee is below the minimum relay fee for its size.
+    #[error("fee too low: {fee} units, but a {size}-byte transaction needs at least {min}", fee = fee.units(), min = min.units())]
+    FeeTooLow {
+        /// Its fee.
+        fee: Amount,
+        /// Its size.
+        size: usize,
+        /// The least fee accepted.
+        min: Amount,
+    },
+    /// The mempool is full of transactions paying at least as much per byte.
+    #[error("the mempool is full; pay a higher fee rate or try again later")]
+    MempoolFull,
     /// The database failed; nothing was stored.
     #[error("storage error: {0}")]
     Storage(String),

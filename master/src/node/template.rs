@@ -1,6 +1,9 @@
 //! The block template: one per tip and queue state, shared by every feed connection.
 
-use bbchain_core::{Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target, merkle};
+use bbchain_core::keys::PublicKey;
+use bbchain_core::{
+    Amount, Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target, TxOut, merkle,
+};
 use std::sync::Arc;
 
 /// Work for the next block, without the coinbase: each feed connection adds its own.
@@ -16,20 +19,23 @@ pub struct BlockTemplate {
     pub target: Target,
     /// Earliest allowed header time: median time past + 1.
     pub min_time: u32,
-    /// Data entries, oldest first.
+    /// What the coinbase may claim: the subsidy plus the fees of `entries`.
+    pub reward: Amount,
+    /// Transactions (parents first), then data entries (oldest first).
     pub entries: Arc<Vec<Entry>>,
     /// Merkle branch of leaf 0 (the coinbase); it does not depend on the coinbase itself.
     pub branch: Vec<Hash256>,
 }
 
 impl BlockTemplate {
-    /// Builds a template, computing the coinbase branch over `entries`, whose leaf hashes (their
-    /// data ids) are `leaves`.
+    /// Builds a template, computing the coinbase branch over `entries`, whose leaf hashes are
+    /// `leaves`.
     pub fn new(
         height: u32,
         prev_hash: Hash256,
         bits: CompactTarget,
         min_time: u32,
+        reward: Amount,
         entries: Vec<Entry>,
         leaves: &[Hash256],
     ) -> BlockTemplate {
@@ -47,18 +53,22 @@ impl BlockTemplate {
             bits,
             target: Target::from_compact(bits).unwrap_or(Target::MAX),
             min_time,
+            reward,
             entries: Arc::new(entries),
             branch,
         }
     }
 
-    /// The coinbase for a miner's job.
-    pub fn coinbase(&self, miner: &str, extra_nonce: u64) -> Coinbase {
-        Coinbase {
-            height: self.height,
-            extra_nonce,
-            miner: miner.to_string(),
-        }
+    /// The coinbase for a miner's job: the whole reward to `payout`, or nothing for a miner that
+    /// gave no address.
+    pub fn coinbase(&self, miner: &str, extra_nonce: u64, payout: Option<&PublicKey>) -> Coinbase {
+        let outputs = payout
+            .filter(|_| self.reward > Amount::ZERO)
+            .map(|key| TxOut {
+                value: self.reward,
+                key: *key,
+            });
+        Coinbase::new(self.height, extra_nonce, miner, outputs.into_iter().collect())
     }
 
     /// The header for `coinbase` at time `now` (raised to the median-time-past rule), nonce 0:
@@ -96,8 +106,12 @@ mod tests {
                 .collect();
             let leaves: Vec<Hash256> = entries.iter().map(Entry::leaf_hash).collect();
             let bits = CompactTarget(0x207fffff);
-            let template = BlockTemplate::new(5, Hash256::ZERO, bits, 10, entries, &leaves);
-            let coinbase = template.coinbase("alice", 42);
+            let reward = Amount::COIN;
+            let template =
+                BlockTemplate::new(5, Hash256::ZERO, bits, 10, reward, entries, &leaves);
+            let key = bbchain_core::testing::secret_key(1).public_key();
+            let coinbase = template.coinbase("alice", 42, Some(&key));
+            assert_eq!(coinbase.outputs[0].value, reward);
             let header = template.header(&coinbase, 0);
             assert_eq!(header.time, 10, "time is raised to min_time");
             let block = template.block(coinbase, header);

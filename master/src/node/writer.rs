@@ -5,19 +5,24 @@
 //! only after the commit. If the commit fails, it answers with errors and undoes the change sets in
 //! memory, so memory never runs ahead of disk.
 
-use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, Write};
-use super::outcomes::{AddDataError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome};
+use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, TxAdded, Write};
+use super::ledger::{self, Undo};
+use super::outcomes::{
+    AddDataError, AddTxError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome,
+};
 use super::template::BlockTemplate;
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::{
-    BLOCKS, BlockInfo, CONFIRMED, EntryLocation, INDEX, MAIN, META, META_NEXT_SEQ, META_TIP,
-    PENDING, PENDING_IDS, Store,
+    ADDR_UTXOS, BLOCKS, BlockInfo, CONFIRMED, EntryLocation, HISTORY, INDEX, MAIN, MEMPOOL, META,
+    META_NEXT_SEQ, META_TIP, PENDING, PENDING_IDS, Store, TXS, UNDO, UTXOS,
 };
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
 use bbchain_core::params::MAX_BLOCK_BYTES;
-use bbchain_core::{Block, Entry, Hash256, Work};
+use bbchain_core::hash::Txid;
+use bbchain_core::spend::Utxo;
+use bbchain_core::{Amount, Block, Entry, Hash256, OutPoint, Transaction, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -34,14 +39,18 @@ pub(super) enum Command {
         block: Block,
         reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
     },
+    AddTx {
+        tx: Transaction,
+        reply: oneshot::Sender<Result<TxAdded, AddTxError>>,
+    },
 }
 
 /// Most commands applied in one commit.
 const MAX_BATCH: usize = 4096;
 /// Blocks the hashrate estimate looks back over.
 const HASHRATE_WINDOW: u32 = 10;
-/// Room kept in a block for the header, the entry count and the largest coinbase.
-const BLOCK_OVERHEAD: usize = 80 + 9 + 1 + 4 + 8 + 9 + 64;
+/// Room kept in a block for the header, the entry count and the largest coinbase (with one output).
+const BLOCK_OVERHEAD: usize = 80 + 9 + 1 + 4 + 8 + 9 + 64 + 1 + 40 + 1;
 
 /// The writer: the chain state and the database it keeps in step with.
 pub(super) struct Writer {
@@ -59,6 +68,12 @@ struct Tables<'t> {
     pending: Table<'t, u64, &'static str>,
     pending_ids: Table<'t, [u8; 32], u64>,
     meta: Table<'t, &'static str, &'static [u8]>,
+    utxos: Table<'t, [u8; 36], [u8; 45]>,
+    addr_utxos: Table<'t, [u8; 68], ()>,
+    undo: Table<'t, [u8; 32], &'static [u8]>,
+    txs: Table<'t, [u8; 32], &'static [u8]>,
+    history: Table<'t, [u8; 68], ()>,
+    mempool: Table<'t, u64, &'static [u8]>,
 }
 
 impl<'t> Tables<'t> {
@@ -71,6 +86,12 @@ impl<'t> Tables<'t> {
             pending: txn.open_table(PENDING)?,
             pending_ids: txn.open_table(PENDING_IDS)?,
             meta: txn.open_table(META)?,
+            utxos: txn.open_table(UTXOS)?,
+            addr_utxos: txn.open_table(ADDR_UTXOS)?,
+            undo: txn.open_table(UNDO)?,
+            txs: txn.open_table(TXS)?,
+            history: txn.open_table(HISTORY)?,
+            mempool: txn.open_table(MEMPOOL)?,
         })
     }
 
@@ -115,14 +136,73 @@ impl<'t> Tables<'t> {
                 Write::Tip(hash) => {
                     self.meta.insert(META_TIP, hash.0.as_slice())?;
                 }
+                Write::UtxoAdd(outpoint, utxo) => {
+                    self.utxos.insert(outpoint.to_bytes(), utxo.to_bytes())?;
+                    self.addr_utxos.insert(owner_key(outpoint, utxo), ())?;
+                }
+                Write::UtxoRemove(outpoint, utxo) => {
+                    self.utxos.remove(outpoint.to_bytes())?;
+                    self.addr_utxos.remove(owner_key(outpoint, utxo))?;
+                }
+                Write::Undo(hash, undo) => {
+                    let bytes = ledger::undo_to_bytes(undo);
+                    self.undo.insert(hash.0, bytes.as_slice())?;
+                }
+                Write::TxConfirm(txid, location) => {
+                    self.txs
+                        .insert(*txid.as_bytes(), location.to_bytes().as_slice())?;
+                }
+                Write::TxUnconfirm(txid) => {
+                    self.txs.remove(*txid.as_bytes())?;
+                }
+                Write::HistoryAdd(row) => {
+                    self.history.insert(row, ())?;
+                }
+                Write::HistoryRemove(row) => {
+                    self.history.remove(row)?;
+                }
+                Write::PoolAdd(pooled) => {
+                    self.mempool
+                        .insert(pooled.seq, pooled.tx.to_bytes().as_slice())?;
+                }
+                Write::PoolRemove(pooled) => {
+                    self.mempool.remove(pooled.seq)?;
+                }
             }
         }
         Ok(())
     }
 }
 
+/// The address index's key of an output: its owner, then the outpoint.
+fn owner_key(outpoint: &OutPoint, utxo: &Utxo) -> [u8; 68] {
+    let mut key = [0u8; 68];
+    key[..32].copy_from_slice(utxo.output.key.as_bytes());
+    key[32..].copy_from_slice(&outpoint.to_bytes());
+    key
+}
+
 /// Reads see this transaction's own writes.
 impl ChainStore for Tables<'_> {
+    fn utxo(&self, outpoint: &OutPoint) -> anyhow::Result<Option<Utxo>> {
+        Ok(self
+            .utxos
+            .get(outpoint.to_bytes())?
+            .map(|v| Utxo::from_bytes(&v.value())))
+    }
+
+    fn undo(&self, hash: &Hash256) -> anyhow::Result<Undo> {
+        let bytes = self.undo.get(hash.0)?.context("undo data missing")?;
+        ledger::undo_from_bytes(bytes.value())
+    }
+
+    fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {
+        match self.txs.get(*txid.as_bytes())? {
+            Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
     fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
         let bytes = self.blocks.get(hash.0)?.context("stored block missing")?;
         Ok(Block::from_bytes(bytes.value(), MAX_BLOCK_BYTES)?)
@@ -146,12 +226,17 @@ enum Reply {
         tokio::sync::oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
         Result<SubmitOutcome, SubmitError>,
     ),
+    Tx(
+        tokio::sync::oneshot::Sender<Result<TxAdded, AddTxError>>,
+        Result<TxAdded, AddTxError>,
+    ),
 }
 
 /// What a command asks the writer to do, apart from where the answer goes.
 enum Request {
     AddData(String),
     SubmitBlock(Block),
+    AddTx(Transaction),
 }
 
 /// Splits a command into its work and its answer slot (answered "shutting down" unless filled in).
@@ -165,6 +250,10 @@ fn split(command: Command) -> (Request, Reply) {
             Request::SubmitBlock(block),
             Reply::Block(reply, Err(SubmitError::ShuttingDown)),
         ),
+        Command::AddTx { tx, reply } => (
+            Request::AddTx(tx),
+            Reply::Tx(reply, Err(AddTxError::ShuttingDown)),
+        ),
     }
 }
 
@@ -173,6 +262,7 @@ impl Reply {
         match self {
             Reply::Data(tx, result) => drop(tx.send(result)),
             Reply::Block(tx, result) => drop(tx.send(result)),
+            Reply::Tx(tx, result) => drop(tx.send(result)),
         }
     }
 
@@ -181,6 +271,7 @@ impl Reply {
         match self {
             Reply::Data(tx, _) => Reply::Data(tx, Err(AddDataError::Storage(why.into()))),
             Reply::Block(tx, _) => Reply::Block(tx, Err(SubmitError::Storage(why.into()))),
+            Reply::Tx(tx, _) => Reply::Tx(tx, Err(AddTxError::Storage(why.into()))),
         }
     }
 }
@@ -199,15 +290,26 @@ impl Writer {
             )),
             None => None,
         };
-        let state = ChainState::new(
+        let mut state = ChainState::new(
             config.params.clone(),
-            config.limits.max_pending,
+            config.limits.clone(),
             reader.all_records()?,
             reader.tip()?,
             reader.all_pending()?,
             next_seq,
+            reader.supply()?,
         )?;
+        let stored_pool = reader.mempool()?;
         drop(reader);
+        // The stored mempool is checked again against the chain, in one commit.
+        let txn = store.db().begin_write()?;
+        let mut change = ChangeSet::default();
+        {
+            let mut tables = Tables::open(&txn)?;
+            state.restore_pool(&tables, stored_pool, &mut change)?;
+            tables.persist(&change.writes)?;
+        }
+        txn.commit()?;
         Ok(Writer {
             store,
             events,
@@ -235,35 +337,60 @@ impl Writer {
                 .unwrap_or(params.pow_limit_target()),
             hashrate: work.to_f64() / f64::from(seconds),
             pending: self.state.pending_len(),
+            supply: self.state.supply(),
+            subsidy: params.subsidy(tip.height + 1),
+            mempool_txs: self.state.mempool().len(),
+            mempool_bytes: self.state.mempool().bytes(),
         }
     }
 
-    /// The next block's template: queued entries oldest first, up to the block size limit.
+    /// The next block's template: transactions by fee rate and queued data oldest first, up to the
+    /// block size limit. Data keeps [`NodeLimits::data_share_percent`] of the block for itself and
+    /// transactions the rest; what either leaves unused, the other may take.
+    ///
+    /// [`NodeLimits::data_share_percent`]: crate::config::NodeLimits::data_share_percent
     pub(super) fn template(&self) -> BlockTemplate {
         let tip = *self.state.tip();
         let times = self.state.recent_times(&tip);
         let context = ChainState::context(tip.hash(), &tip, &times);
-        let bits = expected_bits(self.state.params(), &context);
-        let budget = self.state.params().max_block_bytes;
-        let mut budget = budget.saturating_sub(BLOCK_OVERHEAD);
-        let mut entries = Vec::new();
-        let mut leaves = Vec::new();
+        let params = self.state.params();
+        let bits = expected_bits(params, &context);
+        let budget = params.max_block_bytes.saturating_sub(BLOCK_OVERHEAD);
+        let data_share = budget * self.state.limits().data_share_percent.min(100) / 100;
+        let pool = self.state.mempool();
+        let (first_pick, _) = pool.select(budget - data_share);
+        let mut data_room = budget - first_pick.iter().map(|p| p.size).sum::<usize>();
+        let mut data = Vec::new();
+        let mut data_leaves = Vec::new();
         for (id, text) in self.state.pending() {
             let entry = Entry::data(text.as_str());
             let len = entry.encoded_len();
-            if len > budget {
+            if len > data_room {
                 break;
             }
-            budget -= len;
-            entries.push(entry);
+            data_room -= len;
+            data.push(entry);
             // A data entry's id is its merkle leaf.
-            leaves.push(*id);
+            data_leaves.push(*id);
         }
+        let data_bytes: usize = data.iter().map(Entry::encoded_len).sum();
+        let (txs, fees) = pool.select(budget - data_bytes);
+        let mut entries = Vec::with_capacity(txs.len() + data.len());
+        let mut leaves = Vec::with_capacity(txs.len() + data.len());
+        for pooled in txs {
+            let entry = Entry::Tx((*pooled.tx).clone());
+            leaves.push(entry.leaf_hash());
+            entries.push(entry);
+        }
+        entries.extend(data);
+        leaves.extend(data_leaves);
+        let reward = params.subsidy(tip.height + 1).checked_add(fees);
         BlockTemplate::new(
             tip.height + 1,
             tip.hash(),
             bits,
             context.median_time_past().saturating_add(1),
+            reward.unwrap_or(Amount::ZERO),
             entries,
             &leaves,
         )
@@ -302,7 +429,7 @@ impl Writer {
                 }
                 let (effects, replies) = self.apply(batch);
                 // Publish first, answer after: whoever gets an answer sees its effect everywhere.
-                if effects.tip_changed || effects.queue_changed {
+                if effects.tip_changed || effects.queue_changed || effects.pool_changed {
                     snapshot.send_replace(Arc::new(self.snapshot()));
                 }
                 if effects.tip_changed {
@@ -314,7 +441,7 @@ impl Writer {
                 if effects.tip_changed {
                     template.send_replace(Arc::new(self.template()));
                     refresh_at = None;
-                } else if effects.queue_changed && refresh_at.is_none() {
+                } else if (effects.queue_changed || effects.pool_changed) && refresh_at.is_none() {
                     refresh_at = Some(Instant::now() + refresh_delay);
                 }
                 replies.into_iter().for_each(Reply::send);
@@ -374,6 +501,9 @@ impl Writer {
                     }
                     (Request::SubmitBlock(block), Reply::Block(_, slot)) => {
                         *slot = state.connect(&tables, block, unix_now(), &mut change)?;
+                    }
+                    (Request::AddTx(tx), Reply::Tx(_, slot)) => {
+                        *slot = state.add_tx(&tables, tx, &mut change)?;
                     }
                     _ => unreachable!("split pairs each request with its own kind of reply"),
                 }

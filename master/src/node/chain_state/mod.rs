@@ -6,14 +6,24 @@
 //! Blocks and confirmed-entry locations are read through [`ChainStore`], so the same code runs over
 //! redb in the node and over a `HashMap` in unit tests (reorgs are tested without a database).
 
+mod txs;
+
+use super::ledger::{self, HistoryKey, Undo};
+use super::mempool::{Mempool, PoolTx};
 use super::outcomes::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
+use crate::config::NodeLimits;
 use crate::store::{EntryLocation, IndexRecord};
 use bbchain_core::block::data_id;
 use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
+use bbchain_core::hash::Txid;
+use bbchain_core::spend::{BlockSpends, Utxo, UtxoView, connect_block};
 use bbchain_core::validation::{check_block_context, check_entries_new};
-use bbchain_core::{Block, ChainParams, Hash256};
+use bbchain_core::{Amount, Block, ChainParams, Hash256, OutPoint};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+
+pub(super) use txs::TxAdded;
 
 /// What the chain state reads but does not keep in memory: whole blocks and where each main-chain
 /// data entry is. Reads see every write of the change sets already persisted in this batch.
@@ -22,6 +32,12 @@ pub(super) trait ChainStore {
     fn block(&self, hash: &Hash256) -> anyhow::Result<Block>;
     /// Where a main-chain data entry is.
     fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>>;
+    /// A main-chain unspent output.
+    fn utxo(&self, outpoint: &OutPoint) -> anyhow::Result<Option<Utxo>>;
+    /// The undo data of a main-chain block.
+    fn undo(&self, hash: &Hash256) -> anyhow::Result<Undo>;
+    /// Where a main-chain transaction is.
+    fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>>;
 }
 
 /// One write to make durable, in order.
@@ -49,6 +65,24 @@ pub(super) enum Write {
     NextSeq { old: u64, new: u64 },
     /// The main chain's tip.
     Tip(Hash256),
+    /// An output joins the unspent outputs.
+    UtxoAdd(OutPoint, Utxo),
+    /// An output leaves the unspent outputs (its data, for undo).
+    UtxoRemove(OutPoint, Utxo),
+    /// A main-chain block's undo data.
+    Undo(Hash256, Arc<Undo>),
+    /// A transaction is confirmed at a location.
+    TxConfirm(Txid, EntryLocation),
+    /// A transaction is no longer confirmed.
+    TxUnconfirm(Txid),
+    /// A row of an address's history.
+    HistoryAdd(HistoryKey),
+    /// A row leaves an address's history.
+    HistoryRemove(HistoryKey),
+    /// A transaction joins the mempool.
+    PoolAdd(Arc<PoolTx>),
+    /// A transaction leaves the mempool.
+    PoolRemove(Arc<PoolTx>),
 }
 
 /// Everything one or more commands change: writes for the database, in order, and the events to
@@ -59,6 +93,7 @@ pub(super) struct ChangeSet {
     pub events: Vec<NodeEvent>,
     pub tip_changed: bool,
     pub queue_changed: bool,
+    pub pool_changed: bool,
 }
 
 /// How a data entry was taken.
@@ -85,6 +120,8 @@ struct SideBranch {
 /// The chain's in-memory view.
 pub(super) struct ChainState {
     params: ChainParams,
+    genesis: Hash256,
+    limits: NodeLimits,
     max_pending: usize,
     /// Every stored block.
     index: HashMap<Hash256, IndexRecord>,
@@ -96,6 +133,63 @@ pub(super) struct ChainState {
     pending_ids: HashMap<Hash256, u64>,
     next_seq: u64,
     side: Option<SideBranch>,
+    /// The unspent-output changes of the command being applied, not yet in the store.
+    utxo_overlay: HashMap<OutPoint, Option<Utxo>>,
+    /// The sum of all unspent outputs, in units.
+    supply: u64,
+    /// Transactions waiting for a block.
+    mempool: Mempool,
+    /// Stored blocks found invalid when a reorg tried to connect them, and their descendants.
+    invalid: HashSet<Hash256>,
+}
+
+/// Where a command's writes and events start in a change set, to roll them back.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    writes: usize,
+    events: usize,
+}
+
+impl Mark {
+    fn of(change: &ChangeSet) -> Mark {
+        Mark {
+            writes: change.writes.len(),
+            events: change.events.len(),
+        }
+    }
+}
+
+/// The main chain's unspent outputs as a [`UtxoView`]: the core's checks cannot fail on I/O, so the
+/// first storage error is kept and reported by [`ChainView::finish`].
+struct ChainView<'a, S> {
+    overlay: &'a HashMap<OutPoint, Option<Utxo>>,
+    store: &'a S,
+    error: RefCell<Option<anyhow::Error>>,
+}
+
+impl<S: ChainStore> UtxoView for ChainView<'_, S> {
+    fn utxo(&self, outpoint: &OutPoint) -> Option<Utxo> {
+        if let Some(known) = self.overlay.get(outpoint) {
+            return *known;
+        }
+        match self.store.utxo(outpoint) {
+            Ok(utxo) => utxo,
+            Err(err) => {
+                self.error.borrow_mut().get_or_insert(err);
+                None
+            }
+        }
+    }
+}
+
+impl<S> ChainView<'_, S> {
+    /// The storage error met while answering, if any.
+    fn finish(self) -> anyhow::Result<()> {
+        match self.error.into_inner() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Queue position of the first entry ever queued: leaves room below it for entries that come back
@@ -107,11 +201,12 @@ impl ChainState {
     /// whose queue holds `pending` (position, text). `next_seq` is the stored next position, if any.
     pub(super) fn new(
         params: ChainParams,
-        max_pending: usize,
+        limits: NodeLimits,
         records: impl IntoIterator<Item = IndexRecord>,
         tip: Hash256,
         pending: impl IntoIterator<Item = (u64, String)>,
         next_seq: Option<u64>,
+        supply: u64,
     ) -> anyhow::Result<ChainState> {
         let index: HashMap<Hash256, IndexRecord> =
             records.into_iter().map(|r| (r.hash(), r)).collect();
@@ -126,8 +221,14 @@ impl ChainState {
         }
         main.reverse();
         let mut state = ChainState {
+            genesis: params.genesis_hash(),
             params,
-            max_pending,
+            max_pending: limits.max_pending,
+            limits,
+            utxo_overlay: HashMap::new(),
+            supply,
+            mempool: Mempool::default(),
+            invalid: HashSet::new(),
             index,
             main,
             pending: BTreeMap::new(),
@@ -150,6 +251,11 @@ impl ChainState {
     /// The chain's rules.
     pub(super) fn params(&self) -> &ChainParams {
         &self.params
+    }
+
+    /// The node's limits and mempool policy.
+    pub(super) fn limits(&self) -> &NodeLimits {
+        &self.limits
     }
 
     /// The main chain's tip.
@@ -242,9 +348,14 @@ impl ChainState {
         now: u32,
         change: &mut ChangeSet,
     ) -> anyhow::Result<Result<SubmitOutcome, SubmitError>> {
+        self.utxo_overlay.clear();
         let hash = block.hash();
         if self.index.contains_key(&hash) {
             return Ok(Ok(SubmitOutcome::Duplicate { hash }));
+        }
+        if self.invalid.contains(&block.header.prev_hash) {
+            self.invalid.insert(hash);
+            return Ok(Err(SubmitError::InvalidParent(block.header.prev_hash)));
         }
         let Some(parent) = self.index.get(&block.header.prev_hash).copied() else {
             return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
@@ -282,6 +393,7 @@ impl ChainState {
             anchor: BranchAnchor::of_block(height, &block.header, parent.anchor),
         };
         let block = Arc::new(block);
+        let mark = Mark::of(change);
         let write = Write::Block {
             hash,
             block: block.clone(),
@@ -290,7 +402,10 @@ impl ChainState {
         self.apply(write, change);
         if record.chainwork > self.tip().chainwork {
             self.side = None;
-            self.switch_to(store, hash, block, change)?;
+            if let Err(err) = self.switch_to(store, hash, block, change)? {
+                self.rollback(change, mark);
+                return Ok(Err(err));
+            }
             Ok(Ok(SubmitOutcome::Connected { height, hash }))
         } else {
             let mut ids = branch.ids;
@@ -349,13 +464,17 @@ impl ChainState {
 
     /// Makes `new_tip` the main chain's tip: detaches the old branch down to the fork, attaches the
     /// new one, and requeues detached data the new branch lacks.
+    /// Makes `new_tip` (stored, with more work) the main chain's tip: detaches the blocks above
+    /// the fork, then connects the new branch's blocks one by one, checking their transactions
+    /// against the unspent outputs as they are at each block. If one fails, it and the blocks above
+    /// it are marked invalid and the caller rolls the whole switch back.
     fn switch_to(
         &mut self,
         store: &impl ChainStore,
         new_tip: Hash256,
         new_block: Arc<Block>,
         change: &mut ChangeSet,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Result<(), SubmitError>> {
         let first_event = change.events.len();
         let mut attach = Vec::new();
         let mut cursor = new_tip;
@@ -374,10 +493,15 @@ impl ChainState {
             for text in block.data() {
                 self.apply(Write::Unconfirm(data_id(text)), change);
             }
+            let undo = store.undo(&hash)?;
+            for write in ledger::detach(&block, height, &undo) {
+                self.apply(write, change);
+            }
             self.apply(Write::MainRemove(height, hash), change);
             detached.push(block);
         }
         let mut attached_ids = HashSet::new();
+        let mut attached_txids = HashSet::new();
         for hash in &attach {
             let height = self.index[hash].height;
             let block = if *hash == new_tip {
@@ -385,7 +509,28 @@ impl ChainState {
             } else {
                 Arc::new(store.block(hash)?)
             };
+            let spends = match self.check_spends(store, &block, height)? {
+                Ok(spends) => spends,
+                Err(err) => {
+                    let at = attach.iter().position(|h| h == hash).unwrap_or(0);
+                    self.invalid.extend(attach[at..].iter().copied());
+                    tracing::warn!("block {hash} at height {height} is invalid: {err}");
+                    return Ok(Err(if *hash == new_tip {
+                        SubmitError::Invalid(err)
+                    } else {
+                        SubmitError::InvalidAncestor {
+                            block: *hash,
+                            reason: err,
+                        }
+                    }));
+                }
+            };
             self.apply(Write::MainSet(height, *hash), change);
+            for write in ledger::attach(&block, *hash, height, &spends) {
+                self.apply(write, change);
+            }
+            attached_txids.extend(ledger::txids(&block).map(|(txid, _)| txid));
+            self.unpool_confirmed(&block, change);
             let mut confirmations = Vec::new();
             for (index, entry) in block.entries.iter().enumerate().skip(1) {
                 let Some(text) = entry.as_data() else {
@@ -400,6 +545,13 @@ impl ChainState {
                 attached_ids.insert(id);
                 confirmations.push(NodeEvent::DataConfirmed {
                     id,
+                    height,
+                    block: *hash,
+                });
+            }
+            for (txid, _) in ledger::txids(&block).skip(1) {
+                confirmations.push(NodeEvent::TxConfirmed {
+                    txid,
                     height,
                     block: *hash,
                 });
@@ -432,6 +584,9 @@ impl ChainState {
             self.apply(Write::Queue(seq, id, text), change);
             change.events.push(NodeEvent::DataAdded { id });
         }
+        if !detached.is_empty() {
+            self.repool_after_reorg(store, &detached, &attached_txids, change)?;
+        }
         self.apply(Write::Tip(new_tip), change);
         if !detached.is_empty() {
             // The reorg event comes before the attached blocks' events.
@@ -446,7 +601,41 @@ impl ChainState {
         }
         change.tip_changed = true;
         change.queue_changed = true;
-        Ok(())
+        change.pool_changed = true;
+        Ok(Ok(()))
+    }
+
+    /// What `block` (at `height`, a child of the main chain's tip as it is now) spends and
+    /// creates, or why it cannot.
+    fn check_spends(
+        &self,
+        store: &impl ChainStore,
+        block: &Block,
+        height: u32,
+    ) -> anyhow::Result<Result<BlockSpends, bbchain_core::BlockError>> {
+        let view = self.chain_view(store);
+        let result = connect_block(block, &view, height, &self.params, &self.genesis);
+        view.finish()?;
+        Ok(result)
+    }
+
+    /// The main chain's unspent outputs: the store, with this command's changes on top.
+    fn chain_view<'a, S: ChainStore>(&'a self, store: &'a S) -> ChainView<'a, S> {
+        ChainView {
+            overlay: &self.utxo_overlay,
+            store,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Takes back, in memory, every write `change` got since `mark` (a command that failed part
+    /// way, such as a reorg onto an invalid block), and the events it queued.
+    fn rollback(&mut self, change: &mut ChangeSet, mark: Mark) {
+        for write in change.writes.drain(mark.writes..).rev().collect::<Vec<_>>() {
+            self.undo_write(write);
+        }
+        change.events.truncate(mark.events);
+        self.side = None;
     }
 
     /// Records `write` and makes its effect on memory: the one place memory changes, so memory and
@@ -473,7 +662,26 @@ impl ChainState {
                 self.pending.remove(seq);
             }
             Write::NextSeq { new, .. } => self.next_seq = *new,
-            Write::Confirm(..) | Write::Unconfirm(_) | Write::Tip(_) => {}
+            Write::UtxoAdd(outpoint, utxo) => {
+                self.utxo_overlay.insert(*outpoint, Some(*utxo));
+                self.supply += utxo.output.value.units();
+            }
+            Write::UtxoRemove(outpoint, utxo) => {
+                self.utxo_overlay.insert(*outpoint, None);
+                self.supply -= utxo.output.value.units();
+            }
+            Write::PoolAdd(pooled) => self.mempool.insert(pooled.clone()),
+            Write::PoolRemove(pooled) => {
+                self.mempool.remove(&pooled.txid);
+            }
+            Write::Confirm(..)
+            | Write::Unconfirm(_)
+            | Write::Tip(_)
+            | Write::Undo(..)
+            | Write::TxConfirm(..)
+            | Write::TxUnconfirm(_)
+            | Write::HistoryAdd(_)
+            | Write::HistoryRemove(_) => {}
         }
         change.writes.push(write);
     }
@@ -482,6 +690,14 @@ impl ChainState {
     /// database holds.
     pub(super) fn undo(&mut self, change: ChangeSet) {
         for write in change.writes.into_iter().rev() {
+            self.undo_write(write);
+        }
+        self.side = None;
+        self.utxo_overlay.clear();
+    }
+
+    fn undo_write(&mut self, write: Write) {
+        {
             match write {
                 Write::Block { hash, .. } => {
                     self.index.remove(&hash);
@@ -499,10 +715,30 @@ impl ChainState {
                     self.pending.insert(seq, (id, text));
                 }
                 Write::NextSeq { old, .. } => self.next_seq = old,
-                Write::Confirm(..) | Write::Unconfirm(_) | Write::Tip(_) => {}
+                // The overlay holds one command's changes: without them the store answers, as it
+                // did before the command.
+                Write::UtxoAdd(outpoint, utxo) => {
+                    self.utxo_overlay.remove(&outpoint);
+                    self.supply -= utxo.output.value.units();
+                }
+                Write::UtxoRemove(outpoint, utxo) => {
+                    self.utxo_overlay.remove(&outpoint);
+                    self.supply += utxo.output.value.units();
+                }
+                Write::PoolAdd(pooled) => {
+                    self.mempool.remove(&pooled.txid);
+                }
+                Write::PoolRemove(pooled) => self.mempool.insert(pooled),
+                Write::Confirm(..)
+                | Write::Unconfirm(_)
+                | Write::Tip(_)
+                | Write::Undo(..)
+                | Write::TxConfirm(..)
+                | Write::TxUnconfirm(_)
+                | Write::HistoryAdd(_)
+                | Write::HistoryRemove(_) => {}
             }
         }
-        self.side = None;
     }
 }
 
