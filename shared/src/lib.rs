@@ -10,6 +10,8 @@
 
 extern crate alloc;
 
+pub mod address;
+pub mod amount;
 pub mod asert;
 pub mod block;
 pub mod chain;
@@ -17,6 +19,7 @@ pub mod difficulty;
 pub mod encode;
 pub mod hash;
 pub mod header;
+pub mod keys;
 pub mod merkle;
 pub mod mining;
 pub mod params;
@@ -26,7 +29,9 @@ pub mod target;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod validation;
+pub mod wallet;
 
+pub use amount::Amount;
 pub use block::{Block, Coinbase, Entry};
 pub use chain::ChainContext;
 pub use encode::DecodeError;

@@ -33,6 +33,8 @@ pub struct ChainParams {
     pub max_miner_name_bytes: usize,
     /// How far past the validating node's clock a block's time may be.
     pub max_future_secs: u32,
+    /// Human-readable part of this network's bech32m addresses (`bb1…`, `bbdev1…`).
+    pub address_prefix: &'static str,
 }
 
 /// The largest encoded block on every bbchain network; decoders use it before any chain is known.
@@ -57,6 +59,7 @@ impl ChainParams {
             max_entry_bytes: 4096,
             max_miner_name_bytes: 64,
             max_future_secs: 30,
+            address_prefix: "bb",
         }
     }
 
@@ -74,6 +77,7 @@ impl ChainParams {
             target_spacing: 1,
             asert_halflife: 10,
             max_future_secs: 120,
+            address_prefix: "bbdev",
             ..ChainParams::main()
         }
     }
