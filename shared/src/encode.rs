@@ -32,6 +32,9 @@ pub enum DecodeError {
     /// Text is not valid UTF-8.
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
+    /// An output's key is not a valid x-only public key.
+    #[error("an output pays a key that is not a valid public key")]
+    InvalidKey,
 }
 
 /// A cursor over a byte slice.

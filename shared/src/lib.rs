@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod address;
 pub mod amount;
 pub mod asert;
 pub mod block;
@@ -30,6 +31,7 @@ pub mod tx;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod validation;
+pub mod wallet;
 
 pub use amount::Amount;
 pub use block::{Block, Coinbase, Entry};

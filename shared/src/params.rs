@@ -41,6 +41,8 @@ pub struct ChainParams {
     /// Blocks a coinbase output waits before it can be spent: a reorg shorter than this cannot
     /// erase coins that were already passed on.
     pub coinbase_maturity: u32,
+    /// Human-readable part of this network's bech32m addresses (`bb1…`, `bbdev1…`).
+    pub address_prefix: &'static str,
 }
 
 /// The largest encoded block on every bbchain network; decoders use it before any chain is known.
@@ -70,6 +72,7 @@ impl ChainParams {
             initial_subsidy: Amount::COIN,
             halving_interval: 12_614_400,
             coinbase_maturity: 100,
+            address_prefix: "bb",
         }
     }
 
@@ -90,6 +93,7 @@ impl ChainParams {
             // Like Bitcoin's regtest: halvings and maturity that tests reach in seconds.
             halving_interval: 150,
             coinbase_maturity: 5,
+            address_prefix: "bbdev",
             ..ChainParams::main()
         }
     }

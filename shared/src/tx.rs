@@ -79,8 +79,7 @@ impl TxOut {
 
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<TxOut, DecodeError> {
         let value = Amount::from_units(reader.u64()?);
-        // Not checked here: a key that is no curve point only makes the output unspendable.
-        let key = PublicKey::from_bytes_unchecked(reader.array()?);
+        let key = PublicKey::from_bytes(reader.array()?).map_err(|_| DecodeError::InvalidKey)?;
         Ok(TxOut { value, key })
     }
 }
