@@ -2,7 +2,9 @@
 //! a panic.
 
 use bbchain_core::target::ExpandedCompact;
-use bbchain_core::{Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target};
+use bbchain_core::{
+    Block, BlockHash, Coinbase, CompactTarget, Entry, Header, Target, TxMerkleNode,
+};
 use proptest::prelude::*;
 use ruint::aliases::{U256, U512};
 
@@ -19,8 +21,8 @@ fn header() -> impl Strategy<Value = Header> {
     )
         .prop_map(|(version, prev, root, time, bits, nonce)| Header {
             version,
-            prev_hash: Hash256(prev),
-            merkle_root: Hash256(root),
+            prev_hash: BlockHash::from_byte_array(prev),
+            merkle_root: TxMerkleNode::from_byte_array(root),
             time,
             bits: CompactTarget(bits),
             nonce,
@@ -235,8 +237,8 @@ fn json_decodes_from_owned_values() {
     let block = Block {
         header: Header {
             version: 1,
-            prev_hash: Hash256([1; 32]),
-            merkle_root: Hash256([2; 32]),
+            prev_hash: BlockHash::from_byte_array([1; 32]),
+            merkle_root: TxMerkleNode::from_byte_array([2; 32]),
             time: 3,
             bits: CompactTarget(0x1d00ffff),
             nonce: 4,

@@ -11,7 +11,7 @@ use crate::store::{EntryLocation, IndexRecord};
 use bbchain_core::block::data_id;
 use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
 use bbchain_core::validation::{check_block_context, check_entries_new};
-use bbchain_core::{Block, ChainParams, Hash256};
+use bbchain_core::{Block, BlockHash, ChainParams, DataId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,9 +19,9 @@ use std::sync::Arc;
 /// data entry is. Reads see every write of the change sets already persisted in this batch.
 pub(super) trait ChainStore {
     /// A stored block.
-    fn block(&self, hash: &Hash256) -> anyhow::Result<Block>;
+    fn block(&self, hash: &BlockHash) -> anyhow::Result<Block>;
     /// Where a main-chain data entry is.
-    fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>>;
+    fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>>;
 }
 
 /// One write to make durable, in order.
@@ -29,26 +29,26 @@ pub(super) trait ChainStore {
 pub(super) enum Write {
     /// A new block and its index record.
     Block {
-        hash: Hash256,
+        hash: BlockHash,
         block: Arc<Block>,
         record: IndexRecord,
     },
     /// The main chain's block at a height.
-    MainSet(u32, Hash256),
+    MainSet(u32, BlockHash),
     /// A height leaves the main chain (the hash it held, for undo).
-    MainRemove(u32, Hash256),
+    MainRemove(u32, BlockHash),
     /// A data entry is confirmed at a location.
-    Confirm(Hash256, EntryLocation),
+    Confirm(DataId, EntryLocation),
     /// A data entry is no longer confirmed.
-    Unconfirm(Hash256),
+    Unconfirm(DataId),
     /// A data entry joins the queue at a position.
-    Queue(u64, Hash256, String),
+    Queue(u64, DataId, String),
     /// A data entry leaves the queue (its text, for undo).
-    Unqueue(u64, Hash256, String),
+    Unqueue(u64, DataId, String),
     /// The next queue position (and the one before, for undo).
     NextSeq { old: u64, new: u64 },
     /// The main chain's tip.
-    Tip(Hash256),
+    Tip(BlockHash),
 }
 
 /// Everything one or more commands change: writes for the database, in order, and the events to
@@ -75,11 +75,11 @@ pub(super) enum DataAdded {
 #[derive(Debug, Clone)]
 struct SideBranch {
     /// The branch's last block.
-    end: Hash256,
+    end: BlockHash,
     /// The main-chain height it leaves from.
     fork_height: u32,
     /// The data ids in its blocks above the fork.
-    ids: HashSet<Hash256>,
+    ids: HashSet<DataId>,
 }
 
 /// The chain's in-memory view.
@@ -87,13 +87,13 @@ pub(super) struct ChainState {
     params: ChainParams,
     max_pending: usize,
     /// Every stored block.
-    index: HashMap<Hash256, IndexRecord>,
+    index: HashMap<BlockHash, IndexRecord>,
     /// Main chain hashes by height.
-    main: Vec<Hash256>,
+    main: Vec<BlockHash>,
     /// The queue: position -> (id, text), lowest first into blocks.
-    pending: BTreeMap<u64, (Hash256, String)>,
+    pending: BTreeMap<u64, (DataId, String)>,
     /// The queue by id.
-    pending_ids: HashMap<Hash256, u64>,
+    pending_ids: HashMap<DataId, u64>,
     next_seq: u64,
     side: Option<SideBranch>,
 }
@@ -109,11 +109,11 @@ impl ChainState {
         params: ChainParams,
         max_pending: usize,
         records: impl IntoIterator<Item = IndexRecord>,
-        tip: Hash256,
+        tip: BlockHash,
         pending: impl IntoIterator<Item = (u64, String)>,
         next_seq: Option<u64>,
     ) -> anyhow::Result<ChainState> {
-        let index: HashMap<Hash256, IndexRecord> =
+        let index: HashMap<BlockHash, IndexRecord> =
             records.into_iter().map(|r| (r.hash(), r)).collect();
         let mut main = Vec::new();
         let mut cursor = Some(tip);
@@ -159,7 +159,7 @@ impl ChainState {
 
     /// A stored block's index record.
     #[cfg(test)]
-    pub(super) fn record(&self, hash: &Hash256) -> Option<&IndexRecord> {
+    pub(super) fn record(&self, hash: &BlockHash) -> Option<&IndexRecord> {
         self.index.get(hash)
     }
 
@@ -169,7 +169,7 @@ impl ChainState {
     }
 
     /// The queue, lowest position first.
-    pub(super) fn pending(&self) -> impl Iterator<Item = &(Hash256, String)> {
+    pub(super) fn pending(&self) -> impl Iterator<Item = &(DataId, String)> {
         self.pending.values()
     }
 
@@ -189,7 +189,7 @@ impl ChainState {
     /// The contextual-check input for a child of `parent`, whose hash is `parent_hash` (known to
     /// every caller, so not hashed again).
     pub(super) fn context<'a>(
-        parent_hash: Hash256,
+        parent_hash: BlockHash,
         parent: &IndexRecord,
         times: &'a [u32],
     ) -> ChainContext<'a> {
@@ -310,7 +310,7 @@ impl ChainState {
     fn side_branch_of(
         &mut self,
         store: &impl ChainStore,
-        parent_hash: Hash256,
+        parent_hash: BlockHash,
         parent: &IndexRecord,
     ) -> anyhow::Result<SideBranch> {
         if let Some(side) = self.side.take().filter(|side| side.end == parent_hash) {
@@ -337,7 +337,7 @@ impl ChainState {
     fn confirmed_at_or_below(
         &self,
         store: &impl ChainStore,
-        id: &Hash256,
+        id: &DataId,
         height: u32,
     ) -> anyhow::Result<bool> {
         Ok(store.confirmed(id)?.is_some_and(|location| {
@@ -352,7 +352,7 @@ impl ChainState {
     fn switch_to(
         &mut self,
         store: &impl ChainStore,
-        new_tip: Hash256,
+        new_tip: BlockHash,
         new_block: Arc<Block>,
         change: &mut ChangeSet,
     ) -> anyhow::Result<()> {
@@ -515,20 +515,20 @@ mod tests {
     /// The database, as a map: blocks and confirmed entries, with a count of whole-block reads.
     #[derive(Default)]
     struct MemoryStore {
-        blocks: HashMap<Hash256, Block>,
-        confirmed: HashMap<Hash256, EntryLocation>,
+        blocks: HashMap<BlockHash, Block>,
+        confirmed: HashMap<DataId, EntryLocation>,
         pending: BTreeMap<u64, String>,
-        tip: Option<Hash256>,
+        tip: Option<BlockHash>,
         block_reads: Cell<usize>,
     }
 
     impl ChainStore for MemoryStore {
-        fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
+        fn block(&self, hash: &BlockHash) -> anyhow::Result<Block> {
             self.block_reads.set(self.block_reads.get() + 1);
             self.blocks.get(hash).cloned().context_missing()
         }
 
-        fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
+        fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>> {
             Ok(self.confirmed.get(id).copied())
         }
     }

@@ -3,7 +3,9 @@
 //! handle so the writer and the chain state use them without depending on `node` itself.
 
 use bbchain_core::validation::{BlockError, EntrySizeError, check_entry_size};
-use bbchain_core::{Block, ChainParams, CompactTarget, Hash256, MerkleProof, Target, Work};
+use bbchain_core::{
+    Block, BlockHash, ChainParams, CompactTarget, DataId, MerkleProof, Target, TxMerkleNode, Work,
+};
 use std::sync::Arc;
 
 /// What happened to the chain or the queue, in commit order.
@@ -23,21 +25,21 @@ pub enum NodeEvent {
         /// The new tip's height.
         height: u32,
         /// The new tip.
-        tip: Hash256,
+        tip: BlockHash,
     },
     /// A data entry was queued (new, or back from a detached block).
     DataAdded {
         /// Its id.
-        id: Hash256,
+        id: DataId,
     },
     /// A data entry was mined into the main chain.
     DataConfirmed {
         /// Its id.
-        id: Hash256,
+        id: DataId,
         /// The block's height.
         height: u32,
         /// The block.
-        block: Hash256,
+        block: BlockHash,
     },
     /// The number of connected miners changed.
     Miners {
@@ -50,7 +52,7 @@ pub enum NodeEvent {
 #[derive(Debug, Clone)]
 pub struct ChainSnapshot {
     /// Tip hash.
-    pub tip: Hash256,
+    pub tip: BlockHash,
     /// Tip height.
     pub height: u32,
     /// Tip header time.
@@ -77,11 +79,11 @@ pub enum DataStatus {
         /// The block's height.
         height: u32,
         /// The block.
-        block: Hash256,
+        block: BlockHash,
         /// Tip height - height + 1.
         confirmations: u32,
         /// The block's merkle root.
-        merkle_root: Hash256,
+        merkle_root: TxMerkleNode,
         /// Proof from the entry's leaf to `merkle_root`.
         proof: MerkleProof,
     },
@@ -95,19 +97,19 @@ pub enum SubmitOutcome {
         /// Its height.
         height: u32,
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
     /// Stored on a side branch with no more work than the main chain.
     SideBranch {
         /// Its height.
         height: u32,
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
     /// Already stored.
     Duplicate {
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
 }
 
@@ -119,7 +121,7 @@ pub enum SubmitError {
     Invalid(#[from] BlockError),
     /// Its parent is not stored.
     #[error("unknown parent block {0}")]
-    UnknownParent(Hash256),
+    UnknownParent(BlockHash),
     /// The database failed; nothing was stored.
     #[error("storage error: {0}")]
     Storage(String),

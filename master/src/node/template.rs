@@ -1,6 +1,8 @@
 //! The block template: one per tip and queue state, shared by every feed connection.
 
-use bbchain_core::{Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target, merkle};
+use bbchain_core::{
+    Block, BlockHash, Coinbase, CompactTarget, Entry, Header, Target, TxMerkleNode, merkle,
+};
 use std::sync::Arc;
 
 /// Work for the next block, without the coinbase: each feed connection adds its own.
@@ -9,7 +11,7 @@ pub struct BlockTemplate {
     /// Height of the block to mine.
     pub height: u32,
     /// The tip it builds on.
-    pub prev_hash: Hash256,
+    pub prev_hash: BlockHash,
     /// Bits it must carry.
     pub bits: CompactTarget,
     /// The target those bits stand for.
@@ -19,7 +21,7 @@ pub struct BlockTemplate {
     /// Data entries, oldest first.
     pub entries: Arc<Vec<Entry>>,
     /// Merkle branch of leaf 0 (the coinbase); it does not depend on the coinbase itself.
-    pub branch: Vec<Hash256>,
+    pub branch: Vec<TxMerkleNode>,
 }
 
 impl BlockTemplate {
@@ -27,15 +29,15 @@ impl BlockTemplate {
     /// data ids) are `leaves`.
     pub fn new(
         height: u32,
-        prev_hash: Hash256,
+        prev_hash: BlockHash,
         bits: CompactTarget,
         min_time: u32,
         entries: Vec<Entry>,
-        leaves: &[Hash256],
+        leaves: &[TxMerkleNode],
     ) -> BlockTemplate {
         debug_assert_eq!(entries.len(), leaves.len());
         let mut all = Vec::with_capacity(leaves.len() + 1);
-        all.push(Hash256::ZERO);
+        all.push(TxMerkleNode::ZERO);
         all.extend_from_slice(leaves);
         let leaves = all;
         let branch = merkle::MerkleProof::build(&leaves, 0)
@@ -94,9 +96,9 @@ mod tests {
             let entries: Vec<Entry> = (0..count)
                 .map(|i| Entry::data(format!("entry {i}")))
                 .collect();
-            let leaves: Vec<Hash256> = entries.iter().map(Entry::leaf_hash).collect();
+            let leaves: Vec<TxMerkleNode> = entries.iter().map(Entry::leaf_hash).collect();
             let bits = CompactTarget(0x207fffff);
-            let template = BlockTemplate::new(5, Hash256::ZERO, bits, 10, entries, &leaves);
+            let template = BlockTemplate::new(5, BlockHash::ZERO, bits, 10, entries, &leaves);
             let coinbase = template.coinbase("alice", 42);
             let header = template.header(&coinbase, 0);
             assert_eq!(header.time, 10, "time is raised to min_time");

@@ -17,7 +17,7 @@ use crate::store::{
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
 use bbchain_core::params::MAX_BLOCK_BYTES;
-use bbchain_core::{Block, Entry, Hash256, Work};
+use bbchain_core::{Block, BlockHash, DataId, Entry, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -83,37 +83,39 @@ impl<'t> Tables<'t> {
                     block,
                     record,
                 } => {
-                    self.blocks.insert(hash.0, block.to_bytes().as_slice())?;
+                    self.blocks
+                        .insert(hash.to_byte_array(), block.to_bytes().as_slice())?;
                     let stored = record.to_stored(&BlockInfo::of(block));
-                    self.index.insert(hash.0, stored.as_slice())?;
+                    self.index.insert(hash.to_byte_array(), stored.as_slice())?;
                 }
                 Write::MainSet(height, hash) => {
-                    self.main.insert(height, hash.0)?;
+                    self.main.insert(height, hash.to_byte_array())?;
                 }
                 Write::MainRemove(height, _) => {
                     self.main.remove(height)?;
                 }
                 Write::Confirm(id, location) => {
                     self.confirmed
-                        .insert(id.0, location.to_bytes().as_slice())?;
+                        .insert(id.to_byte_array(), location.to_bytes().as_slice())?;
                 }
                 Write::Unconfirm(id) => {
-                    self.confirmed.remove(id.0)?;
+                    self.confirmed.remove(id.to_byte_array())?;
                 }
                 Write::Queue(seq, id, text) => {
                     self.pending.insert(seq, text.as_str())?;
-                    self.pending_ids.insert(id.0, seq)?;
+                    self.pending_ids.insert(id.to_byte_array(), seq)?;
                 }
                 Write::Unqueue(seq, id, _) => {
                     self.pending.remove(seq)?;
-                    self.pending_ids.remove(id.0)?;
+                    self.pending_ids.remove(id.to_byte_array())?;
                 }
                 Write::NextSeq { new, .. } => {
                     self.meta
                         .insert(META_NEXT_SEQ, new.to_le_bytes().as_slice())?;
                 }
                 Write::Tip(hash) => {
-                    self.meta.insert(META_TIP, hash.0.as_slice())?;
+                    self.meta
+                        .insert(META_TIP, hash.as_byte_array().as_slice())?;
                 }
             }
         }
@@ -123,13 +125,16 @@ impl<'t> Tables<'t> {
 
 /// Reads see this transaction's own writes.
 impl ChainStore for Tables<'_> {
-    fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
-        let bytes = self.blocks.get(hash.0)?.context("stored block missing")?;
+    fn block(&self, hash: &BlockHash) -> anyhow::Result<Block> {
+        let bytes = self
+            .blocks
+            .get(hash.to_byte_array())?
+            .context("stored block missing")?;
         Ok(Block::from_bytes(bytes.value(), MAX_BLOCK_BYTES)?)
     }
 
-    fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
-        match self.confirmed.get(id.0)? {
+    fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>> {
+        match self.confirmed.get(id.to_byte_array())? {
             Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
@@ -257,7 +262,7 @@ impl Writer {
             budget -= len;
             entries.push(entry);
             // A data entry's id is its merkle leaf.
-            leaves.push(*id);
+            leaves.push(id.to_merkle_leaf());
         }
         BlockTemplate::new(
             tip.height + 1,
