@@ -8,9 +8,9 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bbchain_core::Hash256;
 use bbchain_core::block::data_id;
 use bbchain_core::validation::EntrySizeError;
+use bbchain_core::{BlockHash, DataId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -182,7 +182,7 @@ pub async fn post_data(State(node): State<Node>, ApiJson(request): ApiJson<NewDa
 
 /// `GET /api/data/{id}`.
 pub async fn get_data(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
-    let id: Hash256 = id
+    let id: DataId = id
         .parse()
         .map_err(|_| AppError::bad_request("a data id is 64 hex digits"))?;
     match node.data_status(&id)? {
@@ -240,7 +240,7 @@ pub async fn get_block(State(node): State<Node>, Path(id): Path<String>) -> ApiR
         node.block_at(height)?
             .map(|(_, block)| (block, height, true))
     } else {
-        let hash: Hash256 = id
+        let hash: BlockHash = id
             .parse()
             .map_err(|_| AppError::bad_request("expected a block height or a 64-hex-digit hash"))?;
         match (node.block(&hash)?, node.block_height(&hash)?) {

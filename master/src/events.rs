@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use crate::config::NodeConfig;
     use crate::node::Node;
-    use bbchain_core::{ChainParams, Hash256};
+    use bbchain_core::{BlockHash, ChainParams, DataId};
     use std::sync::Arc;
 
     #[test]
@@ -88,8 +88,8 @@ mod tests {
         let config = NodeConfig::new(params, dir.path().join("chain.redb"));
         let (node, task) = Node::start(config).unwrap();
         let app = AppState::new(node, tokio_util::sync::CancellationToken::new());
-        let id = Hash256([1; 32]);
-        let tip = Hash256([2; 32]);
+        let id = DataId::from_byte_array([1; 32]);
+        let tip = BlockHash::from_byte_array([2; 32]);
         let block = event_message(
             &app,
             &NodeEvent::BlockConnected {

@@ -13,7 +13,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
 use bbchain_core::validation::check_proof_of_work;
-use bbchain_core::{Coinbase, Hash256, Header};
+use bbchain_core::{BlockHash, Coinbase, Header};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +57,7 @@ struct FeedMiner {
     name: String,
     jobs: VecDeque<IssuedJob>,
     /// The tip the latest job builds on: a job on another tip is `clean`.
-    tip: Option<Hash256>,
+    tip: Option<BlockHash>,
     _guard: MinerGuard,
 }
 

@@ -24,7 +24,8 @@ pub(crate) use settings::quick_timings;
 pub use settings::{AGENT, MinerTimings};
 
 use anyhow::Context as _;
-use bbchain_core::{Hash256, Header, Target};
+use bbchain_core::hash::sha256d;
+use bbchain_core::{BlockHash, Header, Target, TxMerkleNode};
 
 /// Longest miner name a master accepts, in bytes: `ChainParams::max_miner_name_bytes` of every
 /// chain (a test keeps them equal), checked before connecting so a bad name fails at once.
@@ -125,8 +126,8 @@ pub fn benchmark(threads: usize) -> anyhow::Result<()> {
     let hashers = hashers::Hashers::spawn(threads, events).context("starting mining threads")?;
     let header = Header {
         version: 1,
-        prev_hash: Hash256::sha256d(b"bbchain benchmark"),
-        merkle_root: Hash256::sha256d(b"bbchain benchmark root"),
+        prev_hash: BlockHash::from_byte_array(sha256d(b"bbchain benchmark")),
+        merkle_root: TxMerkleNode::from_byte_array(sha256d(b"bbchain benchmark root")),
         time: 1_763_942_400,
         bits: bbchain_core::CompactTarget(0x1d00_ffff),
         nonce: 0,

@@ -9,7 +9,8 @@ use bbchain_core::hash::Txid;
 use bbchain_core::keys::PublicKey;
 use bbchain_core::spend::Utxo;
 use bbchain_core::{
-    Amount, Block, ChainParams, CompactTarget, Hash256, Header, OutPoint, Transaction, Work,
+    Amount, Block, BlockHash, ChainParams, CompactTarget, DataId, Header, OutPoint, Transaction,
+    Work,
 };
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
@@ -109,7 +110,7 @@ impl IndexRecord {
     }
 
     /// The block's hash.
-    pub fn hash(&self) -> Hash256 {
+    pub fn hash(&self) -> BlockHash {
         self.header.block_hash()
     }
 }
@@ -118,7 +119,7 @@ impl IndexRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryLocation {
     /// The main-chain block holding it.
-    pub block: Hash256,
+    pub block: BlockHash,
     /// Its position among the block's entries (the coinbase is 0).
     pub index: u32,
 }
@@ -127,7 +128,7 @@ impl EntryLocation {
     /// 36-byte encoding.
     pub fn to_bytes(self) -> [u8; 36] {
         let mut out = [0u8; 36];
-        out[..32].copy_from_slice(&self.block.0);
+        out[..32].copy_from_slice(&self.block.to_byte_array());
         out[32..].copy_from_slice(&self.index.to_le_bytes());
         out
     }
@@ -138,7 +139,7 @@ impl EntryLocation {
             bail!("entry location is {} bytes", bytes.len());
         }
         Ok(EntryLocation {
-            block: Hash256(bytes[..32].try_into().expect("32 bytes")),
+            block: BlockHash::from_byte_array(bytes[..32].try_into().expect("32 bytes")),
             index: u32::from_le_bytes(bytes[32..].try_into().expect("4 bytes")),
         })
     }
@@ -245,15 +246,15 @@ impl Store {
             let mut meta = txn.open_table(META)?;
             let known = meta.get(META_GENESIS)?.map(|v| v.value().to_vec());
             match known {
-                Some(known) if known == hash.0 => {}
+                Some(known) if known == hash.to_byte_array() => {}
                 Some(_) => bail!(
                     "this data dir belongs to another chain than '{}': another --chain, or a \
                      chain from an older bbchain (start over with --clean, or see --data-dir)",
                     params.name
                 ),
                 None => {
-                    meta.insert(META_GENESIS, hash.0.as_slice())?;
-                    meta.insert(META_TIP, hash.0.as_slice())?;
+                    meta.insert(META_GENESIS, hash.as_byte_array().as_slice())?;
+                    meta.insert(META_TIP, hash.as_byte_array().as_slice())?;
                     let record = IndexRecord {
                         header: genesis.header,
                         height: 0,
@@ -261,10 +262,11 @@ impl Store {
                         anchor: None,
                     };
                     txn.open_table(BLOCKS)?
-                        .insert(hash.0, genesis.to_bytes().as_slice())?;
+                        .insert(hash.to_byte_array(), genesis.to_bytes().as_slice())?;
                     let stored = record.to_stored(&BlockInfo::of(&genesis));
-                    txn.open_table(INDEX)?.insert(hash.0, stored.as_slice())?;
-                    txn.open_table(MAIN)?.insert(0, hash.0)?;
+                    txn.open_table(INDEX)?
+                        .insert(hash.to_byte_array(), stored.as_slice())?;
+                    txn.open_table(MAIN)?.insert(0, hash.to_byte_array())?;
                 }
             }
             // Create every table so readers never meet a missing one.
@@ -304,15 +306,17 @@ pub struct StoreReader {
 
 impl StoreReader {
     /// The main-chain hash at `height`.
-    pub fn main_hash(&self, height: u32) -> anyhow::Result<Option<Hash256>> {
+    pub fn main_hash(&self, height: u32) -> anyhow::Result<Option<BlockHash>> {
         let table = self.txn.open_table(MAIN)?;
-        Ok(table.get(height)?.map(|v| Hash256(v.value())))
+        Ok(table
+            .get(height)?
+            .map(|v| BlockHash::from_byte_array(v.value())))
     }
 
     /// A stored block.
-    pub fn block(&self, hash: &Hash256) -> anyhow::Result<Option<Block>> {
+    pub fn block(&self, hash: &BlockHash) -> anyhow::Result<Option<Block>> {
         let table = self.txn.open_table(BLOCKS)?;
-        match table.get(hash.0)? {
+        match table.get(hash.to_byte_array())? {
             Some(bytes) => Ok(Some(Block::from_bytes(
                 bytes.value(),
                 self.max_block_bytes,
@@ -322,9 +326,9 @@ impl StoreReader {
     }
 
     /// A stored block's index record.
-    pub fn record(&self, hash: &Hash256) -> anyhow::Result<Option<IndexRecord>> {
+    pub fn record(&self, hash: &BlockHash) -> anyhow::Result<Option<IndexRecord>> {
         let table = self.txn.open_table(INDEX)?;
-        match table.get(hash.0)? {
+        match table.get(hash.to_byte_array())? {
             Some(bytes) => Ok(Some(IndexRecord::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
@@ -334,10 +338,10 @@ impl StoreReader {
     /// before the info was kept beside the record get it from the block itself.
     pub fn record_and_info(
         &self,
-        hash: &Hash256,
+        hash: &BlockHash,
     ) -> anyhow::Result<Option<(IndexRecord, BlockInfo)>> {
         let table = self.txn.open_table(INDEX)?;
-        let Some(bytes) = table.get(hash.0)? else {
+        let Some(bytes) = table.get(hash.to_byte_array())? else {
             return Ok(None);
         };
         let bytes = bytes.value();
@@ -356,25 +360,29 @@ impl StoreReader {
     }
 
     /// Where a confirmed data entry is.
-    pub fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
+    pub fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>> {
         let table = self.txn.open_table(CONFIRMED)?;
-        match table.get(id.0)? {
+        match table.get(id.to_byte_array())? {
             Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
     }
 
     /// Whether a data entry is waiting in the queue.
-    pub fn is_pending(&self, id: &Hash256) -> anyhow::Result<bool> {
-        Ok(self.txn.open_table(PENDING_IDS)?.get(id.0)?.is_some())
+    pub fn is_pending(&self, id: &DataId) -> anyhow::Result<bool> {
+        Ok(self
+            .txn
+            .open_table(PENDING_IDS)?
+            .get(id.to_byte_array())?
+            .is_some())
     }
 
     /// The text of a queued data entry.
-    pub fn pending_text(&self, id: &Hash256) -> anyhow::Result<Option<String>> {
+    pub fn pending_text(&self, id: &DataId) -> anyhow::Result<Option<String>> {
         let Some(seq) = self
             .txn
             .open_table(PENDING_IDS)?
-            .get(id.0)?
+            .get(id.to_byte_array())?
             .map(|v| v.value())
         else {
             return Ok(None);
@@ -454,16 +462,16 @@ impl StoreReader {
     /// Where a main-chain transaction is.
     pub fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {
         let table = self.txn.open_table(TXS)?;
-        match table.get(*txid.as_bytes())? {
+        match table.get(*txid.as_byte_array())? {
             Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
     }
 
     /// A main-chain block's undo data (empty for a block that is not on the main chain).
-    pub fn undo(&self, hash: &Hash256) -> anyhow::Result<Option<crate::node::ledger::Undo>> {
+    pub fn undo(&self, hash: &BlockHash) -> anyhow::Result<Option<crate::node::ledger::Undo>> {
         let table = self.txn.open_table(UNDO)?;
-        match table.get(hash.0)? {
+        match table.get(hash.to_byte_array())? {
             Some(bytes) => Ok(Some(crate::node::ledger::undo_from_bytes(bytes.value())?)),
             None => Ok(None),
         }
@@ -497,9 +505,11 @@ impl StoreReader {
     }
 
     /// The main chain's tip hash.
-    pub fn tip(&self) -> anyhow::Result<Hash256> {
+    pub fn tip(&self) -> anyhow::Result<BlockHash> {
         let bytes = self.meta(META_TIP)?.context("no tip stored")?;
-        Ok(Hash256(bytes.as_slice().try_into().context("bad tip")?))
+        Ok(BlockHash::from_byte_array(
+            bytes.as_slice().try_into().context("bad tip")?,
+        ))
     }
 }
 
@@ -543,7 +553,7 @@ mod tests {
         let bare = record.to_bytes();
         txn.open_table(INDEX)
             .unwrap()
-            .insert(genesis.hash().0, bare.as_slice())
+            .insert(genesis.hash().to_byte_array(), bare.as_slice())
             .unwrap();
         txn.commit().unwrap();
         assert_eq!(read(&store), (record, expected.clone()));
@@ -555,7 +565,7 @@ mod tests {
         let none = store
             .read()
             .unwrap()
-            .record_and_info(&Hash256::ZERO)
+            .record_and_info(&BlockHash::ZERO)
             .unwrap();
         assert_eq!(none, None);
     }

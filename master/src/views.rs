@@ -2,7 +2,7 @@
 
 use crate::node::{ChainSnapshot, DataStatus, Node};
 use crate::store::{BlockInfo, IndexRecord};
-use bbchain_core::{Block, ChainParams, Hash256};
+use bbchain_core::{Block, BlockHash, ChainParams, DataId};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -12,9 +12,9 @@ pub struct BlockSummary {
     /// Height.
     pub height: u32,
     /// Hash.
-    pub hash: Hash256,
+    pub hash: BlockHash,
     /// Parent hash.
-    pub prev_hash: Hash256,
+    pub prev_hash: BlockHash,
     /// Header time.
     pub time: u32,
     /// Compact target.
@@ -111,7 +111,7 @@ pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
 }
 
 /// `GET /api/data/{id}` and the answer to `POST /api/data`.
-pub fn data_status(id: &Hash256, status: &DataStatus) -> Value {
+pub fn data_status(id: &DataId, status: &DataStatus) -> Value {
     match status {
         DataStatus::Pending => json!({"id": id, "status": "pending"}),
         DataStatus::Confirmed {

@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use bbchain::config::NodeLimits;
 use bbchain::server::app;
-use bbchain_core::Hash256;
 use bbchain_core::block::data_id;
+use bbchain_core::{BlockHash, DataId};
 use common::*;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -146,7 +146,7 @@ async fn data_lookups_check_the_id() {
         StatusCode::BAD_REQUEST,
         "64 hex",
     );
-    let unknown = Hash256([7; 32]).to_string();
+    let unknown = DataId::from_byte_array([7; 32]).to_string();
     assert_error(
         &get(&test, &format!("/api/data/{unknown}")).await,
         StatusCode::NOT_FOUND,
@@ -281,7 +281,7 @@ async fn bad_block_queries_get_json_errors() {
         StatusCode::BAD_REQUEST,
         "height or",
     );
-    let unknown = Hash256([9; 32]).to_string();
+    let unknown = BlockHash::from_byte_array([9; 32]).to_string();
     assert_error(
         &get(&test, &format!("/api/blocks/{unknown}")).await,
         StatusCode::NOT_FOUND,

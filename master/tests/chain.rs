@@ -254,7 +254,7 @@ async fn locator_and_headers_after_let_a_peer_catch_up() {
     ];
     let headers = test.node.headers_after(&theirs, 5).unwrap();
     assert_eq!(headers, main.0.headers()[11..16].to_vec());
-    let unknown = vec![bbchain_core::Hash256([3; 32])];
+    let unknown = vec![bbchain_core::BlockHash::from_byte_array([3; 32])];
     assert_eq!(
         test.node.headers_after(&unknown, 2).unwrap(),
         main.0.headers()[1..3].to_vec()

@@ -39,7 +39,7 @@ async fn a_miner_gets_a_job_mines_it_and_the_data_is_confirmed() {
     else {
         panic!("confirmed")
     };
-    assert!(proof.verify(&id, &merkle_root));
+    assert!(proof.verify(&id.to_merkle_leaf(), &merkle_root));
     let (_, block) = test.node.block_at(height).unwrap().unwrap();
     assert_eq!(block.coinbase().unwrap().miner, "alice");
     assert!(block.data().any(|text| text == "Some data"));

@@ -2,7 +2,7 @@
 //! user data.
 
 use crate::encode::{DecodeError, Reader, compact_size_len, write_compact_size};
-use crate::hash::{Hash256, Txid};
+use crate::hash::{BlockHash, DataId, TxMerkleNode, Txid, sha256d};
 use crate::header::Header;
 use crate::merkle::{MerkleProof, merkle_root};
 use crate::tx::{KIND_TX, Transaction, TxOut, outputs_len, read_outputs, write_outputs};
@@ -49,7 +49,7 @@ impl Coinbase {
 
     /// The id its outputs are spent by: `sha256d` of its encoding.
     pub fn txid(&self) -> Txid {
-        Txid::from_raw_hash(Entry::Coinbase(self.clone()).leaf_hash())
+        Txid::from_byte_array(sha256d(&Entry::Coinbase(self.clone()).to_bytes()))
     }
 }
 
@@ -147,8 +147,8 @@ impl Entry {
 
     /// The merkle leaf: `sha256d` of the canonical encoding. For a data entry this is also its id,
     /// for a coinbase its txid.
-    pub fn leaf_hash(&self) -> Hash256 {
-        Hash256::sha256d(&self.to_bytes())
+    pub fn leaf_hash(&self) -> TxMerkleNode {
+        TxMerkleNode::from_byte_array(sha256d(&self.to_bytes()))
     }
 
     /// The text of a data entry.
@@ -175,12 +175,12 @@ fn utf8(bytes: &[u8]) -> Result<String, DecodeError> {
 }
 
 /// The id of a data entry with this text: identical data always has the same id.
-pub fn data_id(text: &str) -> Hash256 {
+pub fn data_id(text: &str) -> DataId {
     let mut out = Vec::with_capacity(text.len() + 10);
     out.push(KIND_DATA);
     write_compact_size(&mut out, text.len() as u64);
     out.extend_from_slice(text.as_bytes());
-    Hash256::sha256d(&out)
+    DataId::from_byte_array(sha256d(&out))
 }
 
 /// A header and its entries.
@@ -194,7 +194,7 @@ pub struct Block {
 
 impl Block {
     /// The block hash.
-    pub fn hash(&self) -> Hash256 {
+    pub fn hash(&self) -> BlockHash {
         self.header.block_hash()
     }
 
@@ -217,12 +217,12 @@ impl Block {
     }
 
     /// Merkle leaves of the entries, in order.
-    pub fn leaves(&self) -> Vec<Hash256> {
+    pub fn leaves(&self) -> Vec<TxMerkleNode> {
         self.entries.iter().map(Entry::leaf_hash).collect()
     }
 
     /// The merkle root the entries commit to.
-    pub fn compute_merkle_root(&self) -> Hash256 {
+    pub fn compute_merkle_root(&self) -> TxMerkleNode {
         merkle_root(&self.leaves())
     }
 

@@ -1,7 +1,7 @@
 //! Where a block sits: its parent, the parent's recent times and the branch's difficulty anchor.
 //! The contextual rules (difficulty, median time past) read this, and every node builds it the same way.
 
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::target::CompactTarget;
 use alloc::vec::Vec;
@@ -41,7 +41,7 @@ impl BranchAnchor {
 #[derive(Debug, Clone, Copy)]
 pub struct ChainContext<'a> {
     /// Hash of the parent.
-    pub parent_hash: Hash256,
+    pub parent_hash: BlockHash,
     /// Height of the parent.
     pub parent_height: u32,
     /// Time of the parent.
@@ -75,7 +75,7 @@ impl ChainContext<'_> {
 pub fn recent_times<E>(
     parent_height: u32,
     parent: &Header,
-    mut parent_of: impl FnMut(&Hash256) -> Result<Option<(u32, Header)>, E>,
+    mut parent_of: impl FnMut(&BlockHash) -> Result<Option<(u32, Header)>, E>,
 ) -> Result<Vec<u32>, E> {
     let mut times = Vec::with_capacity(MEDIAN_TIME_BLOCKS);
     let (mut height, mut header) = (parent_height, *parent);

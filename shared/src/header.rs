@@ -1,7 +1,7 @@
 //! Bitcoin's 80-byte block header.
 
 use crate::encode::{DecodeError, Reader};
-use crate::hash::Hash256;
+use crate::hash::{BlockHash, TxMerkleNode, sha256d};
 use crate::target::{CompactError, CompactTarget, Target};
 use serde::{Deserialize, Serialize};
 
@@ -11,9 +11,9 @@ pub struct Header {
     /// Block version.
     pub version: i32,
     /// Hash of the parent block.
-    pub prev_hash: Hash256,
+    pub prev_hash: BlockHash,
     /// Merkle root of the block's entries.
-    pub merkle_root: Hash256,
+    pub merkle_root: TxMerkleNode,
     /// Seconds since the Unix epoch.
     pub time: u32,
     /// The target this block must meet, in compact form.
@@ -32,8 +32,8 @@ impl Header {
     pub fn to_bytes(&self) -> [u8; Header::SIZE] {
         let mut out = [0u8; Header::SIZE];
         out[0..4].copy_from_slice(&self.version.to_le_bytes());
-        out[4..36].copy_from_slice(&self.prev_hash.0);
-        out[36..68].copy_from_slice(&self.merkle_root.0);
+        out[4..36].copy_from_slice(self.prev_hash.as_byte_array());
+        out[36..68].copy_from_slice(self.merkle_root.as_byte_array());
         out[68..72].copy_from_slice(&self.time.to_le_bytes());
         out[72..76].copy_from_slice(&self.bits.0.to_le_bytes());
         out[76..80].copy_from_slice(&self.nonce.to_le_bytes());
@@ -51,8 +51,8 @@ impl Header {
     pub(crate) fn read(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
         Ok(Header {
             version: reader.u32()? as i32,
-            prev_hash: Hash256(reader.array()?),
-            merkle_root: Hash256(reader.array()?),
+            prev_hash: BlockHash::from_byte_array(reader.array()?),
+            merkle_root: TxMerkleNode::from_byte_array(reader.array()?),
             time: reader.u32()?,
             bits: CompactTarget(reader.u32()?),
             nonce: reader.u32()?,
@@ -60,8 +60,8 @@ impl Header {
     }
 
     /// The block hash: `sha256d` of the 80 encoded bytes.
-    pub fn block_hash(&self) -> Hash256 {
-        Hash256::sha256d(&self.to_bytes())
+    pub fn block_hash(&self) -> BlockHash {
+        BlockHash::from_byte_array(sha256d(&self.to_bytes()))
     }
 
     /// The target named by `bits`.

@@ -37,7 +37,7 @@ pub use amount::Amount;
 pub use block::{Block, Coinbase, Entry};
 pub use chain::ChainContext;
 pub use encode::DecodeError;
-pub use hash::Hash256;
+pub use hash::{BlockHash, DataId, TxMerkleNode, Txid};
 pub use header::Header;
 pub use merkle::MerkleProof;
 pub use mining::{Midstate, ScanResult, scan};

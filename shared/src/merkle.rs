@@ -1,13 +1,13 @@
 //! Bitcoin's merkle tree: pairs hashed with `sha256d`, the last node doubled on odd levels.
 
-use crate::hash::Hash256;
+use crate::hash::TxMerkleNode;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 /// The merkle root of `leaves`; all zeros for no leaves.
-pub fn merkle_root(leaves: &[Hash256]) -> Hash256 {
+pub fn merkle_root(leaves: &[TxMerkleNode]) -> TxMerkleNode {
     if leaves.is_empty() {
-        return Hash256::ZERO;
+        return TxMerkleNode::ZERO;
     }
     let mut level = leaves.to_vec();
     while level.len() > 1 {
@@ -16,10 +16,10 @@ pub fn merkle_root(leaves: &[Hash256]) -> Hash256 {
     level[0]
 }
 
-fn next_level(level: &[Hash256]) -> Vec<Hash256> {
+fn next_level(level: &[TxMerkleNode]) -> Vec<TxMerkleNode> {
     level
         .chunks(2)
-        .map(|pair| Hash256::sha256d_pair(&pair[0], pair.get(1).unwrap_or(&pair[0])))
+        .map(|pair| TxMerkleNode::combine(&pair[0], pair.get(1).unwrap_or(&pair[0])))
         .collect()
 }
 
@@ -32,12 +32,12 @@ pub struct MerkleProof {
     /// pass for the doubled last node.
     pub leaves: u32,
     /// Sibling hashes from the leaf's level up to just below the root.
-    pub siblings: Vec<Hash256>,
+    pub siblings: Vec<TxMerkleNode>,
 }
 
 impl MerkleProof {
     /// Builds the proof for `leaves[index]`, or `None` if there is no such leaf.
-    pub fn build(leaves: &[Hash256], index: usize) -> Option<MerkleProof> {
+    pub fn build(leaves: &[TxMerkleNode], index: usize) -> Option<MerkleProof> {
         if index >= leaves.len() {
             return None;
         }
@@ -58,20 +58,20 @@ impl MerkleProof {
     }
 
     /// The root this proof leads to from `leaf`.
-    pub fn root(&self, leaf: &Hash256) -> Hash256 {
+    pub fn root(&self, leaf: &TxMerkleNode) -> TxMerkleNode {
         root_from_branch(leaf, self.index, &self.siblings)
     }
 
     /// Whether the entry encoded as `encoding` is proven to be under `root`. An encoding of 64 bytes
     /// is refused: it could be the two children of an inner node, passed off as a leaf. Use this,
     /// not [`MerkleProof::verify`], for anything a user hands in.
-    pub fn verify_encoding(&self, encoding: &[u8], root: &Hash256) -> bool {
+    pub fn verify_encoding(&self, encoding: &[u8], root: &TxMerkleNode) -> bool {
         encoding.len() != crate::validation::MERKLE_NODE_BYTES
-            && self.verify(&Hash256::sha256d(encoding), root)
+            && self.verify(&TxMerkleNode::from_byte_array(crate::hash::sha256d(encoding)), root)
     }
 
     /// Whether `leaf` is proven to be the leaf at `index` of a tree of `leaves` leaves under `root`.
-    pub fn verify(&self, leaf: &Hash256, root: &Hash256) -> bool {
+    pub fn verify(&self, leaf: &TxMerkleNode, root: &TxMerkleNode) -> bool {
         self.index < self.leaves
             && self.siblings.len() == tree_depth(self.leaves)
             && self.root(leaf) == *root
@@ -91,14 +91,14 @@ fn tree_depth(leaves: u32) -> usize {
 
 /// Folds a leaf up its branch: how a miner or feed task turns its own coinbase into a merkle root with
 /// O(log n) hashes.
-pub fn root_from_branch(leaf: &Hash256, index: u32, branch: &[Hash256]) -> Hash256 {
+pub fn root_from_branch(leaf: &TxMerkleNode, index: u32, branch: &[TxMerkleNode]) -> TxMerkleNode {
     let mut node = *leaf;
     let mut position = index;
     for sibling in branch {
         node = if position & 1 == 0 {
-            Hash256::sha256d_pair(&node, sibling)
+            TxMerkleNode::combine(&node, sibling)
         } else {
-            Hash256::sha256d_pair(sibling, &node)
+            TxMerkleNode::combine(sibling, &node)
         };
         position >>= 1;
     }

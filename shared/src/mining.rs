@@ -1,7 +1,7 @@
 //! The nonce search both miners run: a SHA-256 midstate over the header's first 64 bytes, then two
 //! compressions per nonce. `sha2` picks the CPU's SHA extensions at run time where they exist.
 
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::target::Target;
 
@@ -58,7 +58,7 @@ impl Midstate {
     }
 
     /// The block hash for `nonce`, using the midstate.
-    pub fn hash(&self, nonce: u32) -> Hash256 {
+    pub fn hash(&self, nonce: u32) -> BlockHash {
         let mut tail = self.tail_block;
         set_nonce(&mut tail, nonce);
         second_hash(compress(self.state, &tail))
@@ -66,7 +66,7 @@ impl Midstate {
 }
 
 /// The outer SHA-256 of the 32-byte inner digest, as big-endian state words turned into bytes.
-fn second_hash(inner: [u32; 8]) -> Hash256 {
+fn second_hash(inner: [u32; 8]) -> BlockHash {
     let mut block = SECOND_BLOCK;
     put_digest(&mut block, inner);
     hash_from_state(compress(IV, &block))
@@ -93,12 +93,12 @@ fn compress(mut state: [u32; 8], block: &[u8; 64]) -> [u32; 8] {
     state
 }
 
-fn hash_from_state(state: [u32; 8]) -> Hash256 {
+fn hash_from_state(state: [u32; 8]) -> BlockHash {
     let mut out = [0u8; 32];
     for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    Hash256(out)
+    BlockHash::from_byte_array(out)
 }
 
 /// Nonces hashed side by side. Working on a few independent nonces at once lets the CPU overlap

@@ -2,7 +2,7 @@
 
 use crate::amount::Amount;
 use crate::block::{Block, Coinbase, Entry};
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::merkle::merkle_root;
 use crate::target::{CompactTarget, Target};
@@ -140,7 +140,7 @@ impl ChainParams {
         let merkle_root = merkle_root(&[entries[0].leaf_hash()]);
         let header = Header {
             version: 1,
-            prev_hash: Hash256::ZERO,
+            prev_hash: BlockHash::ZERO,
             merkle_root,
             time: self.genesis_time,
             bits: self.pow_limit,
@@ -150,7 +150,7 @@ impl ChainParams {
     }
 
     /// The genesis block's hash.
-    pub fn genesis_hash(&self) -> Hash256 {
+    pub fn genesis_hash(&self) -> BlockHash {
         self.genesis_block().hash()
     }
 }

@@ -5,7 +5,7 @@
 //! JSON object per header, and the receiver hashes exactly the bytes the sender meant.
 
 use crate::block::Block;
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::params::MAX_BLOCK_BYTES;
 use crate::target::Work;
@@ -38,12 +38,12 @@ pub struct Hello {
     /// `ChainParams::network_id`; peers on other networks are refused.
     pub network_id: u32,
     /// The genesis hash; peers with another genesis are refused.
-    pub genesis: Hash256,
+    pub genesis: BlockHash,
     /// The port this master accepts peers on, so the other side can tell its own peers about it.
     #[serde(default)]
     pub listen_port: Option<u16>,
     /// The sender's main-chain tip.
-    pub tip: Hash256,
+    pub tip: BlockHash,
     /// The tip's height.
     pub height: u32,
     /// The main chain's cumulative work.
@@ -66,7 +66,7 @@ pub enum PeerMessage {
     /// knows on its main chain (genesis when none).
     GetHeaders {
         /// Hashes from the sender's tip backwards, dense then exponentially sparse, ending at genesis.
-        locator: Vec<Hash256>,
+        locator: Vec<BlockHash>,
     },
     /// The answer to `get_headers`: consecutive headers, each the parent of the next.
     Headers {
@@ -77,7 +77,7 @@ pub enum PeerMessage {
     /// Asks for whole blocks by hash.
     GetBlocks {
         /// At most [`MAX_BLOCKS_PER_REQUEST`] hashes.
-        hashes: Vec<Hash256>,
+        hashes: Vec<BlockHash>,
     },
     /// The answer to `get_blocks`: the requested blocks the sender has, in request order, cut at
     /// [`MAX_BLOCKS_BYTES`]; the requester asks again for what is missing.
@@ -138,9 +138,9 @@ pub enum HelloError {
     #[error("peer has genesis {got}, expected {expected}")]
     Genesis {
         /// Ours.
-        expected: Hash256,
+        expected: BlockHash,
         /// Theirs.
-        got: Hash256,
+        got: BlockHash,
     },
     /// The link loops back to the sender.
     #[error("connected to myself")]

@@ -6,7 +6,7 @@
 
 use crate::amount::Amount;
 use crate::block::{Block, Entry};
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::keys::verify;
 use crate::params::ChainParams;
 use crate::tx::{OutPoint, Transaction, TxOut};
@@ -161,7 +161,7 @@ pub fn check_inputs(
     view: &impl UtxoView,
     height: u32,
     params: &ChainParams,
-    genesis: &Hash256,
+    genesis: &BlockHash,
 ) -> Result<Spent, TxError> {
     let outputs = check_tx(tx)?;
     let mut utxos = Vec::with_capacity(tx.inputs.len());
@@ -234,7 +234,7 @@ pub fn connect_block(
     view: &impl UtxoView,
     height: u32,
     params: &ChainParams,
-    genesis: &Hash256,
+    genesis: &BlockHash,
 ) -> Result<BlockSpends, BlockError> {
     let coinbase = block.coinbase().ok_or(BlockError::NoCoinbase)?;
     let mut state = BlockView {

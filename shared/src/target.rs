@@ -1,6 +1,6 @@
 //! Proof-of-work targets: the compact `bits` form, the 256-bit target, and the work it represents.
 
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use alloc::string::String;
 use core::fmt;
 use ruint::aliases::U256;
@@ -171,8 +171,8 @@ impl Target {
     }
 
     /// Whether `hash`, read as a little-endian 256-bit number, is at most this target.
-    pub fn is_met_by(&self, hash: &Hash256) -> bool {
-        U256::from_le_bytes(hash.0) <= self.0
+    pub fn is_met_by(&self, hash: &BlockHash) -> bool {
+        U256::from_le_bytes(*hash.as_byte_array()) <= self.0
     }
 
     /// The expected number of hashes to meet this target: `2^256 / (target + 1)`.

@@ -4,7 +4,7 @@
 use crate::block::{Block, Coinbase, Entry};
 use crate::chain::{BranchAnchor, ChainContext, MEDIAN_TIME_BLOCKS};
 use crate::difficulty::expected_bits;
-use crate::hash::Hash256;
+use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::mining::{Midstate, scan};
 use crate::params::ChainParams;
@@ -51,7 +51,7 @@ pub fn coinbase(height: u32, miner: &str) -> Entry {
 /// An unmined block on the block `prev_hash` with `entries` (which should start with a coinbase),
 /// its merkle root set.
 pub fn block_with(
-    prev_hash: Hash256,
+    prev_hash: BlockHash,
     entries: Vec<Entry>,
     bits: CompactTarget,
     time: u32,

@@ -6,7 +6,7 @@
 
 use crate::amount::Amount;
 use crate::encode::{DecodeError, Reader, compact_size_len, write_compact_size};
-use crate::hash::{Hash256, Txid};
+use crate::hash::{BlockHash, TxMerkleNode, Txid, sha256d};
 use crate::keys::{PublicKey, SecretKey, Signature, tagged_hash};
 use alloc::vec::Vec;
 use sha2::{Digest, Sha256};
@@ -38,7 +38,7 @@ impl OutPoint {
     /// `txid ‖ vout (u32 LE)`: the encoding in transactions, and a sortable database key.
     pub fn to_bytes(&self) -> [u8; 36] {
         let mut out = [0u8; 36];
-        out[..32].copy_from_slice(self.txid.as_bytes());
+        out[..32].copy_from_slice(self.txid.as_byte_array());
         out[32..].copy_from_slice(&self.vout.to_le_bytes());
         out
     }
@@ -192,19 +192,19 @@ impl Transaction {
     pub fn txid(&self) -> Txid {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.encode_parts(&mut out, false);
-        Txid::from_raw_hash(Hash256::sha256d(&out))
+        Txid::from_byte_array(sha256d(&out))
     }
 
     /// The message input `index` signs: a tagged hash ([`SIGHASH_TAG`]) of the chain's genesis hash,
     /// the txid (every outpoint and output), and the value and key of every spent output, in input
     /// order, with the input's index. `spent` lists the outputs the inputs spend, in order.
-    pub fn sighash(&self, genesis: &Hash256, spent: &[TxOut], index: u32) -> [u8; 32] {
+    pub fn sighash(&self, genesis: &BlockHash, spent: &[TxOut], index: u32) -> [u8; 32] {
         self.sighash_with(genesis, &self.txid(), &SpentDigest::of(spent), index)
     }
 
     fn sighash_with(
         &self,
-        genesis: &Hash256,
+        genesis: &BlockHash,
         txid: &Txid,
         spent: &SpentDigest,
         index: u32,
@@ -212,8 +212,8 @@ impl Transaction {
         tagged_hash(
             SIGHASH_TAG,
             &[
-                &genesis.0,
-                txid.as_bytes(),
+                genesis.as_byte_array(),
+                txid.as_byte_array(),
                 &spent.values,
                 &spent.keys,
                 &index.to_le_bytes(),
@@ -222,7 +222,7 @@ impl Transaction {
     }
 
     /// The sighash of every input, hashing the shared parts once.
-    pub fn sighashes(&self, genesis: &Hash256, spent: &[TxOut]) -> Vec<[u8; 32]> {
+    pub fn sighashes(&self, genesis: &BlockHash, spent: &[TxOut]) -> Vec<[u8; 32]> {
         let txid = self.txid();
         let digest = SpentDigest::of(spent);
         (0..self.inputs.len() as u32)
@@ -232,7 +232,7 @@ impl Transaction {
 
     /// Signs every input with the key for its spent output. `keys[i]` signs input `i`; `aux` is
     /// fresh randomness for BIP-340 (any 32 bytes are safe; random ones guard against side channels).
-    pub fn sign(&mut self, genesis: &Hash256, spent: &[TxOut], keys: &[&SecretKey], aux: &[u8; 32]) {
+    pub fn sign(&mut self, genesis: &BlockHash, spent: &[TxOut], keys: &[&SecretKey], aux: &[u8; 32]) {
         let messages = self.sighashes(genesis, spent);
         for ((input, message), key) in self.inputs.iter_mut().zip(&messages).zip(keys) {
             input.signature = key.sign(message, aux);
@@ -240,8 +240,8 @@ impl Transaction {
     }
 
     /// The merkle leaf: `sha256d` of the full encoding, signatures included.
-    pub fn leaf_hash(&self) -> Hash256 {
-        Hash256::sha256d(&self.to_bytes())
+    pub fn leaf_hash(&self) -> TxMerkleNode {
+        TxMerkleNode::from_byte_array(sha256d(&self.to_bytes()))
     }
 }
 

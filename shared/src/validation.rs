@@ -2,12 +2,12 @@
 //! ones that need the block's parent and branch.
 
 use crate::amount::Amount;
-use crate::block::{Block, Entry};
+use crate::block::{Block, Entry, data_id};
 use crate::spend::{TxError, check_tx};
 use crate::chain::ChainContext;
 use crate::difficulty::expected_bits;
 use crate::encode::DecodeError;
-use crate::hash::Hash256;
+use crate::hash::{BlockHash, DataId, TxMerkleNode};
 use crate::header::Header;
 use crate::params::ChainParams;
 use crate::target::{CompactError, CompactTarget, Target};
@@ -27,7 +27,7 @@ pub enum BlockError {
     BitsAbovePowLimit(CompactTarget),
     /// The hash does not meet the target.
     #[error("hash {0} does not meet its target")]
-    HighHash(Hash256),
+    HighHash(BlockHash),
     /// The block is larger than allowed.
     #[error("block is {len} bytes, more than the {max} allowed")]
     TooLarge {
@@ -96,7 +96,7 @@ pub enum BlockError {
     #[error("block does not build on {expected}")]
     WrongParent {
         /// The parent the context is for.
-        expected: Hash256,
+        expected: BlockHash,
     },
     /// `bits` differ from what the difficulty rule requires.
     #[error("bits {got} should be {expected}")]
@@ -243,7 +243,7 @@ pub fn check_block(block: &Block, params: &ChainParams) -> Result<(), BlockError
         }
     }
     let leaves = block.leaves();
-    let mut sorted: Vec<(Hash256, usize)> = leaves.iter().copied().zip(0..).collect();
+    let mut sorted: Vec<(TxMerkleNode, usize)> = leaves.iter().copied().zip(0..).collect();
     sorted.sort_unstable();
     if let Some(pair) = sorted.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(BlockError::DuplicateEntry(pair[1].1.max(pair[0].1)));
@@ -312,10 +312,13 @@ pub fn check_block_context(
 /// block's parent or one of its ancestors has it.
 pub fn check_entries_new(
     block: &Block,
-    mut in_branch: impl FnMut(&Hash256) -> bool,
+    mut in_branch: impl FnMut(&DataId) -> bool,
 ) -> Result<(), BlockError> {
     for (index, entry) in block.entries.iter().enumerate().skip(1) {
-        if entry.as_data().is_some() && in_branch(&entry.leaf_hash()) {
+        if entry
+            .as_data()
+            .is_some_and(|text| in_branch(&data_id(text)))
+        {
             return Err(BlockError::DataAlreadyInChain(index));
         }
     }

@@ -5,8 +5,8 @@ use bbchain_core::target::ExpandedCompact;
 use bbchain_core::hash::Txid;
 use bbchain_core::keys::Signature;
 use bbchain_core::{
-    Amount, Block, Coinbase, CompactTarget, Entry, Hash256, Header, OutPoint, Target, Transaction,
-    TxIn, TxOut,
+    Amount, Block, BlockHash, Coinbase, CompactTarget, Entry, Header, OutPoint, Target,
+    Transaction, TxIn, TxMerkleNode, TxOut,
 };
 use proptest::prelude::*;
 use ruint::aliases::{U256, U512};
@@ -24,8 +24,8 @@ fn header() -> impl Strategy<Value = Header> {
     )
         .prop_map(|(version, prev, root, time, bits, nonce)| Header {
             version,
-            prev_hash: Hash256(prev),
-            merkle_root: Hash256(root),
+            prev_hash: BlockHash::from_byte_array(prev),
+            merkle_root: TxMerkleNode::from_byte_array(root),
             time,
             bits: CompactTarget(bits),
             nonce,
@@ -282,7 +282,7 @@ fn json_decodes_from_owned_values() {
         serde_json::from_value::<bbchain_core::Work>(value).unwrap(),
         work
     );
-    let hash = Hash256([7; 32]);
+    let hash = BlockHash::from_byte_array([7; 32]);
     let value = serde_json::to_value(hash).unwrap();
-    assert_eq!(serde_json::from_value::<Hash256>(value).unwrap(), hash);
+    assert_eq!(serde_json::from_value::<BlockHash>(value).unwrap(), hash);
 }

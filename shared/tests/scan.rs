@@ -1,6 +1,6 @@
 //! The nonce scan: what it returns really meets the target, and it agrees with `Header::block_hash`.
 
-use bbchain_core::{ChainParams, Hash256, Header, Midstate, Target, scan};
+use bbchain_core::{BlockHash, ChainParams, Header, Midstate, Target, TxMerkleNode, scan};
 use proptest::prelude::*;
 use ruint::aliases::U256;
 
@@ -92,8 +92,8 @@ fn header() -> impl Strategy<Value = Header> {
     )
         .prop_map(|(prev, root, time, bits, nonce)| Header {
             version: 0x2000_0000,
-            prev_hash: Hash256(prev),
-            merkle_root: Hash256(root),
+            prev_hash: BlockHash::from_byte_array(prev),
+            merkle_root: TxMerkleNode::from_byte_array(root),
             time,
             bits: bbchain_core::CompactTarget(bits),
             nonce,
@@ -139,7 +139,7 @@ proptest! {
     #[test]
     fn the_boundary_is_exact(header in header(), nonce in any::<u32>(), low_bits in 0usize..256) {
         let midstate = Midstate::new(&header);
-        let value = U256::from_le_bytes(midstate.hash(nonce).0);
+        let value = U256::from_le_bytes(midstate.hash(nonce).to_byte_array());
         prop_assert_eq!(scan(&midstate, &target(value), nonce, 1).nonce, Some(nonce));
         if !value.is_zero() {
             prop_assert_eq!(scan(&midstate, &target(value - U256::from(1u8)), nonce, 1).nonce, None);

@@ -1,7 +1,7 @@
 //! The spending rules: each transaction error from a transaction with exactly that defect, the
 //! block-level rules (double spends, the coinbase's claim), the subsidy schedule and the 64-byte rule.
 
-use bbchain_core::hash::Txid;
+use bbchain_core::hash::{TxMerkleNode, Txid};
 use bbchain_core::keys::SecretKey;
 use bbchain_core::spend::{TxError, Utxo, check_inputs, connect_block};
 use bbchain_core::testing::{Branch, secret_key, signed_tx};
@@ -9,7 +9,7 @@ use bbchain_core::validation::{
     BlockError, EntrySizeError, MERKLE_NODE_BYTES, check_block, check_entry_size,
 };
 use bbchain_core::{
-    Amount, Block, ChainParams, Coinbase, Entry, Hash256, MerkleProof, OutPoint, Transaction,
+    Amount, Block, BlockHash, ChainParams, Coinbase, Entry, MerkleProof, OutPoint, Transaction,
     TxOut,
 };
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ fn outpoint(n: u8) -> OutPoint {
 /// created at height 10, both paying key 1.
 struct Fixture {
     params: ChainParams,
-    genesis: Hash256,
+    genesis: BlockHash,
     alice: SecretKey,
     bob: SecretKey,
     view: BTreeMap<OutPoint, Utxo>,
@@ -321,11 +321,11 @@ fn no_entry_may_encode_to_64_bytes() {
 #[test]
 fn a_forged_proof_from_an_inner_node_is_refused() {
     let texts: Vec<String> = (0..4).map(|i| format!("entry {i}")).collect();
-    let leaves: Vec<Hash256> = texts.iter().map(|t| Entry::data(t.as_str()).leaf_hash()).collect();
+    let leaves: Vec<TxMerkleNode> = texts.iter().map(|t| Entry::data(t.as_str()).leaf_hash()).collect();
     let root = bbchain_core::merkle::merkle_root(&leaves);
     let mut forged_leaf = Vec::new();
-    forged_leaf.extend_from_slice(&leaves[0].0);
-    forged_leaf.extend_from_slice(&leaves[1].0);
+    forged_leaf.extend_from_slice(leaves[0].as_byte_array());
+    forged_leaf.extend_from_slice(leaves[1].as_byte_array());
     let real = MerkleProof::build(&leaves, 0).unwrap();
     let forged = MerkleProof {
         index: 0,
@@ -333,7 +333,8 @@ fn a_forged_proof_from_an_inner_node_is_refused() {
         siblings: real.siblings[1..].to_vec(),
     };
     // Checked by hash alone, the forgery passes: that is the hole.
-    assert!(forged.verify(&Hash256::sha256d(&forged_leaf), &root));
+    let as_leaf = TxMerkleNode::from_byte_array(bbchain_core::hash::sha256d(&forged_leaf));
+    assert!(forged.verify(&as_leaf, &root));
     assert!(!forged.verify_encoding(&forged_leaf, &root));
     // Real entries still verify by their encoding.
     let entry = Entry::data(texts[2].as_str()).to_bytes();

@@ -8,8 +8,8 @@ use bbchain_core::validation::{
     check_block, check_block_context, check_entries_new, check_header_context,
 };
 use bbchain_core::{
-    Block, BlockError, ChainContext, ChainParams, CompactError, CompactTarget, Entry, Hash256,
-    Header, Target,
+    Block, BlockError, BlockHash, ChainContext, ChainParams, CompactError, CompactTarget, Entry,
+    Header, Target, TxMerkleNode,
 };
 
 /// A coinbase for `height`, as the tests' miner.
@@ -111,7 +111,7 @@ fn genesis_blocks_pass() {
     for params in [ChainParams::main(), ChainParams::dev()] {
         let genesis = params.genesis_block();
         assert_eq!(check_block(&genesis, &params), Ok(()), "{}", params.name);
-        assert_eq!(genesis.header.prev_hash, Hash256::ZERO);
+        assert_eq!(genesis.header.prev_hash, BlockHash::ZERO);
         assert_eq!(genesis.coinbase().unwrap().height, 0);
         let by_id = ChainParams::by_network_id(params.network_id);
         assert_eq!(by_id.as_ref(), Some(&params), "{}", params.name);
@@ -421,7 +421,7 @@ fn wrong_height() {
 fn median_time_past_uses_the_last_11_blocks() {
     let times: Vec<u32> = (0..20).rev().collect();
     let context = ChainContext {
-        parent_hash: Hash256::ZERO,
+        parent_hash: BlockHash::ZERO,
         parent_height: 19,
         parent_time: 19,
         recent_times: &times,
@@ -450,7 +450,7 @@ fn simulate(params: &ChainParams, spacing: u32, count: u32) -> Vec<CompactTarget
         let header = Header {
             version: 1,
             prev_hash: parent.block_hash(),
-            merkle_root: Hash256::ZERO,
+            merkle_root: TxMerkleNode::ZERO,
             time: parent.time + spacing,
             bits: expected_bits(params, &context),
             nonce: 0,
@@ -537,7 +537,7 @@ fn recent_times_are_the_parent_and_ten_ancestors_newest_first_stopping_at_genesi
         branch.extend(start + i, &[], "tester");
     }
     let headers = branch.headers();
-    let lookup = |hash: &Hash256| -> Result<Option<(u32, Header)>, ()> {
+    let lookup = |hash: &BlockHash| -> Result<Option<(u32, Header)>, ()> {
         let height = headers.iter().position(|h| h.block_hash() == *hash);
         Ok(height.map(|height| (height as u32, headers[height])))
     };
@@ -580,5 +580,5 @@ fn only_a_time_ahead_of_our_clock_blames_nobody() {
     assert!(matches!(err, BlockError::TimeTooNew { .. }), "{err}");
     assert_eq!(err.blame(), Blame::Nobody);
     assert_eq!(BlockError::BadMerkleRoot.blame(), Blame::Sender);
-    assert_eq!(BlockError::HighHash(Hash256::ZERO).blame(), Blame::Sender);
+    assert_eq!(BlockError::HighHash(BlockHash::ZERO).blame(), Blame::Sender);
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use bbchain_core::target::ExpandedCompact;
-use bbchain_core::{CompactError, CompactTarget, Hash256, Target};
+use bbchain_core::{BlockHash, CompactError, CompactTarget, Target};
 use common::{bits, read_json, target_hex, text, value_hex};
 use ruint::aliases::U256;
 
@@ -91,7 +91,7 @@ fn bitcoin_core_check_proof_of_work_edge_cases() {
     let pow_limit = target_hex(text(&file, "pow_limit"));
     assert_eq!(pow_limit.to_compact(), bits(text(&file, "pow_limit_bits")));
     for case in file["check_proof_of_work"].as_array().unwrap() {
-        let hash: Hash256 = text(case, "hash").parse().unwrap();
+        let hash: BlockHash = text(case, "hash").parse().unwrap();
         let valid = match Target::from_compact(bits(text(case, "bits"))) {
             Ok(target) => target <= pow_limit && target.is_met_by(&hash),
             Err(_) => false,

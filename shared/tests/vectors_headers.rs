@@ -2,12 +2,12 @@
 
 mod common;
 
-use bbchain_core::{Hash256, Header};
+use bbchain_core::{BlockHash, Header};
 use common::{bits, display_hash, read_vector};
 
 struct Row {
     height: u32,
-    hash: Hash256,
+    hash: BlockHash,
     header: Header,
     bytes: Vec<u8>,
 }
@@ -44,7 +44,7 @@ fn rows() -> Vec<Row> {
 fn all_1000_headers_decode_reencode_hash_link_and_meet_their_target() {
     let rows = rows();
     assert_eq!(rows.len(), 1000);
-    let mut prev = Hash256::ZERO;
+    let mut prev = BlockHash::ZERO;
     for (i, row) in rows.iter().enumerate() {
         assert_eq!(row.height as usize, i);
         let decoded = Header::from_bytes(&row.bytes).unwrap();

@@ -4,12 +4,12 @@
 mod common;
 
 use bbchain_core::merkle::{merkle_root, root_from_branch};
-use bbchain_core::{Hash256, Header, MerkleProof};
+use bbchain_core::{Header, MerkleProof, TxMerkleNode};
 use common::{display_hash, int, read_json, text};
 use serde_json::Value;
 
 /// Txids in display hex become leaves in internal order (`FromStr` reverses them).
-fn leaves(block: &Value) -> Vec<Hash256> {
+fn leaves(block: &Value) -> Vec<TxMerkleNode> {
     block["txids"]
         .as_array()
         .unwrap()
@@ -60,7 +60,9 @@ fn proofs_for_every_leaf_of_an_odd_block() {
         assert!(proof.verify(leaf, &root), "leaf {index}");
         assert!(!proof.verify(&leaves[(index + 1) % leaves.len()], &root));
         let mut tampered = proof.clone();
-        tampered.siblings[0].0[0] ^= 1;
+        let mut flipped = tampered.siblings[0].to_byte_array();
+        flipped[0] ^= 1;
+        tampered.siblings[0] = TxMerkleNode::from_byte_array(flipped);
         assert!(!tampered.verify(leaf, &root));
     }
     assert!(MerkleProof::build(&leaves, leaves.len()).is_none());
@@ -85,7 +87,7 @@ fn proofs_for_every_leaf_of_an_odd_block() {
 struct PartialTree {
     header: Header,
     total: u32,
-    hashes: Vec<Hash256>,
+    hashes: Vec<TxMerkleNode>,
     flags: Vec<bool>,
 }
 
@@ -111,7 +113,11 @@ impl PartialTree {
         let mut at = 84;
         let count = read_compact_size(bytes, &mut at);
         let hashes = (0..count)
-            .map(|i| Hash256(bytes[at + 32 * i..at + 32 * (i + 1)].try_into().unwrap()))
+            .map(|i| {
+                TxMerkleNode::from_byte_array(
+                    bytes[at + 32 * i..at + 32 * (i + 1)].try_into().unwrap(),
+                )
+            })
             .collect();
         at += 32 * count;
         let flag_bytes = read_compact_size(bytes, &mut at);
@@ -133,7 +139,7 @@ impl PartialTree {
     }
 
     /// Walks the tree depth first; returns the root and the matched leaves with their positions.
-    fn extract(&self) -> (Hash256, Vec<(u32, Hash256)>) {
+    fn extract(&self) -> (TxMerkleNode, Vec<(u32, TxMerkleNode)>) {
         let mut height = 0;
         while self.width(height) > 1 {
             height += 1;
@@ -155,11 +161,11 @@ struct Walk<'a> {
     tree: &'a PartialTree,
     next_flag: usize,
     next_hash: usize,
-    matched: Vec<(u32, Hash256)>,
+    matched: Vec<(u32, TxMerkleNode)>,
 }
 
 impl Walk<'_> {
-    fn node(&mut self, height: u32, position: u32) -> Hash256 {
+    fn node(&mut self, height: u32, position: u32) -> TxMerkleNode {
         let parent_of_match = self.tree.flags[self.next_flag];
         self.next_flag += 1;
         if height == 0 || !parent_of_match {
@@ -176,7 +182,7 @@ impl Walk<'_> {
         } else {
             left
         };
-        Hash256::sha256d_pair(&left, &right)
+        TxMerkleNode::combine(&left, &right)
     }
 }
 
@@ -210,8 +216,9 @@ fn our_proofs_match_bitcoin_core_txoutproofs() {
         assert_eq!(core_root, root, "Core's proof for tx {index}");
         assert_eq!(matched, vec![(index as u32, txid)]);
         // With one match, Core sends our siblings except the doubled last nodes, plus the txid.
-        let mut sent: Vec<Hash256> = tree.hashes.iter().copied().filter(|h| *h != txid).collect();
-        let mut expected: Vec<Hash256> = (0..ours.siblings.len() as u32)
+        let mut sent: Vec<TxMerkleNode> =
+            tree.hashes.iter().copied().filter(|h| *h != txid).collect();
+        let mut expected: Vec<TxMerkleNode> = (0..ours.siblings.len() as u32)
             .filter(|&level| (index as u32 >> level) ^ 1 < tree.width(level))
             .map(|level| ours.siblings[level as usize])
             .collect();

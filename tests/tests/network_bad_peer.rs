@@ -3,7 +3,7 @@
 
 use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
 use bbchain_core::testing;
-use bbchain_core::{Block, ChainParams, Entry, Hash256, Header, Target, Work};
+use bbchain_core::{Block, ChainParams, Entry, Header, Target, TxMerkleNode, Work};
 use bbchain_e2e::{DeadPort, Master, http_get, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
@@ -185,7 +185,8 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
 
     // Proof of work is fine, but the merkle root does not commit to the entries.
     let mut block = child_of_genesis(&params);
-    block.header.merkle_root = Hash256::sha256d(b"not the entries");
+    block.header.merkle_root =
+        TxMerkleNode::from_byte_array(bbchain_core::hash::sha256d(b"not the entries"));
     testing::solve_header(&mut block.header);
     let hash = block.hash().to_string();
     fake.send(&PeerMessage::NewBlock {

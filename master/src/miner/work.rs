@@ -210,8 +210,8 @@ pub(crate) mod tests {
     pub(crate) fn sample_header() -> Header {
         Header {
             version: 1,
-            prev_hash: bbchain_core::Hash256([7; 32]),
-            merkle_root: bbchain_core::Hash256([9; 32]),
+            prev_hash: bbchain_core::BlockHash::from_byte_array([7; 32]),
+            merkle_root: bbchain_core::TxMerkleNode::from_byte_array([9; 32]),
             time: 1_763_942_400,
             bits: bbchain_core::CompactTarget(0x207f_ffff),
             nonce: 0,

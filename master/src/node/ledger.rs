@@ -8,7 +8,7 @@ use crate::store::EntryLocation;
 use bbchain_core::hash::Txid;
 use bbchain_core::keys::PublicKey;
 use bbchain_core::spend::{BlockSpends, Utxo};
-use bbchain_core::{Block, Entry, Hash256, OutPoint};
+use bbchain_core::{Block, Entry, BlockHash, OutPoint};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub fn history_key(key: &PublicKey, height: u32, txid: &Txid) -> HistoryKey {
     let mut out = [0u8; 68];
     out[..32].copy_from_slice(key.as_bytes());
     out[32..36].copy_from_slice(&height.to_be_bytes());
-    out[36..].copy_from_slice(txid.as_bytes());
+    out[36..].copy_from_slice(txid.as_byte_array());
     out
 }
 
@@ -30,7 +30,7 @@ pub type Undo = Vec<(OutPoint, Utxo)>;
 
 /// The writes that attach `block` (at `hash`, `height`, already checked to spend `spends`) to the
 /// main chain's coin tables.
-pub fn attach(block: &Block, hash: Hash256, height: u32, spends: &BlockSpends) -> Vec<Write> {
+pub fn attach(block: &Block, hash: BlockHash, height: u32, spends: &BlockSpends) -> Vec<Write> {
     let mut writes = Vec::new();
     for (outpoint, utxo) in &spends.spent {
         writes.push(Write::UtxoRemove(*outpoint, *utxo));

@@ -27,7 +27,7 @@ use crate::store::{BlockInfo, IndexRecord, OpenError, Store};
 use bbchain_core::chain::{BranchAnchor, recent_times};
 use bbchain_core::peer::locator_heights;
 use bbchain_core::validation::check_block;
-use bbchain_core::{Block, ChainParams, Hash256, Header, Work};
+use bbchain_core::{Block, BlockHash, ChainParams, DataId, Header, Work};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -173,7 +173,7 @@ impl Node {
     }
 
     /// The text of a queued data entry (for gossip to peers).
-    pub fn pending_text(&self, id: &Hash256) -> anyhow::Result<Option<String>> {
+    pub fn pending_text(&self, id: &DataId) -> anyhow::Result<Option<String>> {
         self.shared.store.read()?.pending_text(id)
     }
 
@@ -246,12 +246,12 @@ impl Node {
     }
 
     /// A stored block, main chain or side branch.
-    pub fn block(&self, hash: &Hash256) -> anyhow::Result<Option<Block>> {
+    pub fn block(&self, hash: &BlockHash) -> anyhow::Result<Option<Block>> {
         self.shared.store.read()?.block(hash)
     }
 
     /// The main-chain block at `height` and its hash.
-    pub fn block_at(&self, height: u32) -> anyhow::Result<Option<(Hash256, Block)>> {
+    pub fn block_at(&self, height: u32) -> anyhow::Result<Option<(BlockHash, Block)>> {
         let reader = self.shared.store.read()?;
         let Some(hash) = reader.main_hash(height)? else {
             return Ok(None);
@@ -269,7 +269,7 @@ impl Node {
     }
 
     /// Height of a stored block and whether it is on the main chain.
-    pub fn block_height(&self, hash: &Hash256) -> anyhow::Result<Option<(u32, bool)>> {
+    pub fn block_height(&self, hash: &BlockHash) -> anyhow::Result<Option<(u32, bool)>> {
         let reader = self.shared.store.read()?;
         let Some(record) = reader.record(hash)? else {
             return Ok(None);
@@ -280,7 +280,7 @@ impl Node {
 
     /// What checking a child of the stored block `hash` needs, read from the block index: its
     /// height, its branch's anchor, and the times of it and its ancestors, newest first (up to 11).
-    pub fn parent_context(&self, hash: &Hash256) -> anyhow::Result<Option<ParentContext>> {
+    pub fn parent_context(&self, hash: &BlockHash) -> anyhow::Result<Option<ParentContext>> {
         let reader = self.shared.store.read()?;
         let Some(parent) = reader.record(hash)? else {
             return Ok(None);
@@ -296,7 +296,7 @@ impl Node {
     }
 
     /// The cumulative work of the chain ending at a stored block (main chain or side branch).
-    pub fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+    pub fn chainwork(&self, hash: &BlockHash) -> anyhow::Result<Option<Work>> {
         Ok(self
             .shared
             .store
@@ -307,7 +307,7 @@ impl Node {
 
     /// Main-chain hashes from the tip back: the 10 newest, then doubling steps, then genesis
     /// (Bitcoin's block locator), for a peer to find where its chain and ours part.
-    pub fn locator(&self) -> anyhow::Result<Vec<Hash256>> {
+    pub fn locator(&self) -> anyhow::Result<Vec<BlockHash>> {
         let reader = self.shared.store.read()?;
         let tip = reader.tip()?;
         let top = reader.record(&tip)?.map_or(0, |r| r.height);
@@ -320,7 +320,7 @@ impl Node {
 
     /// Up to `max` main-chain headers after the first locator hash on our main chain (after
     /// genesis if none is).
-    pub fn headers_after(&self, locator: &[Hash256], max: usize) -> anyhow::Result<Vec<Header>> {
+    pub fn headers_after(&self, locator: &[BlockHash], max: usize) -> anyhow::Result<Vec<Header>> {
         let reader = self.shared.store.read()?;
         let mut start = 0;
         for hash in locator {
@@ -347,7 +347,7 @@ impl Node {
     }
 
     /// Where a data entry stands, or `None` if this node does not know it.
-    pub fn data_status(&self, id: &Hash256) -> anyhow::Result<Option<DataStatus>> {
+    pub fn data_status(&self, id: &DataId) -> anyhow::Result<Option<DataStatus>> {
         let reader = self.shared.store.read()?;
         if reader.is_pending(id)? {
             return Ok(Some(DataStatus::Pending));

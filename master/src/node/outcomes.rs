@@ -6,7 +6,8 @@ use bbchain_core::hash::Txid;
 use bbchain_core::spend::TxError;
 use bbchain_core::validation::{BlockError, EntrySizeError, check_entry_size};
 use bbchain_core::{
-    Amount, Block, ChainParams, CompactTarget, Hash256, MerkleProof, OutPoint, Target, Work,
+    Amount, Block, BlockHash, ChainParams, CompactTarget, DataId, MerkleProof, OutPoint, Target,
+    TxMerkleNode, Work,
 };
 use std::sync::Arc;
 
@@ -27,21 +28,21 @@ pub enum NodeEvent {
         /// The new tip's height.
         height: u32,
         /// The new tip.
-        tip: Hash256,
+        tip: BlockHash,
     },
     /// A data entry was queued (new, or back from a detached block).
     DataAdded {
         /// Its id.
-        id: Hash256,
+        id: DataId,
     },
     /// A data entry was mined into the main chain.
     DataConfirmed {
         /// Its id.
-        id: Hash256,
+        id: DataId,
         /// The block's height.
         height: u32,
         /// The block.
-        block: Hash256,
+        block: BlockHash,
     },
     /// A transaction joined the mempool (new, or back from a detached block).
     TxAdded {
@@ -55,7 +56,7 @@ pub enum NodeEvent {
         /// The block's height.
         height: u32,
         /// The block.
-        block: Hash256,
+        block: BlockHash,
     },
     /// The number of connected miners changed.
     Miners {
@@ -68,7 +69,7 @@ pub enum NodeEvent {
 #[derive(Debug, Clone)]
 pub struct ChainSnapshot {
     /// Tip hash.
-    pub tip: Hash256,
+    pub tip: BlockHash,
     /// Tip height.
     pub height: u32,
     /// Tip header time.
@@ -103,11 +104,11 @@ pub enum DataStatus {
         /// The block's height.
         height: u32,
         /// The block.
-        block: Hash256,
+        block: BlockHash,
         /// Tip height - height + 1.
         confirmations: u32,
         /// The block's merkle root.
-        merkle_root: Hash256,
+        merkle_root: TxMerkleNode,
         /// Proof from the entry's leaf to `merkle_root`.
         proof: MerkleProof,
     },
@@ -121,19 +122,19 @@ pub enum SubmitOutcome {
         /// Its height.
         height: u32,
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
     /// Stored on a side branch with no more work than the main chain.
     SideBranch {
         /// Its height.
         height: u32,
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
     /// Already stored.
     Duplicate {
         /// Its hash.
-        hash: Hash256,
+        hash: BlockHash,
     },
 }
 
@@ -145,15 +146,15 @@ pub enum SubmitError {
     Invalid(#[from] BlockError),
     /// Its parent is not stored.
     #[error("unknown parent block {0}")]
-    UnknownParent(Hash256),
+    UnknownParent(BlockHash),
     /// Its parent was found invalid.
     #[error("it builds on block {0}, which is invalid")]
-    InvalidParent(Hash256),
+    InvalidParent(BlockHash),
     /// An ancestor on its branch failed when the branch was connected.
     #[error("it builds on block {block}, which is invalid: {reason}")]
     InvalidAncestor {
         /// The invalid ancestor.
-        block: Hash256,
+        block: BlockHash,
         /// What is wrong with it.
         reason: BlockError,
     },

@@ -2,7 +2,8 @@
 
 use bbchain_core::keys::PublicKey;
 use bbchain_core::{
-    Amount, Block, Coinbase, CompactTarget, Entry, Hash256, Header, Target, TxOut, merkle,
+    Amount, Block, BlockHash, Coinbase, CompactTarget, Entry, Header, Target, TxMerkleNode, TxOut,
+    merkle,
 };
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ pub struct BlockTemplate {
     /// Height of the block to mine.
     pub height: u32,
     /// The tip it builds on.
-    pub prev_hash: Hash256,
+    pub prev_hash: BlockHash,
     /// Bits it must carry.
     pub bits: CompactTarget,
     /// The target those bits stand for.
@@ -24,7 +25,7 @@ pub struct BlockTemplate {
     /// Transactions (parents first), then data entries (oldest first).
     pub entries: Arc<Vec<Entry>>,
     /// Merkle branch of leaf 0 (the coinbase); it does not depend on the coinbase itself.
-    pub branch: Vec<Hash256>,
+    pub branch: Vec<TxMerkleNode>,
 }
 
 impl BlockTemplate {
@@ -32,16 +33,16 @@ impl BlockTemplate {
     /// `leaves`.
     pub fn new(
         height: u32,
-        prev_hash: Hash256,
+        prev_hash: BlockHash,
         bits: CompactTarget,
         min_time: u32,
         reward: Amount,
         entries: Vec<Entry>,
-        leaves: &[Hash256],
+        leaves: &[TxMerkleNode],
     ) -> BlockTemplate {
         debug_assert_eq!(entries.len(), leaves.len());
         let mut all = Vec::with_capacity(leaves.len() + 1);
-        all.push(Hash256::ZERO);
+        all.push(TxMerkleNode::ZERO);
         all.extend_from_slice(leaves);
         let leaves = all;
         let branch = merkle::MerkleProof::build(&leaves, 0)
@@ -104,11 +105,11 @@ mod tests {
             let entries: Vec<Entry> = (0..count)
                 .map(|i| Entry::data(format!("entry {i}")))
                 .collect();
-            let leaves: Vec<Hash256> = entries.iter().map(Entry::leaf_hash).collect();
+            let leaves: Vec<TxMerkleNode> = entries.iter().map(Entry::leaf_hash).collect();
             let bits = CompactTarget(0x207fffff);
             let reward = Amount::COIN;
             let template =
-                BlockTemplate::new(5, Hash256::ZERO, bits, 10, reward, entries, &leaves);
+                BlockTemplate::new(5, BlockHash::ZERO, bits, 10, reward, entries, &leaves);
             let key = bbchain_core::testing::secret_key(1).public_key();
             let coinbase = template.coinbase("alice", 42, Some(&key));
             assert_eq!(coinbase.outputs[0].value, reward);

@@ -22,7 +22,7 @@ use bbchain_core::difficulty::expected_bits;
 use bbchain_core::params::MAX_BLOCK_BYTES;
 use bbchain_core::hash::Txid;
 use bbchain_core::spend::Utxo;
-use bbchain_core::{Amount, Block, Entry, Hash256, OutPoint, Transaction, Work};
+use bbchain_core::{Amount, Block, BlockHash, DataId, Entry, OutPoint, Transaction, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -104,37 +104,39 @@ impl<'t> Tables<'t> {
                     block,
                     record,
                 } => {
-                    self.blocks.insert(hash.0, block.to_bytes().as_slice())?;
+                    self.blocks
+                        .insert(hash.to_byte_array(), block.to_bytes().as_slice())?;
                     let stored = record.to_stored(&BlockInfo::of(block));
-                    self.index.insert(hash.0, stored.as_slice())?;
+                    self.index.insert(hash.to_byte_array(), stored.as_slice())?;
                 }
                 Write::MainSet(height, hash) => {
-                    self.main.insert(height, hash.0)?;
+                    self.main.insert(height, hash.to_byte_array())?;
                 }
                 Write::MainRemove(height, _) => {
                     self.main.remove(height)?;
                 }
                 Write::Confirm(id, location) => {
                     self.confirmed
-                        .insert(id.0, location.to_bytes().as_slice())?;
+                        .insert(id.to_byte_array(), location.to_bytes().as_slice())?;
                 }
                 Write::Unconfirm(id) => {
-                    self.confirmed.remove(id.0)?;
+                    self.confirmed.remove(id.to_byte_array())?;
                 }
                 Write::Queue(seq, id, text) => {
                     self.pending.insert(seq, text.as_str())?;
-                    self.pending_ids.insert(id.0, seq)?;
+                    self.pending_ids.insert(id.to_byte_array(), seq)?;
                 }
                 Write::Unqueue(seq, id, _) => {
                     self.pending.remove(seq)?;
-                    self.pending_ids.remove(id.0)?;
+                    self.pending_ids.remove(id.to_byte_array())?;
                 }
                 Write::NextSeq { new, .. } => {
                     self.meta
                         .insert(META_NEXT_SEQ, new.to_le_bytes().as_slice())?;
                 }
                 Write::Tip(hash) => {
-                    self.meta.insert(META_TIP, hash.0.as_slice())?;
+                    self.meta
+                        .insert(META_TIP, hash.as_byte_array().as_slice())?;
                 }
                 Write::UtxoAdd(outpoint, utxo) => {
                     self.utxos.insert(outpoint.to_bytes(), utxo.to_bytes())?;
@@ -146,14 +148,14 @@ impl<'t> Tables<'t> {
                 }
                 Write::Undo(hash, undo) => {
                     let bytes = ledger::undo_to_bytes(undo);
-                    self.undo.insert(hash.0, bytes.as_slice())?;
+                    self.undo.insert(hash.to_byte_array(), bytes.as_slice())?;
                 }
                 Write::TxConfirm(txid, location) => {
                     self.txs
-                        .insert(*txid.as_bytes(), location.to_bytes().as_slice())?;
+                        .insert(*txid.as_byte_array(), location.to_bytes().as_slice())?;
                 }
                 Write::TxUnconfirm(txid) => {
-                    self.txs.remove(*txid.as_bytes())?;
+                    self.txs.remove(*txid.as_byte_array())?;
                 }
                 Write::HistoryAdd(row) => {
                     self.history.insert(row, ())?;
@@ -191,25 +193,28 @@ impl ChainStore for Tables<'_> {
             .map(|v| Utxo::from_bytes(&v.value())))
     }
 
-    fn undo(&self, hash: &Hash256) -> anyhow::Result<Undo> {
-        let bytes = self.undo.get(hash.0)?.context("undo data missing")?;
+    fn undo(&self, hash: &BlockHash) -> anyhow::Result<Undo> {
+        let bytes = self.undo.get(hash.to_byte_array())?.context("undo data missing")?;
         ledger::undo_from_bytes(bytes.value())
     }
 
     fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {
-        match self.txs.get(*txid.as_bytes())? {
+        match self.txs.get(*txid.as_byte_array())? {
             Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
     }
 
-    fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
-        let bytes = self.blocks.get(hash.0)?.context("stored block missing")?;
+    fn block(&self, hash: &BlockHash) -> anyhow::Result<Block> {
+        let bytes = self
+            .blocks
+            .get(hash.to_byte_array())?
+            .context("stored block missing")?;
         Ok(Block::from_bytes(bytes.value(), MAX_BLOCK_BYTES)?)
     }
 
-    fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
-        match self.confirmed.get(id.0)? {
+    fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>> {
+        match self.confirmed.get(id.to_byte_array())? {
             Some(bytes) => Ok(Some(EntryLocation::from_bytes(bytes.value())?)),
             None => Ok(None),
         }
@@ -371,7 +376,7 @@ impl Writer {
             data_room -= len;
             data.push(entry);
             // A data entry's id is its merkle leaf.
-            data_leaves.push(*id);
+            data_leaves.push(id.to_merkle_leaf());
         }
         let data_bytes: usize = data.iter().map(Entry::encoded_len).sum();
         let (txs, fees) = pool.select(budget - data_bytes);

@@ -6,11 +6,11 @@ use crate::node::Node;
 use bbchain_core::peer::{
     MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_LOCATOR, PeerMessage,
 };
-use bbchain_core::{Block, Hash256};
+use bbchain_core::{Block, BlockHash};
 use std::collections::HashSet;
 
 /// Up to [`MAX_HEADERS`] of our main-chain headers after the peer's locator.
-pub(super) fn headers(node: &Node, locator: &[Hash256]) -> Result<PeerMessage, LinkError> {
+pub(super) fn headers(node: &Node, locator: &[BlockHash]) -> Result<PeerMessage, LinkError> {
     if locator.len() > MAX_LOCATOR {
         return Err(misbehaved("locator too long"));
     }
@@ -19,7 +19,7 @@ pub(super) fn headers(node: &Node, locator: &[Hash256]) -> Result<PeerMessage, L
 }
 
 /// The blocks the peer asked for: a prefix of its list (each block once), cut at the size cap.
-pub(super) fn blocks(node: &Node, hashes: &[Hash256]) -> Result<PeerMessage, LinkError> {
+pub(super) fn blocks(node: &Node, hashes: &[BlockHash]) -> Result<PeerMessage, LinkError> {
     if hashes.len() > MAX_BLOCKS_PER_REQUEST {
         return Err(misbehaved("too many blocks asked for"));
     }

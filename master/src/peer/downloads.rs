@@ -2,7 +2,7 @@
 //! asked of one link only, and goes back to the others when that link dies or gives up on it.
 //! Pure bookkeeping behind the [`Scheduler`]'s mutex; no I/O.
 
-use bbchain_core::Hash256;
+use bbchain_core::BlockHash;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::watch;
@@ -40,7 +40,7 @@ pub struct DownloadStats {
 /// Which blocks the links of one master want, and which link fetches each.
 #[derive(Debug, Default)]
 pub struct Downloads {
-    entries: HashMap<Hash256, Entry>,
+    entries: HashMap<BlockHash, Entry>,
     /// Set when a block became free or stored: other links may have something to do.
     changed: bool,
     /// What the links received.
@@ -49,7 +49,7 @@ pub struct Downloads {
 
 impl Downloads {
     /// One more link wants `hash` (each link counts once: it keeps its own set).
-    pub fn want(&mut self, hash: Hash256) {
+    pub fn want(&mut self, hash: BlockHash) {
         self.entries
             .entry(hash)
             .or_insert(Entry {
@@ -60,7 +60,7 @@ impl Downloads {
     }
 
     /// `link` no longer wants `hash`; its claim on it, if any, is freed.
-    pub fn unwant(&mut self, link: LinkId, hash: &Hash256) {
+    pub fn unwant(&mut self, link: LinkId, hash: &BlockHash) {
         let Some(entry) = self.entries.get_mut(hash) else {
             return;
         };
@@ -75,12 +75,12 @@ impl Downloads {
     }
 
     /// Where `hash` stands (`None`: nobody wants it).
-    pub fn fetch(&self, hash: &Hash256) -> Option<Fetch> {
+    pub fn fetch(&self, hash: &BlockHash) -> Option<Fetch> {
         self.entries.get(hash).map(|e| e.fetch)
     }
 
     /// Claims a free `hash` for `link`; false if another link fetches it or it is stored.
-    pub fn claim(&mut self, link: LinkId, hash: &Hash256) -> bool {
+    pub fn claim(&mut self, link: LinkId, hash: &BlockHash) -> bool {
         match self.entries.get_mut(hash) {
             Some(entry) if entry.fetch == Fetch::Free => {
                 entry.fetch = Fetch::Claimed(link);
@@ -91,7 +91,7 @@ impl Downloads {
     }
 
     /// `link` gives `hash` back (its peer did not send it): another link may fetch it.
-    pub fn release(&mut self, link: LinkId, hash: &Hash256) {
+    pub fn release(&mut self, link: LinkId, hash: &BlockHash) {
         if let Some(entry) = self.entries.get_mut(hash)
             && entry.fetch == Fetch::Claimed(link)
         {
@@ -101,7 +101,7 @@ impl Downloads {
     }
 
     /// `hash` is stored.
-    pub fn done(&mut self, hash: &Hash256) {
+    pub fn done(&mut self, hash: &BlockHash) {
         if let Some(entry) = self.entries.get_mut(hash) {
             entry.fetch = Fetch::Done;
             self.changed = true;
@@ -166,8 +166,8 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    fn hash(n: u8) -> Hash256 {
-        Hash256([n; 32])
+    fn hash(n: u8) -> BlockHash {
+        BlockHash::from_byte_array([n; 32])
     }
 
     #[test]

@@ -5,14 +5,14 @@ use crate::node::Node;
 use bbchain_core::chain::{BranchAnchor, MEDIAN_TIME_BLOCKS};
 use bbchain_core::difficulty::expected_bits;
 use bbchain_core::validation;
-use bbchain_core::{BlockError, ChainContext, ChainParams, CompactTarget, Hash256, Header, Work};
+use bbchain_core::{BlockError, BlockHash, ChainContext, ChainParams, CompactTarget, Header, Work};
 use std::collections::VecDeque;
 
 /// The end of a validated header chain: everything checking its next header needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderTrail {
     /// Hash of the last header.
-    pub hash: Hash256,
+    pub hash: BlockHash,
     /// Its height.
     pub height: u32,
     /// Times of the last header and its ancestors, newest first (up to 11).
@@ -28,7 +28,7 @@ pub struct BadHeader {
     /// Position in the batch.
     pub index: usize,
     /// Its hash.
-    pub hash: Hash256,
+    pub hash: BlockHash,
     /// The rule it broke.
     pub error: BlockError,
 }
@@ -37,7 +37,7 @@ impl HeaderTrail {
     /// A trail ending at a block we already hold: its hash, height, branch anchor, and the times
     /// of it and its ancestors, newest first.
     pub fn new(
-        hash: Hash256,
+        hash: BlockHash,
         height: u32,
         anchor: Option<BranchAnchor>,
         recent_times: impl IntoIterator<Item = u32>,
@@ -110,7 +110,7 @@ pub(crate) fn header_work(header: &Header) -> Work {
 }
 
 /// The trail ending at a stored block, to check headers that build on it.
-pub(crate) fn trail_at(node: &Node, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+pub(crate) fn trail_at(node: &Node, hash: &BlockHash) -> anyhow::Result<Option<HeaderTrail>> {
     Ok(node
         .parent_context(hash)?
         .map(|parent| HeaderTrail::new(*hash, parent.height, parent.anchor, parent.recent_times)))
@@ -173,7 +173,7 @@ pub(crate) mod tests {
             err.error
         };
         // A header that does not link to the previous one.
-        let unlinked = check(&|h| h[5].prev_hash = Hash256::ZERO);
+        let unlinked = check(&|h| h[5].prev_hash = BlockHash::ZERO);
         assert!(matches!(
             unlinked,
             BlockError::WrongParent { .. } | BlockError::HighHash(_)

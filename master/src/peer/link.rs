@@ -14,7 +14,7 @@ use super::{answers, gossip};
 use crate::clock::unix_now;
 use crate::node::{Node, SubmitError};
 use bbchain_core::peer::{MAX_PEER_ADDRS, PeerMessage};
-use bbchain_core::{Block, ChainParams, Hash256, Work};
+use bbchain_core::{Block, BlockHash, ChainParams, Work};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,24 +130,24 @@ impl ChainView for Node {
         Node::params(self)
     }
 
-    fn has_block(&self, hash: &Hash256) -> anyhow::Result<bool> {
+    fn has_block(&self, hash: &BlockHash) -> anyhow::Result<bool> {
         Ok(self.block_height(hash)?.is_some())
     }
 
-    fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+    fn chainwork(&self, hash: &BlockHash) -> anyhow::Result<Option<Work>> {
         Node::chainwork(self, hash)
     }
 
-    fn trail_at(&self, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+    fn trail_at(&self, hash: &BlockHash) -> anyhow::Result<Option<HeaderTrail>> {
         trail_at(self, hash)
     }
 
-    fn tip(&self) -> (Hash256, u32, Work) {
+    fn tip(&self) -> (BlockHash, u32, Work) {
         let snapshot = self.snapshot();
         (snapshot.tip, snapshot.height, snapshot.chainwork)
     }
 
-    fn locator(&self) -> anyhow::Result<Vec<Hash256>> {
+    fn locator(&self) -> anyhow::Result<Vec<BlockHash>> {
         Node::locator(self)
     }
 }
@@ -220,7 +220,7 @@ impl Link {
                 Action::Log(line) => tracing::info!("{line}"),
                 end @ (Action::Ban(_) | Action::Refuse(_)) => return Err(ended(end)),
                 Action::Submit(blocks) => {
-                    let hashes: Vec<Hash256> = blocks.iter().map(Block::hash).collect();
+                    let hashes: Vec<BlockHash> = blocks.iter().map(Block::hash).collect();
                     self.submit(blocks).await?;
                     let (sync, node) = (&mut self.sync, &self.node);
                     let more = self

@@ -38,7 +38,7 @@ use axum::http::Extensions;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bbchain_core::Hash256;
+use bbchain_core::DataId;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
 use registry::{MAX_INBOUND_SOCKETS, MAX_KNOWN, MAX_OUTBOUND};
 use socket::LinkIo;
@@ -267,7 +267,7 @@ fn relay_tip(peers: &Peers) {
     peers.broadcast(&link_end::encode(&message));
 }
 
-fn relay_data(peers: &Peers, ids: &[Hash256]) {
+fn relay_data(peers: &Peers, ids: &[DataId]) {
     let mut entries = Vec::with_capacity(ids.len());
     for id in ids {
         match peers.node().pending_text(id) {
@@ -286,11 +286,11 @@ mod tests {
     use super::*;
     use crate::config::NodeConfig;
     use crate::peer::headers::{header_work, trail_at};
-    use bbchain_core::ChainParams;
     use bbchain_core::Work;
+    use bbchain_core::{BlockHash, ChainParams};
 
     /// Mines `count` blocks on the stored block `parent`, handing each to the node.
-    async fn mine_on(node: &Node, parent: Hash256, count: u32, miner: &str) -> Vec<Hash256> {
+    async fn mine_on(node: &Node, parent: BlockHash, count: u32, miner: &str) -> Vec<BlockHash> {
         let params = node.params().clone();
         let mut trail = trail_at(node, &parent).unwrap().unwrap();
         let mut hashes = Vec::new();
@@ -304,7 +304,7 @@ mod tests {
         hashes
     }
 
-    fn work_of(node: &Node, hashes: &[Hash256]) -> Work {
+    fn work_of(node: &Node, hashes: &[BlockHash]) -> Work {
         hashes.iter().fold(Work::ZERO, |sum, hash| {
             sum + header_work(&node.block(hash).unwrap().unwrap().header)
         })
@@ -322,12 +322,16 @@ mod tests {
         let snapshot = node.snapshot();
         assert_eq!(snapshot.tip, main[2], "the longer branch is the main chain");
 
-        let at = |hash: &Hash256| node.chainwork(hash).unwrap().unwrap();
+        let at = |hash: &BlockHash| node.chainwork(hash).unwrap().unwrap();
         assert_eq!(at(&main[2]), snapshot.chainwork);
         assert_eq!(at(&genesis) + work_of(&node, &main), snapshot.chainwork);
         assert_eq!(at(&side[0]), at(&main[0]) + work_of(&node, &side));
         assert!(at(&side[0]) < snapshot.chainwork);
-        assert_eq!(node.chainwork(&Hash256([7; 32])).unwrap(), None);
+        assert_eq!(
+            node.chainwork(&BlockHash::from_byte_array([7; 32]))
+                .unwrap(),
+            None
+        );
         drop(node);
         tokio::task::spawn_blocking(move || task.shutdown())
             .await

@@ -3,7 +3,7 @@
 
 use super::downloads::{Downloads, Fetch, LinkId};
 use bbchain_core::peer::{MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST};
-use bbchain_core::{Block, Hash256};
+use bbchain_core::{Block, BlockHash};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ const MAX_HELD_BYTES: usize = 4 * MAX_BLOCKS_BYTES;
 pub enum DownloadError {
     /// A block nobody asked for, or out of request order.
     #[error("unrequested block {0}")]
-    Unrequested(Hash256),
+    Unrequested(BlockHash),
     /// An answer when no request is open.
     #[error("blocks answer with no request open")]
     NoRequest,
@@ -35,10 +35,10 @@ pub enum DownloadError {
 #[derive(Debug)]
 pub struct BlockQueue {
     link: LinkId,
-    wanted: VecDeque<Hash256>,
-    wanted_set: HashSet<Hash256>,
-    in_flight: VecDeque<Vec<Hash256>>,
-    held: HashMap<Hash256, Block>,
+    wanted: VecDeque<BlockHash>,
+    wanted_set: HashSet<BlockHash>,
+    in_flight: VecDeque<Vec<BlockHash>>,
+    held: HashMap<BlockHash, Block>,
     held_bytes: usize,
 }
 
@@ -56,7 +56,7 @@ impl BlockQueue {
     }
 
     /// Wants blocks (in chain order, after those already wanted).
-    pub fn want(&mut self, hashes: impl IntoIterator<Item = Hash256>, downloads: &mut Downloads) {
+    pub fn want(&mut self, hashes: impl IntoIterator<Item = BlockHash>, downloads: &mut Downloads) {
         for hash in hashes {
             if self.wanted_set.insert(hash) {
                 self.wanted.push_back(hash);
@@ -67,7 +67,7 @@ impl BlockQueue {
 
     /// The next `get_blocks` to send: the first wanted blocks no link fetches yet, if a request
     /// slot is free. Stored blocks are dropped on the way.
-    pub fn next_request(&mut self, downloads: &mut Downloads) -> Option<Vec<Hash256>> {
+    pub fn next_request(&mut self, downloads: &mut Downloads) -> Option<Vec<BlockHash>> {
         if self.in_flight.len() >= MAX_REQUESTS_IN_FLIGHT {
             return None;
         }
@@ -153,7 +153,7 @@ impl BlockQueue {
     pub fn ready(
         &mut self,
         downloads: &Downloads,
-        mut stored: impl FnMut(&Hash256) -> anyhow::Result<bool>,
+        mut stored: impl FnMut(&BlockHash) -> anyhow::Result<bool>,
     ) -> anyhow::Result<Vec<Block>> {
         let mut ready: Vec<Block> = Vec::new();
         let mut ready_set = HashSet::new();
@@ -233,12 +233,12 @@ mod tests {
     use crate::peer::headers::tests::chain;
     use bbchain_core::ChainParams;
 
-    fn hashes(blocks: &[Block]) -> Vec<Hash256> {
+    fn hashes(blocks: &[Block]) -> Vec<BlockHash> {
         blocks.iter().map(Block::hash).collect()
     }
 
     /// Whether a block is stored: genesis and `stored`.
-    fn store(stored: &HashSet<Hash256>) -> impl FnMut(&Hash256) -> anyhow::Result<bool> + '_ {
+    fn store(stored: &HashSet<BlockHash>) -> impl FnMut(&BlockHash) -> anyhow::Result<bool> + '_ {
         let genesis = ChainParams::dev().genesis_hash();
         move |hash| Ok(*hash == genesis || stored.contains(hash))
     }
@@ -249,8 +249,8 @@ mod tests {
         let mut downloads = Downloads::default();
         let mut queue = BlockQueue::new(1);
         let max = MAX_BLOCKS_PER_REQUEST;
-        let many: Vec<Hash256> = (0..(2 * max + 200) as u32)
-            .map(|i| Hash256::sha256d(&i.to_le_bytes()))
+        let many: Vec<BlockHash> = (0..(2 * max + 200) as u32)
+            .map(|i| BlockHash::from_byte_array(bbchain_core::hash::sha256d(&i.to_le_bytes())))
             .collect();
         queue.want(many.clone(), &mut downloads);
         queue.want(many.clone(), &mut downloads);

@@ -7,7 +7,7 @@ use super::headers::{HeaderTrail, header_work};
 use super::sync::{BlockQueue, DownloadError};
 use bbchain_core::peer::{MAX_HEADERS, MAX_LOCATOR, PeerMessage};
 use bbchain_core::validation::Blame;
-use bbchain_core::{Block, BlockError, ChainParams, Hash256, Header, Work};
+use bbchain_core::{Block, BlockError, BlockHash, ChainParams, Header, Work};
 use std::time::{Duration, Instant};
 
 /// How long the peer has to answer an open request (counted from the request, or from its
@@ -23,15 +23,15 @@ pub trait ChainView {
     /// The chain's rules.
     fn params(&self) -> &ChainParams;
     /// Whether the block is stored (main chain or side branch).
-    fn has_block(&self, hash: &Hash256) -> anyhow::Result<bool>;
+    fn has_block(&self, hash: &BlockHash) -> anyhow::Result<bool>;
     /// Cumulative work of the chain ending at a stored block.
-    fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>>;
+    fn chainwork(&self, hash: &BlockHash) -> anyhow::Result<Option<Work>>;
     /// The header trail ending at a stored block.
-    fn trail_at(&self, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>>;
+    fn trail_at(&self, hash: &BlockHash) -> anyhow::Result<Option<HeaderTrail>>;
     /// Our main chain's tip, its height and its cumulative work.
-    fn tip(&self) -> (Hash256, u32, Work);
+    fn tip(&self) -> (BlockHash, u32, Work);
     /// Our block locator (see `docs/protocol.md`).
-    fn locator(&self) -> anyhow::Result<Vec<Hash256>>;
+    fn locator(&self) -> anyhow::Result<Vec<BlockHash>>;
 }
 
 /// The time, passed in: `at` for deadlines, `unix` for header times.
@@ -107,7 +107,7 @@ pub struct SyncState {
     trail_work: Work,
     /// Checked headers whose chain does not have more work than ours yet: their blocks are
     /// fetched once a later batch of the same chain passes our tip's work.
-    unqueued: Vec<Hash256>,
+    unqueued: Vec<BlockHash>,
     /// A `get_headers` is waiting for its answer.
     headers_open: bool,
     /// Blocks to fetch, asked for, or held.
@@ -299,7 +299,7 @@ impl SyncState {
     /// The blocks of a [`Action::Submit`] are stored.
     pub fn on_stored(
         &mut self,
-        hashes: &[Hash256],
+        hashes: &[BlockHash],
         view: &impl ChainView,
         downloads: &mut Downloads,
         now: Now,
@@ -388,7 +388,7 @@ impl SyncState {
             let (height, tip) = self
                 .trail
                 .as_ref()
-                .map_or((0, Hash256::ZERO), |t| (t.height, t.hash));
+                .map_or((0, BlockHash::ZERO), |t| (t.height, t.hash));
             out.push(Action::Log(format!(
                 "sync from {}: done, {} blocks in {secs:.1} s, up to height {height} ({tip})",
                 self.name, progress.blocks,
@@ -408,8 +408,8 @@ mod tests {
     /// An in-memory chain: stored blocks with their trail and work; the tip is the most work.
     struct FakeChain {
         params: ChainParams,
-        stored: HashMap<Hash256, (HeaderTrail, Work)>,
-        tip: Hash256,
+        stored: HashMap<BlockHash, (HeaderTrail, Work)>,
+        tip: BlockHash,
     }
 
     impl FakeChain {
@@ -442,20 +442,20 @@ mod tests {
         fn params(&self) -> &ChainParams {
             &self.params
         }
-        fn has_block(&self, hash: &Hash256) -> anyhow::Result<bool> {
+        fn has_block(&self, hash: &BlockHash) -> anyhow::Result<bool> {
             Ok(self.stored.contains_key(hash))
         }
-        fn chainwork(&self, hash: &Hash256) -> anyhow::Result<Option<Work>> {
+        fn chainwork(&self, hash: &BlockHash) -> anyhow::Result<Option<Work>> {
             Ok(self.stored.get(hash).map(|s| s.1))
         }
-        fn trail_at(&self, hash: &Hash256) -> anyhow::Result<Option<HeaderTrail>> {
+        fn trail_at(&self, hash: &BlockHash) -> anyhow::Result<Option<HeaderTrail>> {
             Ok(self.stored.get(hash).map(|s| s.0.clone()))
         }
-        fn tip(&self) -> (Hash256, u32, Work) {
+        fn tip(&self) -> (BlockHash, u32, Work) {
             let (trail, work) = &self.stored[&self.tip];
             (self.tip, trail.height, *work)
         }
-        fn locator(&self) -> anyhow::Result<Vec<Hash256>> {
+        fn locator(&self) -> anyhow::Result<Vec<BlockHash>> {
             Ok(vec![self.tip])
         }
     }
@@ -471,7 +471,7 @@ mod tests {
         blocks.iter().map(|b| b.header).collect()
     }
 
-    fn hashes_of(blocks: &[Block]) -> Vec<Hash256> {
+    fn hashes_of(blocks: &[Block]) -> Vec<BlockHash> {
         blocks.iter().map(Block::hash).collect()
     }
 
@@ -486,7 +486,7 @@ mod tests {
             .collect()
     }
 
-    fn submitted(actions: &[Action]) -> Vec<Hash256> {
+    fn submitted(actions: &[Action]) -> Vec<BlockHash> {
         actions
             .iter()
             .filter_map(|a| match a {

@@ -2,7 +2,7 @@
 //! `bbchain_core::testing`).
 #![allow(dead_code)]
 
-use bbchain_core::{Hash256, Target};
+use bbchain_core::Target;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -40,8 +40,10 @@ pub fn int(value: &Value, field: &str) -> i64 {
     }
 }
 
-/// A hash in display hex (byte-reversed), as block explorers print it.
-pub fn display_hash(hex: &str) -> Hash256 {
+/// A hash of any of the hash types in display hex (byte-reversed), as block explorers print it.
+pub fn display_hash<H: std::str::FromStr<Err = bbchain_core::hash::HashParseError>>(
+    hex: &str,
+) -> H {
     hex.parse().expect("64 hex digits")
 }
 

@@ -18,7 +18,7 @@ use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
 use bbchain_core::hash::Txid;
 use bbchain_core::spend::{BlockSpends, Utxo, UtxoView, connect_block};
 use bbchain_core::validation::{check_block_context, check_entries_new};
-use bbchain_core::{Amount, Block, ChainParams, Hash256, OutPoint};
+use bbchain_core::{Amount, Block, BlockHash, ChainParams, DataId, OutPoint};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -29,13 +29,13 @@ pub(super) use txs::TxAdded;
 /// data entry is. Reads see every write of the change sets already persisted in this batch.
 pub(super) trait ChainStore {
     /// A stored block.
-    fn block(&self, hash: &Hash256) -> anyhow::Result<Block>;
+    fn block(&self, hash: &BlockHash) -> anyhow::Result<Block>;
     /// Where a main-chain data entry is.
-    fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>>;
+    fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>>;
     /// A main-chain unspent output.
     fn utxo(&self, outpoint: &OutPoint) -> anyhow::Result<Option<Utxo>>;
     /// The undo data of a main-chain block.
-    fn undo(&self, hash: &Hash256) -> anyhow::Result<Undo>;
+    fn undo(&self, hash: &BlockHash) -> anyhow::Result<Undo>;
     /// Where a main-chain transaction is.
     fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>>;
 }
@@ -45,32 +45,32 @@ pub(super) trait ChainStore {
 pub(super) enum Write {
     /// A new block and its index record.
     Block {
-        hash: Hash256,
+        hash: BlockHash,
         block: Arc<Block>,
         record: IndexRecord,
     },
     /// The main chain's block at a height.
-    MainSet(u32, Hash256),
+    MainSet(u32, BlockHash),
     /// A height leaves the main chain (the hash it held, for undo).
-    MainRemove(u32, Hash256),
+    MainRemove(u32, BlockHash),
     /// A data entry is confirmed at a location.
-    Confirm(Hash256, EntryLocation),
+    Confirm(DataId, EntryLocation),
     /// A data entry is no longer confirmed.
-    Unconfirm(Hash256),
+    Unconfirm(DataId),
     /// A data entry joins the queue at a position.
-    Queue(u64, Hash256, String),
+    Queue(u64, DataId, String),
     /// A data entry leaves the queue (its text, for undo).
-    Unqueue(u64, Hash256, String),
+    Unqueue(u64, DataId, String),
     /// The next queue position (and the one before, for undo).
     NextSeq { old: u64, new: u64 },
     /// The main chain's tip.
-    Tip(Hash256),
+    Tip(BlockHash),
     /// An output joins the unspent outputs.
     UtxoAdd(OutPoint, Utxo),
     /// An output leaves the unspent outputs (its data, for undo).
     UtxoRemove(OutPoint, Utxo),
     /// A main-chain block's undo data.
-    Undo(Hash256, Arc<Undo>),
+    Undo(BlockHash, Arc<Undo>),
     /// A transaction is confirmed at a location.
     TxConfirm(Txid, EntryLocation),
     /// A transaction is no longer confirmed.
@@ -110,27 +110,27 @@ pub(super) enum DataAdded {
 #[derive(Debug, Clone)]
 struct SideBranch {
     /// The branch's last block.
-    end: Hash256,
+    end: BlockHash,
     /// The main-chain height it leaves from.
     fork_height: u32,
     /// The data ids in its blocks above the fork.
-    ids: HashSet<Hash256>,
+    ids: HashSet<DataId>,
 }
 
 /// The chain's in-memory view.
 pub(super) struct ChainState {
     params: ChainParams,
-    genesis: Hash256,
+    genesis: BlockHash,
     limits: NodeLimits,
     max_pending: usize,
     /// Every stored block.
-    index: HashMap<Hash256, IndexRecord>,
+    index: HashMap<BlockHash, IndexRecord>,
     /// Main chain hashes by height.
-    main: Vec<Hash256>,
+    main: Vec<BlockHash>,
     /// The queue: position -> (id, text), lowest first into blocks.
-    pending: BTreeMap<u64, (Hash256, String)>,
+    pending: BTreeMap<u64, (DataId, String)>,
     /// The queue by id.
-    pending_ids: HashMap<Hash256, u64>,
+    pending_ids: HashMap<DataId, u64>,
     next_seq: u64,
     side: Option<SideBranch>,
     /// The unspent-output changes of the command being applied, not yet in the store.
@@ -140,7 +140,7 @@ pub(super) struct ChainState {
     /// Transactions waiting for a block.
     mempool: Mempool,
     /// Stored blocks found invalid when a reorg tried to connect them, and their descendants.
-    invalid: HashSet<Hash256>,
+    invalid: HashSet<BlockHash>,
 }
 
 /// Where a command's writes and events start in a change set, to roll them back.
@@ -203,12 +203,12 @@ impl ChainState {
         params: ChainParams,
         limits: NodeLimits,
         records: impl IntoIterator<Item = IndexRecord>,
-        tip: Hash256,
+        tip: BlockHash,
         pending: impl IntoIterator<Item = (u64, String)>,
         next_seq: Option<u64>,
         supply: u64,
     ) -> anyhow::Result<ChainState> {
-        let index: HashMap<Hash256, IndexRecord> =
+        let index: HashMap<BlockHash, IndexRecord> =
             records.into_iter().map(|r| (r.hash(), r)).collect();
         let mut main = Vec::new();
         let mut cursor = Some(tip);
@@ -265,7 +265,7 @@ impl ChainState {
 
     /// A stored block's index record.
     #[cfg(test)]
-    pub(super) fn record(&self, hash: &Hash256) -> Option<&IndexRecord> {
+    pub(super) fn record(&self, hash: &BlockHash) -> Option<&IndexRecord> {
         self.index.get(hash)
     }
 
@@ -275,7 +275,7 @@ impl ChainState {
     }
 
     /// The queue, lowest position first.
-    pub(super) fn pending(&self) -> impl Iterator<Item = &(Hash256, String)> {
+    pub(super) fn pending(&self) -> impl Iterator<Item = &(DataId, String)> {
         self.pending.values()
     }
 
@@ -295,7 +295,7 @@ impl ChainState {
     /// The contextual-check input for a child of `parent`, whose hash is `parent_hash` (known to
     /// every caller, so not hashed again).
     pub(super) fn context<'a>(
-        parent_hash: Hash256,
+        parent_hash: BlockHash,
         parent: &IndexRecord,
         times: &'a [u32],
     ) -> ChainContext<'a> {
@@ -425,7 +425,7 @@ impl ChainState {
     fn side_branch_of(
         &mut self,
         store: &impl ChainStore,
-        parent_hash: Hash256,
+        parent_hash: BlockHash,
         parent: &IndexRecord,
     ) -> anyhow::Result<SideBranch> {
         if let Some(side) = self.side.take().filter(|side| side.end == parent_hash) {
@@ -452,7 +452,7 @@ impl ChainState {
     fn confirmed_at_or_below(
         &self,
         store: &impl ChainStore,
-        id: &Hash256,
+        id: &DataId,
         height: u32,
     ) -> anyhow::Result<bool> {
         Ok(store.confirmed(id)?.is_some_and(|location| {
@@ -471,7 +471,7 @@ impl ChainState {
     fn switch_to(
         &mut self,
         store: &impl ChainStore,
-        new_tip: Hash256,
+        new_tip: BlockHash,
         new_block: Arc<Block>,
         change: &mut ChangeSet,
     ) -> anyhow::Result<Result<(), SubmitError>> {
@@ -751,20 +751,20 @@ mod tests {
     /// The database, as a map: blocks and confirmed entries, with a count of whole-block reads.
     #[derive(Default)]
     struct MemoryStore {
-        blocks: HashMap<Hash256, Block>,
-        confirmed: HashMap<Hash256, EntryLocation>,
+        blocks: HashMap<BlockHash, Block>,
+        confirmed: HashMap<DataId, EntryLocation>,
         pending: BTreeMap<u64, String>,
-        tip: Option<Hash256>,
+        tip: Option<BlockHash>,
         block_reads: Cell<usize>,
     }
 
     impl ChainStore for MemoryStore {
-        fn block(&self, hash: &Hash256) -> anyhow::Result<Block> {
+        fn block(&self, hash: &BlockHash) -> anyhow::Result<Block> {
             self.block_reads.set(self.block_reads.get() + 1);
             self.blocks.get(hash).cloned().context_missing()
         }
 
-        fn confirmed(&self, id: &Hash256) -> anyhow::Result<Option<EntryLocation>> {
+        fn confirmed(&self, id: &DataId) -> anyhow::Result<Option<EntryLocation>> {
             Ok(self.confirmed.get(id).copied())
         }
     }
