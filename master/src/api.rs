@@ -100,9 +100,8 @@ impl From<JsonRejection> for AppError {
 impl From<AddDataError> for AppError {
     fn from(err: AddDataError) -> AppError {
         let status = match err {
-            AddDataError::Size(EntrySizeError::Empty) | AddDataError::Blank => {
-                StatusCode::BAD_REQUEST
-            }
+            AddDataError::Size(EntrySizeError::Empty | EntrySizeError::SixtyFourBytes { .. })
+            | AddDataError::Blank => StatusCode::BAD_REQUEST,
             AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -255,7 +254,9 @@ pub async fn get_block(State(node): State<Node>, Path(id): Path<String>) -> ApiR
             } else {
                 0
             };
-            let detail = views::block_detail(&block, height, confirmations, node.params());
+            let spent = node.block_spent(&block.hash(), &block)?;
+            let params = node.params();
+            let detail = views::block_detail(&block, height, confirmations, spent.as_ref(), params);
             Ok(Json(detail).into_response())
         }
         None => Err(AppError::not_found(format!("unknown block {id}"))),

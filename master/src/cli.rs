@@ -91,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 nodes: masters(&cli)?,
                 threads: threads(&cli),
                 name: cli.name.clone().unwrap_or_default(),
+                address: None,
                 timings: miner::MinerTimings::default(),
             };
             miner::run(config, server::shutdown_signal()).await

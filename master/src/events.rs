@@ -39,6 +39,14 @@ pub fn event_message(app: &AppState, event: &NodeEvent) -> Value {
         NodeEvent::DataConfirmed { id, height, block } => json!({
             "type": "data", "id": id, "status": "confirmed", "height": height, "block": block,
         }),
+        NodeEvent::TxAdded { txid } => json!({"type": "tx", "txid": txid, "status": "pending"}),
+        NodeEvent::TxConfirmed {
+            txid,
+            height,
+            block,
+        } => json!({
+            "type": "tx", "txid": txid, "status": "confirmed", "height": height, "block": block,
+        }),
         NodeEvent::Miners { count } => json!({"type": "miners", "count": count}),
     }
 }

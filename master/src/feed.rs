@@ -13,7 +13,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
 use bbchain_core::validation::check_proof_of_work;
-use bbchain_core::{BlockHash, Coinbase, Header};
+use bbchain_core::keys::PublicKey;
+use bbchain_core::{BlockHash, Coinbase, Header, address};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +56,8 @@ struct IssuedJob {
 /// A miner after its hello.
 struct FeedMiner {
     name: String,
+    /// Where its blocks' rewards go (none: it mines for nothing).
+    payout: Option<PublicKey>,
     jobs: VecDeque<IssuedJob>,
     /// The tip the latest job builds on: a job on another tip is `clean`.
     tip: Option<BlockHash>,
@@ -70,7 +73,7 @@ impl FeedMiner {
         }
         self.tip = Some(template.prev_hash);
         let extra_nonce = next_extra_nonce();
-        let coinbase = template.coinbase(&self.name, extra_nonce);
+        let coinbase = template.coinbase(&self.name, extra_nonce, self.payout.as_ref());
         let header = template.header(&coinbase, unix_now());
         let id = format!("{extra_nonce:x}");
         let job = Job::new(
@@ -147,7 +150,14 @@ async fn handle(
     let max_name = node.params().max_miner_name_bytes;
     match (message, session.as_mut()) {
         (MinerMessage::Hello { .. }, Some(_)) => Some(rejected(None, "already said hello")),
-        (MinerMessage::Hello { name, agent }, None) => {
+        (
+            MinerMessage::Hello {
+                name,
+                agent,
+                address,
+            },
+            None,
+        ) => {
             if name.is_empty() || name.len() > max_name {
                 return Some(rejected(
                     None,
@@ -161,12 +171,18 @@ async fn handle(
                     format!("agent must be at most {max_name} bytes"),
                 ));
             }
+            let payout = match address.map(|text| address::decode(&text, node.params())) {
+                None => None,
+                Some(Ok(key)) => Some(key),
+                Some(Err(err)) => return Some(rejected(None, format!("bad address: {err}"))),
+            };
             let guard = node.register_miner(MinerInfo {
                 name: name.clone(),
                 agent,
             });
             let new = session.insert(FeedMiner {
                 name,
+                payout,
                 jobs: VecDeque::new(),
                 tip: None,
                 _guard: guard,

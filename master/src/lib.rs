@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod coins_api;
 pub mod config;
 pub mod dev;
 pub mod events;

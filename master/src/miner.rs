@@ -40,6 +40,8 @@ pub struct MinerConfig {
     pub threads: usize,
     /// Name put in the coinbase of found blocks; empty means [`default_name`].
     pub name: String,
+    /// The address found blocks pay (bech32m); `None` mines for nothing.
+    pub address: Option<String>,
     /// How patient the miner is with its masters.
     pub timings: MinerTimings,
 }
@@ -102,7 +104,8 @@ pub async fn run(
         plural(threads, "thread"),
         nodes.join(", ")
     );
-    failover::mine(&nodes, &name, threads, config.timings, shutdown).await
+    let address = config.address.as_deref();
+    failover::mine(&nodes, &name, address, threads, config.timings, shutdown).await
 }
 
 /// How long [`benchmark`] lets the threads warm up, then measures.
@@ -200,6 +203,7 @@ mod tests {
             nodes: vec![" ".into()],
             threads: 1,
             name: "x".into(),
+            address: None,
             timings: MinerTimings::default(),
         };
         let error = run(no_nodes, std::future::pending()).await.unwrap_err();
@@ -209,6 +213,7 @@ mod tests {
             nodes: vec!["127.0.0.1:1".into()],
             threads: 1,
             name: "n".repeat(65),
+            address: None,
             timings: MinerTimings::default(),
         };
         let error = run(long_name, std::future::pending()).await.unwrap_err();

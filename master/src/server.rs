@@ -9,7 +9,7 @@ use crate::api::{self, AppError};
 use crate::config::NodeConfig;
 use crate::node::Node;
 pub use crate::state::AppState;
-use crate::{events, feed, web};
+use crate::{coins_api, events, feed, web};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -30,6 +30,9 @@ pub fn app(state: AppState) -> Router {
         .route("/blocks", get(api::get_blocks))
         .route("/blocks/{id}", get(api::get_block))
         .route("/nodes", get(api::get_nodes))
+        .route("/tx", axum::routing::post(coins_api::post_tx))
+        .route("/tx/{txid}", get(coins_api::get_tx))
+        .route("/address/{address}", get(coins_api::get_address))
         .fallback(any(api::not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit));

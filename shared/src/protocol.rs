@@ -17,6 +17,10 @@ pub enum MinerMessage {
         /// Free text such as `bbchain-native/0.1`.
         #[serde(default)]
         agent: Option<String>,
+        /// The bech32m address the coinbase of this miner's blocks pays; without one, its blocks
+        /// pay nobody.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
     },
     /// A nonce that makes the job's header meet its target.
     Submit {

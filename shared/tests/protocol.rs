@@ -13,7 +13,8 @@ fn miner_messages_match_the_documented_json() {
         hello,
         MinerMessage::Hello {
             name: "alice".into(),
-            agent: Some("bbchain-native/0.1".into())
+            agent: Some("bbchain-native/0.1".into()),
+            address: None,
         }
     );
     let bare: MinerMessage = serde_json::from_str(r#"{"type":"hello","name":"bob"}"#).unwrap();
@@ -21,7 +22,8 @@ fn miner_messages_match_the_documented_json() {
         bare,
         MinerMessage::Hello {
             name: "bob".into(),
-            agent: None
+            agent: None,
+            address: None,
         }
     );
     let submit = MinerMessage::Submit {

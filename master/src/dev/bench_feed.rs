@@ -147,6 +147,7 @@ async fn hello(ws: &mut Ws, name: &str) -> anyhow::Result<Job> {
     let hello = MinerMessage::Hello {
         name: name.into(),
         agent: Some("bbchain-bench".into()),
+        address: None,
     };
     send(ws, &hello).await?;
     next_job(ws).await

@@ -20,6 +20,7 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 pub async fn mine(
     nodes: &[String],
     name: &str,
+    address: Option<&str>,
     threads: usize,
     timings: MinerTimings,
     shutdown: impl Future<Output = ()>,
@@ -41,7 +42,7 @@ pub async fn mine(
                 session_id += 1;
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
-                let session = Session::new(session_id, name, hashers.board(), &mut stats, timings);
+                let session = Session::new(session_id, (name, address), hashers.board(), &mut stats, timings);
                 let started = Instant::now();
                 let end = session.run(stream, &mut events, &mut shutdown).await;
                 // Job ids mean nothing to another master: stop hashing them.
@@ -115,7 +116,7 @@ mod fake_master_tests {
     async fn accept_miner(listener: &TcpListener) -> ServerStream {
         let (socket, _) = listener.accept().await.unwrap();
         let mut stream = tokio_tungstenite::accept_async(socket).await.unwrap();
-        let MinerMessage::Hello { name, agent } = receive(&mut stream).await else {
+        let MinerMessage::Hello { name, agent, .. } = receive(&mut stream).await else {
             panic!("the miner must say hello first");
         };
         assert_eq!(name, "tester");

@@ -75,6 +75,8 @@ pub enum SessionEnd {
 pub struct Session<'a> {
     id: SessionId,
     name: &'a str,
+    /// The address its blocks pay.
+    address: Option<&'a str>,
     board: &'a Board,
     stats: &'a mut Stats,
     timings: MinerTimings,
@@ -87,10 +89,10 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// A session numbered `id`, mining as `name`.
+    /// A session numbered `id`, mining as `name` and paying `address`.
     pub fn new(
         id: SessionId,
-        name: &'a str,
+        (name, address): (&'a str, Option<&'a str>),
         board: &'a Board,
         stats: &'a mut Stats,
         timings: MinerTimings,
@@ -98,6 +100,7 @@ impl<'a> Session<'a> {
         Session {
             id,
             name,
+            address,
             board,
             stats,
             timings,
@@ -117,6 +120,7 @@ impl<'a> Session<'a> {
         let hello = MinerMessage::Hello {
             name: self.name.to_owned(),
             agent: Some(AGENT.to_owned()),
+            address: self.address.map(str::to_owned),
         };
         let send_timeout = self.timings.send_timeout;
         if let Some(end) = deliver(&mut stream, frame(&hello), shutdown, send_timeout).await {
@@ -318,7 +322,7 @@ mod tests {
     use bbchain_core::Target;
 
     fn new_session<'a>(id: SessionId, board: &'a Board, stats: &'a mut Stats) -> Session<'a> {
-        Session::new(id, "me", board, stats, MinerTimings::default())
+        Session::new(id, ("me", None), board, stats, MinerTimings::default())
     }
 
     fn job_message(job_id: &str, clean: bool) -> String {

@@ -30,7 +30,7 @@ pub type Undo = Vec<(OutPoint, Utxo)>;
 
 /// The writes that attach `block` (at `hash`, `height`, already checked to spend `spends`) to the
 /// main chain's coin tables.
-pub fn attach(block: &Block, hash: BlockHash, height: u32, spends: &BlockSpends) -> Vec<Write> {
+pub(super) fn attach(block: &Block, hash: BlockHash, height: u32, spends: &BlockSpends) -> Vec<Write> {
     let mut writes = Vec::new();
     for (outpoint, utxo) in &spends.spent {
         writes.push(Write::UtxoRemove(*outpoint, *utxo));
@@ -50,7 +50,7 @@ pub fn attach(block: &Block, hash: BlockHash, height: u32, spends: &BlockSpends)
 
 /// The writes that take `block` (at `height`, whose undo data is `undo`) back off the main
 /// chain's coin tables: its outputs go, the outputs it spent come back.
-pub fn detach(block: &Block, height: u32, undo: &Undo) -> Vec<Write> {
+pub(super) fn detach(block: &Block, height: u32, undo: &Undo) -> Vec<Write> {
     let mut writes = Vec::new();
     for row in history(block, height, undo) {
         writes.push(Write::HistoryRemove(row));

@@ -82,11 +82,6 @@ impl Mempool {
         self.order.values().map(|txid| &self.txs[txid])
     }
 
-    /// The lowest arrival number, for transactions that come back from a reorg and go first.
-    pub fn first_seq(&self) -> Option<u64> {
-        self.order.keys().next().copied()
-    }
-
     /// The highest arrival number.
     pub fn last_seq(&self) -> Option<u64> {
         self.order.keys().next_back().copied()

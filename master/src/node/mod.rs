@@ -10,14 +10,18 @@
 //! ```
 
 mod chain_state;
+mod coins;
 pub mod ledger;
 mod mempool;
 mod outcomes;
+mod pool_index;
 pub mod template;
 mod writer;
 
+pub use chain_state::TxAdded;
+pub use coins::{ADDRESS_TXS, AddressInfo, TxDetail, TxStatus};
 pub use outcomes::{
-    AddDataError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome, check_data,
+    AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome, check_data,
 };
 pub use template::BlockTemplate;
 use writer::Command;
@@ -62,6 +66,8 @@ struct Shared {
     snapshot: watch::Receiver<Arc<ChainSnapshot>>,
     template: watch::Receiver<Arc<BlockTemplate>>,
     miners: Mutex<BTreeMap<u64, MinerInfo>>,
+    /// The mempool as of the last commit.
+    pool: Arc<Mutex<pool_index::PoolIndex>>,
     /// Masters linked right now (kept up to date by `peer`).
     linked: Mutex<Vec<String>>,
     next_id: AtomicU64,
@@ -93,7 +99,8 @@ impl Node {
         let store = Arc::new(Store::open(&config.db_path, &config.params)?);
         let (commands, receiver) = mpsc::channel();
         let (events, _) = broadcast::channel(4096);
-        let writer = writer::Writer::load(store.clone(), &config, events.clone())?;
+        let pool = Arc::new(Mutex::new(pool_index::PoolIndex::default()));
+        let writer = writer::Writer::load(store.clone(), &config, events.clone(), pool.clone())?;
         let (snapshot_tx, snapshot) = watch::channel(Arc::new(writer.snapshot()));
         let (template_tx, template) = watch::channel(Arc::new(writer.template()));
         let node = Node {
@@ -106,6 +113,7 @@ impl Node {
                 snapshot,
                 template,
                 miners: Mutex::new(BTreeMap::new()),
+                pool,
                 linked: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(1),
             }),

@@ -7,6 +7,7 @@
 
 use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, TxAdded, Write};
 use super::ledger::{self, Undo};
+use super::pool_index::PoolIndex;
 use super::outcomes::{
     AddDataError, AddTxError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome,
 };
@@ -57,6 +58,8 @@ pub(super) struct Writer {
     store: Arc<Store>,
     events: broadcast::Sender<NodeEvent>,
     state: ChainState,
+    /// The mempool readers see, updated after each commit.
+    pool: Arc<std::sync::Mutex<PoolIndex>>,
 }
 
 /// Every table, opened once per batch.
@@ -287,6 +290,7 @@ impl Writer {
         store: Arc<Store>,
         config: &NodeConfig,
         events: broadcast::Sender<NodeEvent>,
+        pool: Arc<std::sync::Mutex<PoolIndex>>,
     ) -> anyhow::Result<Writer> {
         let reader = store.read()?;
         let next_seq = match reader.meta(META_NEXT_SEQ)? {
@@ -315,10 +319,12 @@ impl Writer {
             tables.persist(&change.writes)?;
         }
         txn.commit()?;
+        pool.lock().expect("lock").follow(&change.writes);
         Ok(Writer {
             store,
             events,
             state,
+            pool,
         })
     }
 
@@ -433,6 +439,9 @@ impl Writer {
                     }
                 }
                 let (effects, replies) = self.apply(batch);
+                if effects.pool_changed {
+                    self.pool.lock().expect("lock").follow(&effects.writes);
+                }
                 // Publish first, answer after: whoever gets an answer sees its effect everywhere.
                 if effects.tip_changed || effects.queue_changed || effects.pool_changed {
                     snapshot.send_replace(Arc::new(self.snapshot()));

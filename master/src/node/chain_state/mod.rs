@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-pub(super) use txs::TxAdded;
+pub use txs::TxAdded;
 
 /// What the chain state reads but does not keep in memory: whole blocks and where each main-chain
 /// data entry is. Reads see every write of the change sets already persisted in this batch.

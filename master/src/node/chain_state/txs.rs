@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 /// How a transaction was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::node) enum TxAdded {
+pub enum TxAdded {
     /// In the mempool: added now, or already there.
     Pending,
     /// Already in the main chain.

@@ -1,5 +1,7 @@
 //! JSON shapes of the REST API and the event feed, exactly as `docs/protocol.md` lists them.
 
+pub mod coins;
+
 use crate::node::{ChainSnapshot, DataStatus, Node};
 use crate::store::{BlockInfo, IndexRecord};
 use bbchain_core::{Block, BlockHash, ChainParams, DataId};
@@ -23,8 +25,12 @@ pub struct BlockSummary {
     pub nonce: u32,
     /// Miner name from the coinbase.
     pub miner: String,
-    /// Data entries (not counting the coinbase).
+    /// Entries after the coinbase: transactions and data.
     pub entries: usize,
+    /// Transactions after the coinbase.
+    pub txs: usize,
+    /// What the coinbase pays.
+    pub reward: u64,
     /// How many times harder than the pow limit.
     pub difficulty: f64,
 }
@@ -45,6 +51,8 @@ impl BlockSummary {
                 .map(|c| c.miner.clone())
                 .unwrap_or_default(),
             entries: block.entries.len().saturating_sub(1),
+            txs: block.txs().count(),
+            reward: block.coinbase().map_or(0, |cb| cb.outputs.iter().map(|o| o.value.units()).sum()),
             difficulty: target.difficulty(&params.pow_limit_target()),
         }
     }
@@ -64,14 +72,22 @@ impl BlockSummary {
             nonce: header.nonce,
             miner: info.miner,
             entries: info.entries as usize,
+            txs: info.txs as usize,
+            reward: info.reward.units(),
             difficulty: target.difficulty(&params.pow_limit_target()),
         }
     }
 }
 
 /// `GET /api/blocks/{id}`: the summary plus merkle root, confirmations (0 off the main chain),
-/// coinbase and data.
-pub fn block_detail(block: &Block, height: u32, confirmations: u32, params: &ChainParams) -> Value {
+/// coinbase, reward, transactions (coinbase first; `spent` tells what their inputs spend) and data.
+pub fn block_detail(
+    block: &Block,
+    height: u32,
+    confirmations: u32,
+    spent: Option<&std::collections::HashMap<bbchain_core::OutPoint, bbchain_core::TxOut>>,
+    params: &ChainParams,
+) -> Value {
     let mut value =
         serde_json::to_value(BlockSummary::of(block, height, params)).unwrap_or_default();
     let data: Vec<Value> = block
@@ -81,7 +97,9 @@ pub fn block_detail(block: &Block, height: u32, confirmations: u32, params: &Cha
     let extra = json!({
         "merkle_root": block.header.merkle_root,
         "confirmations": confirmations,
-        "coinbase": block.coinbase(),
+        "coinbase": block.coinbase().map(|cb| coins::coinbase(cb, params)),
+        "reward": block.coinbase().map_or(0, |cb| cb.outputs.iter().map(|o| o.value.units()).sum::<u64>()),
+        "txs": coins::block_txs(block, spent, params),
         "data": data,
     });
     if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
@@ -106,6 +124,9 @@ pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
         "miners": node.miner_count(),
         "peers": node.linked_masters().len(),
         "pending": snapshot.pending,
+        "supply": snapshot.supply.units(),
+        "subsidy": snapshot.subsidy.units(),
+        "mempool": {"txs": snapshot.mempool_txs, "bytes": snapshot.mempool_bytes},
         "genesis": params.genesis_hash(),
     })
 }
