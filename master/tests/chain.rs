@@ -186,11 +186,7 @@ async fn bad_blocks_are_refused_and_change_nothing() {
         Err(SubmitError::Invalid(BlockError::WrongBits { .. }))
     ));
     let wrong_height = main.next_with(&[], "m", |b| {
-        b.entries[0] = Entry::Coinbase(Coinbase {
-            height: 7,
-            extra_nonce: 0,
-            miner: "m".into(),
-        })
+        b.entries[0] = Entry::Coinbase(Coinbase::new(7, 0, "m", Vec::new()))
     });
     assert!(matches!(
         test.node.submit_block(wrong_height).await,

@@ -27,9 +27,9 @@ pub mod peer;
 pub mod protocol;
 pub mod spend;
 pub mod target;
-pub mod tx;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod tx;
 pub mod validation;
 pub mod wallet;
 

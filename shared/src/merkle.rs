@@ -67,7 +67,10 @@ impl MerkleProof {
     /// not [`MerkleProof::verify`], for anything a user hands in.
     pub fn verify_encoding(&self, encoding: &[u8], root: &TxMerkleNode) -> bool {
         encoding.len() != crate::validation::MERKLE_NODE_BYTES
-            && self.verify(&TxMerkleNode::from_byte_array(crate::hash::sha256d(encoding)), root)
+            && self.verify(
+                &TxMerkleNode::from_byte_array(crate::hash::sha256d(encoding)),
+                root,
+            )
     }
 
     /// Whether `leaf` is proven to be the leaf at `index` of a tree of `leaves` leaves under `root`.

@@ -232,7 +232,13 @@ impl Transaction {
 
     /// Signs every input with the key for its spent output. `keys[i]` signs input `i`; `aux` is
     /// fresh randomness for BIP-340 (any 32 bytes are safe; random ones guard against side channels).
-    pub fn sign(&mut self, genesis: &BlockHash, spent: &[TxOut], keys: &[&SecretKey], aux: &[u8; 32]) {
+    pub fn sign(
+        &mut self,
+        genesis: &BlockHash,
+        spent: &[TxOut],
+        keys: &[&SecretKey],
+        aux: &[u8; 32],
+    ) {
         let messages = self.sighashes(genesis, spent);
         for ((input, message), key) in self.inputs.iter_mut().zip(&messages).zip(keys) {
             input.signature = key.sign(message, aux);

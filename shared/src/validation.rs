@@ -3,13 +3,13 @@
 
 use crate::amount::Amount;
 use crate::block::{Block, Entry, data_id};
-use crate::spend::{TxError, check_tx};
 use crate::chain::ChainContext;
 use crate::difficulty::expected_bits;
 use crate::encode::DecodeError;
 use crate::hash::{BlockHash, DataId, TxMerkleNode};
 use crate::header::Header;
 use crate::params::ChainParams;
+use crate::spend::{TxError, check_tx};
 use crate::target::{CompactError, CompactTarget, Target};
 use alloc::vec::Vec;
 
@@ -159,7 +159,9 @@ pub enum EntrySizeError {
     #[error("data is empty")]
     Empty,
     /// Exactly the length whose entry encodes to 64 bytes (see [`BlockError::SixtyFourByteEntry`]).
-    #[error("data of exactly {len} bytes cannot be stored (its entry would be 64 bytes, the size of a merkle node); add or remove a character")]
+    #[error(
+        "data of exactly {len} bytes cannot be stored (its entry would be 64 bytes, the size of a merkle node); add or remove a character"
+    )]
     SixtyFourBytes {
         /// Its length.
         len: usize,

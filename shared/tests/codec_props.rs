@@ -1,9 +1,9 @@
 //! Property tests: every encoding round-trips, and truncated or garbage bytes give an error, never
 //! a panic.
 
-use bbchain_core::target::ExpandedCompact;
 use bbchain_core::hash::Txid;
 use bbchain_core::keys::Signature;
+use bbchain_core::target::ExpandedCompact;
 use bbchain_core::{
     Amount, Block, BlockHash, Coinbase, CompactTarget, Entry, Header, OutPoint, Target,
     Transaction, TxIn, TxMerkleNode, TxOut,
@@ -41,8 +41,13 @@ fn output() -> impl Strategy<Value = TxOut> {
 }
 
 fn input() -> impl Strategy<Value = TxIn> {
-    (any::<[u8; 32]>(), any::<u32>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(
-        |(txid, vout, r, s)| {
+    (
+        any::<[u8; 32]>(),
+        any::<u32>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(txid, vout, r, s)| {
             let mut signature = [0u8; 64];
             signature[..32].copy_from_slice(&r);
             signature[32..].copy_from_slice(&s);
@@ -53,8 +58,7 @@ fn input() -> impl Strategy<Value = TxIn> {
                 },
                 signature: Signature::from_bytes(signature),
             }
-        },
-    )
+        })
 }
 
 fn tx() -> impl Strategy<Value = Transaction> {

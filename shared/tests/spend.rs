@@ -142,10 +142,20 @@ fn the_signature_commits_to_amounts_outputs_and_network() {
         value: units(999),
         ..output
     };
-    let tx = signed_tx(&f.params, &f.alice, &[(point, lied)], vec![pay(&f.bob, 900)]);
+    let tx = signed_tx(
+        &f.params,
+        &f.alice,
+        &[(point, lied)],
+        vec![pay(&f.bob, 900)],
+    );
     assert_eq!(f.check(&tx, 20), Err(TxError::BadSignature(0)));
 
-    let mut tx = signed_tx(&f.params, &f.alice, &[(point, output)], vec![pay(&f.bob, 900)]);
+    let mut tx = signed_tx(
+        &f.params,
+        &f.alice,
+        &[(point, output)],
+        vec![pay(&f.bob, 900)],
+    );
     let txid = tx.txid();
     tx.outputs[0].key = f.alice.public_key();
     assert_eq!(f.check(&tx, 20), Err(TxError::BadSignature(0)));
@@ -212,7 +222,10 @@ fn a_block_spends_chains_and_claims_at_most_subsidy_plus_fees() {
         },
     ];
     expected.sort();
-    assert_eq!(created, expected, "the parent's output is spent within the block");
+    assert_eq!(
+        created, expected,
+        "the parent's output is spent within the block"
+    );
 
     let greedy = block_with_txs(vec![parent, child], subsidy + fees + 1);
     assert_eq!(
@@ -267,7 +280,11 @@ fn the_subsidy_halves_at_its_boundaries() {
     assert_eq!(dev.subsidy(150), units(50_000_000));
     assert_eq!(dev.subsidy(299), units(50_000_000));
     assert_eq!(dev.subsidy(300), units(25_000_000));
-    assert_eq!(dev.subsidy(150 * 26), units(1), "10^8 >> 26 rounds down to 1");
+    assert_eq!(
+        dev.subsidy(150 * 26),
+        units(1),
+        "10^8 >> 26 rounds down to 1"
+    );
     assert_eq!(dev.subsidy(150 * 27), Amount::ZERO);
     assert_eq!(dev.subsidy(u32::MAX), Amount::ZERO);
 
@@ -305,7 +322,10 @@ fn no_entry_may_encode_to_64_bytes() {
         miner: name,
         outputs,
     };
-    assert_eq!(Entry::Coinbase(exact.clone()).encoded_len(), MERKLE_NODE_BYTES);
+    assert_eq!(
+        Entry::Coinbase(exact.clone()).encoded_len(),
+        MERKLE_NODE_BYTES
+    );
     let branch = Branch::new(params.clone());
     let block = branch.next_with(branch.tip().time + 1, &[], "m", |block| {
         block.entries[0] = Entry::Coinbase(exact);
@@ -321,7 +341,10 @@ fn no_entry_may_encode_to_64_bytes() {
 #[test]
 fn a_forged_proof_from_an_inner_node_is_refused() {
     let texts: Vec<String> = (0..4).map(|i| format!("entry {i}")).collect();
-    let leaves: Vec<TxMerkleNode> = texts.iter().map(|t| Entry::data(t.as_str()).leaf_hash()).collect();
+    let leaves: Vec<TxMerkleNode> = texts
+        .iter()
+        .map(|t| Entry::data(t.as_str()).leaf_hash())
+        .collect();
     let root = bbchain_core::merkle::merkle_root(&leaves);
     let mut forged_leaf = Vec::new();
     forged_leaf.extend_from_slice(leaves[0].as_byte_array());
@@ -338,5 +361,9 @@ fn a_forged_proof_from_an_inner_node_is_refused() {
     assert!(!forged.verify_encoding(&forged_leaf, &root));
     // Real entries still verify by their encoding.
     let entry = Entry::data(texts[2].as_str()).to_bytes();
-    assert!(MerkleProof::build(&leaves, 2).unwrap().verify_encoding(&entry, &root));
+    assert!(
+        MerkleProof::build(&leaves, 2)
+            .unwrap()
+            .verify_encoding(&entry, &root)
+    );
 }

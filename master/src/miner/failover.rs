@@ -42,7 +42,13 @@ pub async fn mine(
                 session_id += 1;
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
-                let session = Session::new(session_id, (name, address), hashers.board(), &mut stats, timings);
+                let session = Session::new(
+                    session_id,
+                    (name, address),
+                    hashers.board(),
+                    &mut stats,
+                    timings,
+                );
                 let started = Instant::now();
                 let end = session.run(stream, &mut events, &mut shutdown).await;
                 // Job ids mean nothing to another master: stop hashing them.
@@ -171,7 +177,7 @@ mod fake_master_tests {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            mine(&nodes, "tester", 2, quick_timings(), shutdown).await
+            mine(&nodes, "tester", None, 2, quick_timings(), shutdown).await
         });
         tokio::time::timeout(Duration::from_secs(30), master)
             .await
@@ -200,7 +206,7 @@ mod fake_master_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, quick_timings(), async {
+            mine(&nodes, "tester", None, 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -259,7 +265,7 @@ mod silence_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", 1, quick_timings(), async {
+            mine(&nodes, "tester", None, 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
@@ -288,7 +294,7 @@ mod waiting_tests {
         let nodes = vec![addr.to_string()];
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "late", 1, quick_timings(), async {
+            mine(&nodes, "late", None, 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await

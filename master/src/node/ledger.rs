@@ -8,7 +8,7 @@ use crate::store::EntryLocation;
 use bbchain_core::hash::Txid;
 use bbchain_core::keys::PublicKey;
 use bbchain_core::spend::{BlockSpends, Utxo};
-use bbchain_core::{Block, Entry, BlockHash, OutPoint};
+use bbchain_core::{Block, BlockHash, Entry, OutPoint};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -30,7 +30,12 @@ pub type Undo = Vec<(OutPoint, Utxo)>;
 
 /// The writes that attach `block` (at `hash`, `height`, already checked to spend `spends`) to the
 /// main chain's coin tables.
-pub(super) fn attach(block: &Block, hash: BlockHash, height: u32, spends: &BlockSpends) -> Vec<Write> {
+pub(super) fn attach(
+    block: &Block,
+    hash: BlockHash,
+    height: u32,
+    spends: &BlockSpends,
+) -> Vec<Write> {
     let mut writes = Vec::new();
     for (outpoint, utxo) in &spends.spent {
         writes.push(Write::UtxoRemove(*outpoint, *utxo));

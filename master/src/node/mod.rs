@@ -21,7 +21,8 @@ mod writer;
 pub use chain_state::TxAdded;
 pub use coins::{ADDRESS_TXS, AddressInfo, TxDetail, TxStatus};
 pub use outcomes::{
-    AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome, check_data,
+    AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome,
+    check_data,
 };
 pub use template::BlockTemplate;
 use writer::Command;

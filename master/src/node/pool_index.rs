@@ -35,7 +35,10 @@ impl PoolIndex {
             self.spenders.insert(input.prev, pooled.txid);
         }
         for output in &pooled.tx.outputs {
-            self.paying.entry(output.key).or_default().insert(pooled.txid);
+            self.paying
+                .entry(output.key)
+                .or_default()
+                .insert(pooled.txid);
         }
         self.txs.insert(pooled.txid, pooled);
     }
@@ -72,6 +75,8 @@ impl PoolIndex {
     /// The pending transactions that pay `key`.
     pub fn paying(&self, key: &PublicKey) -> Vec<Arc<PoolTx>> {
         let txids = self.paying.get(key).into_iter().flatten();
-        txids.filter_map(|txid| self.txs.get(txid).cloned()).collect()
+        txids
+            .filter_map(|txid| self.txs.get(txid).cloned())
+            .collect()
     }
 }

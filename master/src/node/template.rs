@@ -69,7 +69,12 @@ impl BlockTemplate {
                 value: self.reward,
                 key: *key,
             });
-        Coinbase::new(self.height, extra_nonce, miner, outputs.into_iter().collect())
+        Coinbase::new(
+            self.height,
+            extra_nonce,
+            miner,
+            outputs.into_iter().collect(),
+        )
     }
 
     /// The header for `coinbase` at time `now` (raised to the median-time-past rule), nonce 0:

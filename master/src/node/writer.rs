@@ -7,10 +7,10 @@
 
 use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, TxAdded, Write};
 use super::ledger::{self, Undo};
-use super::pool_index::PoolIndex;
 use super::outcomes::{
     AddDataError, AddTxError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome,
 };
+use super::pool_index::PoolIndex;
 use super::template::BlockTemplate;
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
@@ -20,8 +20,8 @@ use crate::store::{
 };
 use anyhow::Context;
 use bbchain_core::difficulty::expected_bits;
-use bbchain_core::params::MAX_BLOCK_BYTES;
 use bbchain_core::hash::Txid;
+use bbchain_core::params::MAX_BLOCK_BYTES;
 use bbchain_core::spend::Utxo;
 use bbchain_core::{Amount, Block, BlockHash, DataId, Entry, OutPoint, Transaction, Work};
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -197,7 +197,10 @@ impl ChainStore for Tables<'_> {
     }
 
     fn undo(&self, hash: &BlockHash) -> anyhow::Result<Undo> {
-        let bytes = self.undo.get(hash.to_byte_array())?.context("undo data missing")?;
+        let bytes = self
+            .undo
+            .get(hash.to_byte_array())?
+            .context("undo data missing")?;
         ledger::undo_from_bytes(bytes.value())
     }
 

@@ -324,7 +324,9 @@ impl Link {
                 Err(SubmitError::UnknownParent(parent)) => {
                     return Err(misbehaved(format!("block with unknown parent {parent}")));
                 }
-                Err(err @ (SubmitError::InvalidParent(_) | SubmitError::InvalidAncestor { .. })) => {
+                Err(
+                    err @ (SubmitError::InvalidParent(_) | SubmitError::InvalidAncestor { .. }),
+                ) => {
                     return Err(misbehaved(format!("block on an invalid branch: {err}")));
                 }
                 Err(err) => return Err(LinkError::Failed(anyhow::anyhow!(err))),

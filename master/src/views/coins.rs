@@ -39,7 +39,10 @@ pub fn tx(detail: &TxDetail, params: &ChainParams) -> Value {
                 .zip(&detail.spent)
                 .map(|(input, spent)| {
                     let (address, value) = match spent {
-                        Some(o) => (json!(address::encode(&o.key, params)), json!(o.value.units())),
+                        Some(o) => (
+                            json!(address::encode(&o.key, params)),
+                            json!(o.value.units()),
+                        ),
                         None => (Value::Null, Value::Null),
                     };
                     json!({

@@ -52,7 +52,9 @@ impl BlockSummary {
                 .unwrap_or_default(),
             entries: block.entries.len().saturating_sub(1),
             txs: block.txs().count(),
-            reward: block.coinbase().map_or(0, |cb| cb.outputs.iter().map(|o| o.value.units()).sum()),
+            reward: block
+                .coinbase()
+                .map_or(0, |cb| cb.outputs.iter().map(|o| o.value.units()).sum()),
             difficulty: target.difficulty(&params.pow_limit_target()),
         }
     }
