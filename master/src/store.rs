@@ -477,6 +477,16 @@ impl StoreReader {
         }
     }
 
+    /// The `limit` oldest pending transactions.
+    pub fn oldest_mempool(&self, limit: usize) -> anyhow::Result<Vec<Transaction>> {
+        let table = self.txn.open_table(MEMPOOL)?;
+        let mut out = Vec::new();
+        for row in table.iter()?.take(limit) {
+            out.push(Transaction::from_bytes(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
     /// The stored mempool, oldest first.
     pub fn mempool(&self) -> anyhow::Result<Vec<(u64, Transaction)>> {
         let table = self.txn.open_table(MEMPOOL)?;

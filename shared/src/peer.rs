@@ -27,6 +27,8 @@ pub const MAX_LOCATOR: usize = 101;
 pub const MAX_PEER_ADDRS: usize = 100;
 /// Most data entries in one `data` message.
 pub const MAX_DATA_ENTRIES: usize = 1000;
+/// Most transactions in one `txs` message.
+pub const MAX_GOSSIP_TXS: usize = 100;
 /// Largest text frame a master accepts on a peer link: a full `blocks` answer in hex plus room.
 pub const MAX_PEER_MESSAGE_BYTES: usize = 2 * MAX_BLOCKS_BYTES + 2 * MAX_BLOCK_BYTES + 64 * 1024;
 
@@ -100,6 +102,11 @@ pub enum PeerMessage {
     Data {
         /// The texts, at most [`MAX_DATA_ENTRIES`].
         entries: Vec<String>,
+    },
+    /// Gossip: transactions the sender just took into its mempool.
+    Txs {
+        /// Each transaction's canonical encoding in hex, at most [`MAX_GOSSIP_TXS`].
+        txs: Vec<String>,
     },
     /// Asks for the addresses of the receiver's peers.
     GetPeers,

@@ -88,6 +88,17 @@ impl Node {
         answer.await.unwrap_or(Err(AddTxError::ShuttingDown))
     }
 
+    /// A pending transaction (for gossip to peers).
+    pub fn pending_tx(&self, txid: &Txid) -> Option<std::sync::Arc<Transaction>> {
+        let pooled = self.shared.pool.lock().expect("lock").get(txid);
+        pooled.map(|pooled| pooled.tx.clone())
+    }
+
+    /// The `limit` oldest pending transactions, parents before children (for a new link).
+    pub fn pending_txs(&self, limit: usize) -> anyhow::Result<Vec<Transaction>> {
+        self.shared.store.read()?.oldest_mempool(limit)
+    }
+
     /// A transaction's status: pending, confirmed, or unknown (`None`).
     pub fn tx_status(&self, txid: &Txid) -> anyhow::Result<Option<TxStatus>> {
         let pooled = self.shared.pool.lock().expect("lock").get(txid);

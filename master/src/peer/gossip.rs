@@ -4,17 +4,27 @@
 use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
 use crate::node::Node;
-use bbchain_core::peer::{MAX_DATA_ENTRIES, PeerMessage};
+use bbchain_core::Transaction;
+use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_GOSSIP_TXS, PeerMessage};
 use bbchain_core::validation::check_entry_size;
 
 /// How many of the oldest waiting entries one offer carries at most.
 const PENDING_SHARE: usize = 10 * MAX_DATA_ENTRIES;
+/// How many of the oldest pending transactions one offer carries at most.
+const PENDING_TXS_SHARE: usize = 10 * MAX_GOSSIP_TXS;
 
 /// Tells the peer about the oldest data waiting here, so its miners can take it too: once after
 /// the handshake, then every 30 s for what is still waiting (entries added while the link was
 /// down, or more than one round fits). Like gossip, what does not fit in the outbox is left for
 /// the next round.
 pub(super) fn offer_pending_data(node: &Node, outbox: &Outbox) -> Result<(), LinkError> {
+    let txs = node.pending_txs(PENDING_TXS_SHARE)?;
+    for chunk in txs.chunks(MAX_GOSSIP_TXS) {
+        let txs = chunk.iter().map(|tx| hex::encode(tx.to_bytes())).collect();
+        if !outbox.try_queue_gossip(encode(&PeerMessage::Txs { txs })) {
+            break;
+        }
+    }
     let texts = node.pending_texts(PENDING_SHARE)?;
     for chunk in texts.chunks(MAX_DATA_ENTRIES) {
         let message = PeerMessage::Data {
@@ -48,6 +58,31 @@ pub(super) async fn take_data(
     for result in results {
         if let Err(err) = result {
             tracing::debug!("data from {name} not queued: {err}");
+        }
+    }
+    Ok(())
+}
+
+/// Transactions the peer `name` took into its mempool: take them here too (the relay passes new
+/// ones on). Bytes that are no transaction are the peer's fault; a transaction this node refuses
+/// (a double spend that lost a race, a fee below this node's minimum) is not.
+pub(super) async fn take_txs(node: &Node, name: &str, txs: Vec<String>) -> Result<(), LinkError> {
+    if txs.len() > MAX_GOSSIP_TXS {
+        return Err(misbehaved("too many transactions"));
+    }
+    let mut decoded = Vec::with_capacity(txs.len());
+    for text in txs {
+        let tx = hex::decode(&text)
+            .ok()
+            .and_then(|bytes| Transaction::from_bytes(&bytes).ok())
+            .ok_or_else(|| misbehaved("malformed transaction"))?;
+        decoded.push(tx);
+    }
+    // In order: a child after its parent.
+    for tx in decoded {
+        let txid = tx.txid();
+        if let Err(err) = node.add_tx(tx).await {
+            tracing::debug!("transaction {txid} from {name} not taken: {err}");
         }
     }
     Ok(())

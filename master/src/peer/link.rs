@@ -297,6 +297,7 @@ impl Link {
             PeerMessage::Data { entries } => {
                 gossip::take_data(&self.node, &self.name, entries).await
             }
+            PeerMessage::Txs { txs } => gossip::take_txs(&self.node, &self.name, txs).await,
             PeerMessage::Peers { addrs } => {
                 if addrs.len() > MAX_PEER_ADDRS {
                     return Err(misbehaved("too many addresses"));

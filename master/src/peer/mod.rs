@@ -39,7 +39,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbchain_core::DataId;
-use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use bbchain_core::hash::Txid;
+use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_GOSSIP_TXS, MAX_PEER_MESSAGE_BYTES, PeerMessage};
 use registry::{MAX_INBOUND_SOCKETS, MAX_KNOWN, MAX_OUTBOUND};
 use socket::LinkIo;
 use std::net::SocketAddr;
@@ -228,6 +229,22 @@ async fn relay(peers: Peers) {
             {
                 relay_tip(&peers);
             }
+            NodeEvent::TxAdded { txid } => {
+                let mut txids = vec![txid];
+                while txids.len() < MAX_GOSSIP_TXS {
+                    match events.try_recv() {
+                        Ok(NodeEvent::TxAdded { txid }) => txids.push(txid),
+                        Ok(NodeEvent::BlockConnected { block, .. }) => {
+                            if peers.node().snapshot().tip == block.hash() {
+                                relay_tip(&peers);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                relay_txs(&peers, &txids);
+            }
             NodeEvent::DataAdded { id } => {
                 let mut ids = vec![id];
                 while ids.len() < MAX_DATA_ENTRIES {
@@ -265,6 +282,17 @@ fn relay_tip(peers: &Peers) {
         chainwork: snapshot.chainwork,
     };
     peers.broadcast(&link_end::encode(&message));
+}
+
+fn relay_txs(peers: &Peers, txids: &[Txid]) {
+    let txs: Vec<String> = txids
+        .iter()
+        .filter_map(|txid| peers.node().pending_tx(txid))
+        .map(|tx| hex::encode(tx.to_bytes()))
+        .collect();
+    if !txs.is_empty() {
+        peers.broadcast(&link_end::encode(&PeerMessage::Txs { txs }));
+    }
 }
 
 fn relay_data(peers: &Peers, ids: &[DataId]) {
