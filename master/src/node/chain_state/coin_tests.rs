@@ -98,7 +98,7 @@ fn a_spend_waits_in_the_mempool_then_a_block_confirms_it() {
     assert_eq!(state.mempool().len(), 1);
     assert_eq!(store.mempool.len(), 1, "the mempool is persisted");
 
-    let block = mine(&mut branch, &key(9).public_key(), &[tx.clone()], FEE);
+    let block = mine(&mut branch, &key(9).public_key(), std::slice::from_ref(&tx), FEE);
     connect(&mut state, &mut store, block.clone());
     assert_eq!(state.mempool().len(), 0);
     assert!(store.mempool.is_empty());
@@ -309,7 +309,7 @@ fn a_reorg_returns_transactions_and_drops_those_it_made_invalid() {
     let fork = a.clone();
     // On branch a: a spend of the old reward, and a reward for key 5 that matures on a.
     let spend = signed_tx(&params, &key(1), &[reward], vec![pay(&key(2), COIN - FEE)]);
-    let with_spend = mine(&mut a, &key(5).public_key(), &[spend.clone()], FEE);
+    let with_spend = mine(&mut a, &key(5).public_key(), std::slice::from_ref(&spend), FEE);
     connect(&mut state, &mut store, with_spend.clone());
     for _ in 0..5 {
         connect(
@@ -428,7 +428,7 @@ proptest! {
     ) {
         let (mut state, mut store, base, reward) = funded();
         let params = state.params().clone();
-        let mut branches = vec![base.clone(), base.clone(), base];
+        let mut branches = [base.clone(), base.clone(), base];
         // Each branch may spend the shared reward once: reorgs move that spend around.
         let mut spent_on = [false; 3];
         for (which, length, spend) in steps {
