@@ -63,6 +63,19 @@ pub enum TxStatus {
     },
 }
 
+/// One confirmed unspent output of an address.
+#[derive(Debug, Clone)]
+pub struct AddressUtxo {
+    /// Where it is.
+    pub outpoint: OutPoint,
+    /// What it holds.
+    pub utxo: Utxo,
+    /// Whether the next block may spend it.
+    pub mature: bool,
+    /// The pending transaction that spends it.
+    pub spent_by: Option<Txid>,
+}
+
 /// What an address holds.
 #[derive(Debug, Clone, Default)]
 pub struct AddressInfo {
@@ -72,8 +85,9 @@ pub struct AddressInfo {
     pub immature: Amount,
     /// Outputs of pending transactions that pay it.
     pub pending: Amount,
-    /// Its confirmed unspent outputs.
-    pub utxos: Vec<(OutPoint, Utxo)>,
+    /// Its confirmed unspent outputs, each with whether the next block may spend it (mature) and
+    /// the pending transaction that already spends it, if any.
+    pub utxos: Vec<AddressUtxo>,
     /// Its pending transactions, then its latest confirmed ones, newest first.
     pub txs: Vec<Txid>,
 }
@@ -186,15 +200,23 @@ impl Node {
         let pool = self.shared.pool.lock().expect("lock");
         let mut info = AddressInfo::default();
         let mut pending_txs = Vec::new();
-        for (outpoint, utxo) in &utxos {
+        for (outpoint, utxo) in utxos {
             let value = utxo.output.value;
-            if let Some(spender) = pool.spender(outpoint) {
+            let spent_by = pool.spender(&outpoint);
+            let mature = utxo.blocks_to_maturity(next_height, &self.shared.params) == 0;
+            if let Some(spender) = spent_by {
                 pending_txs.push(spender);
-            } else if utxo.blocks_to_maturity(next_height, &self.shared.params) > 0 {
+            } else if !mature {
                 info.immature = info.immature.checked_add(value).unwrap_or(info.immature);
             } else {
                 info.balance = info.balance.checked_add(value).unwrap_or(info.balance);
             }
+            info.utxos.push(AddressUtxo {
+                outpoint,
+                utxo,
+                mature,
+                spent_by,
+            });
         }
         for pooled in pool.paying(key) {
             for output in pooled.tx.outputs.iter().filter(|o| o.key == *key) {
@@ -209,7 +231,6 @@ impl Node {
         info.txs = pending_txs;
         info.txs.extend(history.into_iter().map(|(_, txid)| txid));
         info.txs.truncate(ADDRESS_TXS);
-        info.utxos = utxos;
         Ok(info)
     }
 

@@ -19,7 +19,7 @@ pub mod template;
 mod writer;
 
 pub use chain_state::TxAdded;
-pub use coins::{ADDRESS_TXS, AddressInfo, TxDetail, TxStatus};
+pub use coins::{ADDRESS_TXS, AddressInfo, AddressUtxo, TxDetail, TxStatus};
 pub use outcomes::{
     AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome,
     check_data,

@@ -140,13 +140,15 @@ pub fn address_info(text: &str, info: &AddressInfo) -> Value {
     let utxos: Vec<Value> = info
         .utxos
         .iter()
-        .map(|(outpoint, utxo)| {
+        .map(|row| {
             json!({
-                "txid": outpoint.txid,
-                "vout": outpoint.vout,
-                "value": utxo.output.value.units(),
-                "height": utxo.height,
-                "coinbase": utxo.coinbase,
+                "txid": row.outpoint.txid,
+                "vout": row.outpoint.vout,
+                "value": row.utxo.output.value.units(),
+                "height": row.utxo.height,
+                "coinbase": row.utxo.coinbase,
+                "mature": row.mature,
+                "spent_by": row.spent_by,
             })
         })
         .collect();

@@ -98,7 +98,12 @@ fn a_spend_waits_in_the_mempool_then_a_block_confirms_it() {
     assert_eq!(state.mempool().len(), 1);
     assert_eq!(store.mempool.len(), 1, "the mempool is persisted");
 
-    let block = mine(&mut branch, &key(9).public_key(), std::slice::from_ref(&tx), FEE);
+    let block = mine(
+        &mut branch,
+        &key(9).public_key(),
+        std::slice::from_ref(&tx),
+        FEE,
+    );
     connect(&mut state, &mut store, block.clone());
     assert_eq!(state.mempool().len(), 0);
     assert!(store.mempool.is_empty());
@@ -309,7 +314,12 @@ fn a_reorg_returns_transactions_and_drops_those_it_made_invalid() {
     let fork = a.clone();
     // On branch a: a spend of the old reward, and a reward for key 5 that matures on a.
     let spend = signed_tx(&params, &key(1), &[reward], vec![pay(&key(2), COIN - FEE)]);
-    let with_spend = mine(&mut a, &key(5).public_key(), std::slice::from_ref(&spend), FEE);
+    let with_spend = mine(
+        &mut a,
+        &key(5).public_key(),
+        std::slice::from_ref(&spend),
+        FEE,
+    );
     connect(&mut state, &mut store, with_spend.clone());
     for _ in 0..5 {
         connect(
