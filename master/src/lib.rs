@@ -21,4 +21,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod views;
+pub mod wallet_file;
 pub mod web;

@@ -19,6 +19,8 @@ Examples:
   bbchain --nodes 127.0.0.1:8000 --add \"Some data\"       add data to the chain
   bbchain --print --nodes 127.0.0.1:8000                 print the chain, newest block first
   bbchain --port 8000 --clean                            delete that master's data (when stopped)
+  bbchain --new-wallet                                   create a wallet, print its words and address
+  bbchain --address --chain dev                          print the wallet's dev-network address
 
 Exit status: 0 done, 1 failed, 2 bad command line, 3 --wait-timeout passed (the data stays queued).";
 
@@ -29,6 +31,7 @@ bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|
        bbchain [-n HOST:PORT | -p PORT] --print
        bbchain [-p PORT] --clean [--yes]
        bbchain --benchmark [-t N]
+       bbchain (--new-wallet | --restore-wallet WORDS | --address) [--wallet FILE] [--chain main|dev]
        bbchain --completions bash|zsh|fish|elvish|powershell";
 
 /// A small proof-of-work blockchain you can run and mine, even from a browser tab.
@@ -39,9 +42,11 @@ bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|
     disable_version_flag = true,
     max_term_width = 100
 )]
-#[command(group(ArgGroup::new("mode").required(true).args([
+// `--address` is a mode too, but outside the group: `--start-miner --address ADDR` names the
+// payout. `parse` says "nothing to do" when no mode is given.
+#[command(group(ArgGroup::new("mode").args([
     "start_master", "start_miner", "benchmark", "add", "print", "clean", "completions",
-    "man_page", "bench_feed", "generate"
+    "man_page", "bench_feed", "generate", "new_wallet", "restore_wallet"
 ])))]
 pub struct Cli {
     /// Start a master node: stores the chain, serves the API, the page and the work feed.
@@ -65,6 +70,16 @@ pub struct Cli {
     /// Print a completion script for SHELL and exit.
     #[arg(long, value_name = "SHELL", help_heading = "Modes (one of)")]
     pub completions: Option<Shell>,
+    /// Create a wallet (in <data root>/wallet.json, or --wallet FILE): prints its 24 words once,
+    /// and its address.
+    #[arg(long, help_heading = "Modes (one of)")]
+    pub new_wallet: bool,
+    /// Recreate a wallet from its words ("word word …", or - to read them from standard input).
+    #[arg(long, value_name = "WORDS", value_parser = utf8(), help_heading = "Modes (one of)")]
+    pub restore_wallet: Option<String>,
+    /// Print the wallet's address (for the network of --chain).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = utf8(), help_heading = "Modes (one of)")]
+    pub address: Option<Option<String>>,
 
     /// Where the node is: a master's own port (--start-master, --clean; 0 with --start-master: a
     /// free one, logged at start, its data under <data root>/<that port>/); with --start-miner,
@@ -79,7 +94,7 @@ pub struct Cli {
     /// Address to listen on (0.0.0.0 for every interface).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = utf8(), help_heading = "Master (--start-master)")]
     pub host: String,
-    /// Chain rules: main, or dev (an easy test chain).
+    /// Chain rules: main, or dev (an easy test chain); also the network of the wallet's address.
     #[arg(long, value_name = "NAME", default_value = "main", value_parser = utf8(), help_heading = "Master (--start-master)")]
     pub chain: String,
     /// Data root (also for --clean); a master keeps its database in <DIR>/<port>/.
@@ -109,6 +124,14 @@ pub struct Cli {
     /// With --clean: delete without asking.
     #[arg(short, long, help_heading = "Client (--add, --print, --clean)")]
     pub yes: bool,
+
+    /// The wallet file [default: <data root>/wallet.json].
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Wallet (--new-wallet, --restore-wallet, --address)"
+    )]
+    pub wallet: Option<PathBuf>,
 
     /// Print help.
     #[arg(short, long, action = ArgAction::Help, help_heading = "General")]
@@ -158,10 +181,13 @@ pub enum Mode {
     ManPage,
     BenchFeed,
     Generate,
+    NewWallet,
+    RestoreWallet,
+    Address,
 }
 
 impl Mode {
-    const ALL: [Mode; 10] = [
+    const ALL: [Mode; 13] = [
         Mode::Master,
         Mode::Miner,
         Mode::Benchmark,
@@ -172,6 +198,9 @@ impl Mode {
         Mode::ManPage,
         Mode::BenchFeed,
         Mode::Generate,
+        Mode::NewWallet,
+        Mode::RestoreWallet,
+        Mode::Address,
     ];
 
     /// The flag that selects the mode (its clap id is the same with `_` for `-`).
@@ -187,6 +216,9 @@ impl Mode {
             Mode::ManPage => "--man-page",
             Mode::BenchFeed => "--bench-feed",
             Mode::Generate => "--generate",
+            Mode::NewWallet => "--new-wallet",
+            Mode::RestoreWallet => "--restore-wallet",
+            Mode::Address => "--address",
         }
     }
 
@@ -207,7 +239,16 @@ impl Mode {
             Mode::Completions | Mode::ManPage => &[],
             Mode::BenchFeed => &["connections"],
             Mode::Generate => &["port", "chain", "data_dir"],
+            Mode::NewWallet | Mode::RestoreWallet | Mode::Address => {
+                &["wallet", "chain", "data_dir"]
+            }
         }
+    }
+
+    /// Whether clap keeps the mode's flag exclusive with the other modes' (the `mode` group).
+    /// `--address` is not: with `--start-miner` it names the payout, so `check_flags` decides.
+    fn exclusive(self) -> bool {
+        self != Mode::Address
     }
 
     /// Whether `--port` and `--nodes` both name the one master the mode talks to.
@@ -237,8 +278,14 @@ impl Cli {
             Mode::ManPage
         } else if self.bench_feed {
             Mode::BenchFeed
-        } else {
+        } else if self.new_wallet {
+            Mode::NewWallet
+        } else if self.restore_wallet.is_some() {
+            Mode::RestoreWallet
+        } else if self.generate.is_some() {
             Mode::Generate
+        } else {
+            Mode::Address
         }
     }
 }
@@ -250,6 +297,9 @@ pub enum ArgsError {
     Refused(String),
 }
 
+/// What a command line without a mode gets.
+const NOTHING_TO_DO: &str = "nothing to do: give --start-master, --start-miner, --benchmark, --add, --print, --clean, --new-wallet or --address";
+
 /// Parses `args` (the program name first) and refuses flags the chosen mode does not take.
 pub fn parse<I, T>(args: I) -> Result<Cli, ArgsError>
 where
@@ -259,6 +309,9 @@ where
     let matches = Cli::command()
         .try_get_matches_from(args)
         .map_err(ArgsError::Clap)?;
+    if !Mode::ALL.iter().any(|mode| given(&matches, &mode.id())) {
+        return Err(ArgsError::Refused(NOTHING_TO_DO.into()));
+    }
     let mut cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
     cli.port_given = given(&matches, "port");
     check_flags(&matches, cli.mode()).map_err(ArgsError::Refused)?;
@@ -272,10 +325,10 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
 
 fn check_flags(matches: &ArgMatches, mode: Mode) -> Result<(), String> {
     let command = Cli::command();
-    let mode_ids: Vec<String> = Mode::ALL.iter().map(|m| m.id()).collect();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();
-        if !given(matches, id) || mode_ids.iter().any(|m| m == id) || mode.takes().contains(&id) {
+        let exclusive_mode = Mode::ALL.iter().any(|m| m.exclusive() && m.id() == id);
+        if !given(matches, id) || id == mode.id() || exclusive_mode || mode.takes().contains(&id) {
             continue;
         }
         let flag = format!("--{}", arg.get_long().unwrap_or(id));
@@ -284,11 +337,17 @@ fn check_flags(matches: &ArgMatches, mode: Mode) -> Result<(), String> {
             .filter(|m| m.takes().contains(&id))
             .map(|m| m.flag())
             .collect();
+        if takers.is_empty() {
+            return Err(format!("{flag} does not apply to {}", mode.flag()));
+        }
         return Err(format!(
             "{flag} does not apply to {}; it goes with {}",
             mode.flag(),
             takers.join(", ")
         ));
+    }
+    if mode == Mode::Address && matches.get_one::<String>("address").is_some() {
+        return Err("--address alone prints the wallet's address; it takes no value".into());
     }
     if mode.talks_to_one_master() && given(matches, "port") && given(matches, "nodes") {
         return Err(format!(
@@ -379,6 +438,48 @@ mod tests {
             line.extend(["--nodes", "127.0.0.1:1", "--port", "2"]);
             let err = args(&line).unwrap_err();
             assert!(err.contains("give one of them"), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn wallet_modes_take_a_wallet_file_and_a_chain() {
+        let cli = args(&["--new-wallet", "--wallet", "/w.json", "--chain", "dev"]).unwrap();
+        assert_eq!(cli.mode(), Mode::NewWallet);
+        assert_eq!(cli.wallet.as_deref(), Some(std::path::Path::new("/w.json")));
+        let cli = args(&["--restore-wallet", "a b c"]).unwrap();
+        assert_eq!(
+            (cli.mode(), cli.restore_wallet.as_deref()),
+            (Mode::RestoreWallet, Some("a b c"))
+        );
+        let cli = args(&["--address", "--wallet", "/w.json"]).unwrap();
+        assert_eq!(
+            (cli.mode(), cli.address.clone()),
+            (Mode::Address, Some(None))
+        );
+        assert_eq!(args(&["--address", "--chain", "dev"]).unwrap().chain, "dev");
+        let err = args(&["--address", "bb1xyz"]).unwrap_err();
+        assert!(err.contains("takes no value"), "{err}");
+        let err = args(&["--print", "--address"]).unwrap_err();
+        assert_eq!(err, "--address does not apply to --print");
+        let err = args(&["--new-wallet", "--threads", "2"]).unwrap_err();
+        assert!(
+            err.starts_with("--threads does not apply to --new-wallet"),
+            "{err}"
+        );
+        let err = args(&["--print", "--wallet", "w"]).unwrap_err();
+        assert!(
+            err.contains("it goes with --new-wallet, --restore-wallet, --address"),
+            "{err}"
+        );
+        assert!(args(&["--new-wallet", "--address"]).is_err());
+        assert!(args(&["--new-wallet", "--restore-wallet", "x"]).is_err());
+    }
+
+    #[test]
+    fn no_mode_is_nothing_to_do() {
+        for line in [&[][..], &["--port", "8000"], &["--wallet", "w"]] {
+            let err = args(line).unwrap_err();
+            assert!(err.starts_with("nothing to do"), "{line:?}: {err}");
         }
     }
 
