@@ -7,7 +7,7 @@
 use crate::amount::Amount;
 use crate::block::{Block, Entry};
 use crate::hash::BlockHash;
-use crate::keys::verify;
+use crate::keys::{PublicKey, Signature, verify};
 use crate::params::ChainParams;
 use crate::tx::{OutPoint, Transaction, TxOut};
 use crate::validation::BlockError;
@@ -153,6 +153,49 @@ pub struct Spent {
     pub utxos: Vec<Utxo>,
 }
 
+/// One signature to check: input `input` of the transaction that is entry `entry` of its block (0
+/// for a transaction on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigCheck {
+    /// The transaction's position among the block's entries.
+    pub entry: usize,
+    /// The input's position in the transaction.
+    pub input: u32,
+    /// The key of the output it spends.
+    pub key: PublicKey,
+    /// The input's sighash.
+    pub msg: [u8; 32],
+    /// The input's signature.
+    pub sig: Signature,
+}
+
+impl SigCheck {
+    /// Whether the signature verifies (BIP-340).
+    pub fn verify(&self) -> bool {
+        verify(&self.key, &self.msg, &self.sig)
+    }
+}
+
+/// How a batch of signatures is checked: one after another here ([`VerifyEach`]); a node may check
+/// them on several cores and skip those it already checked when the transaction reached its mempool.
+pub trait SigVerifier {
+    /// `Ok` if every check verifies, else the position in `checks` of the first that does not.
+    fn verify_all(&mut self, checks: &[SigCheck]) -> Result<(), usize>;
+}
+
+/// Checks signatures one by one, on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyEach;
+
+impl SigVerifier for VerifyEach {
+    fn verify_all(&mut self, checks: &[SigCheck]) -> Result<(), usize> {
+        match checks.iter().position(|check| !check.verify()) {
+            Some(bad) => Err(bad),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Checks `tx` for a block at `height` against `view`: every input exists unspent and mature, every
 /// signature verifies, and the inputs cover the outputs. `genesis` is the chain's genesis hash, which
 /// every signature commits to.
@@ -162,6 +205,25 @@ pub fn check_inputs(
     height: u32,
     params: &ChainParams,
     genesis: &BlockHash,
+) -> Result<Spent, TxError> {
+    let mut checks = Vec::with_capacity(tx.inputs.len());
+    let spent = check_inputs_unsigned(tx, view, height, params, genesis, 0, &mut checks)?;
+    match VerifyEach.verify_all(&checks) {
+        Ok(()) => Ok(spent),
+        Err(bad) => Err(TxError::BadSignature(checks[bad].input)),
+    }
+}
+
+/// [`check_inputs`] but the signatures: those are added to `checks` (as entry `entry`) for the
+/// caller to verify, so that a whole block's signatures can be checked at once.
+pub fn check_inputs_unsigned(
+    tx: &Transaction,
+    view: &impl UtxoView,
+    height: u32,
+    params: &ChainParams,
+    genesis: &BlockHash,
+    entry: usize,
+    checks: &mut Vec<SigCheck>,
 ) -> Result<Spent, TxError> {
     let outputs = check_tx(tx)?;
     let mut utxos = Vec::with_capacity(tx.inputs.len());
@@ -184,10 +246,14 @@ pub fn check_inputs(
         .ok_or(TxError::InputsBelowOutputs { inputs, outputs })?;
     let spent: Vec<TxOut> = utxos.iter().map(|utxo| utxo.output).collect();
     let messages = tx.sighashes(genesis, &spent);
-    for (index, (input, message)) in tx.inputs.iter().zip(&messages).enumerate() {
-        if !verify(&spent[index].key, message, &input.signature) {
-            return Err(TxError::BadSignature(index as u32));
-        }
+    for (index, (input, msg)) in tx.inputs.iter().zip(messages).enumerate() {
+        checks.push(SigCheck {
+            entry,
+            input: index as u32,
+            key: spent[index].key,
+            msg,
+            sig: input.signature,
+        });
     }
     Ok(Spent { fee, utxos })
 }
@@ -236,6 +302,20 @@ pub fn connect_block(
     params: &ChainParams,
     genesis: &BlockHash,
 ) -> Result<BlockSpends, BlockError> {
+    connect_block_with(block, view, height, params, genesis, &mut VerifyEach)
+}
+
+/// [`connect_block`] with the block's signatures checked, all at once after every other rule, by
+/// `verifier`.
+pub fn connect_block_with(
+    block: &Block,
+    view: &impl UtxoView,
+    height: u32,
+    params: &ChainParams,
+    genesis: &BlockHash,
+    verifier: &mut impl SigVerifier,
+) -> Result<BlockSpends, BlockError> {
+    let mut checks = Vec::new();
     let coinbase = block.coinbase().ok_or(BlockError::NoCoinbase)?;
     let mut state = BlockView {
         base: view,
@@ -257,7 +337,16 @@ pub fn connect_block(
                 return Err(tx_error(TxError::DoubleSpend { index, outpoint }));
             }
         }
-        let spent = check_inputs(tx, &state, height, params, genesis).map_err(tx_error)?;
+        let spent = check_inputs_unsigned(
+            tx,
+            &state,
+            height,
+            params,
+            genesis,
+            entry_index,
+            &mut checks,
+        )
+        .map_err(tx_error)?;
         fees = fees
             .checked_add(spent.fee)
             .ok_or(tx_error(TxError::ValueOverflow))?;
@@ -277,6 +366,13 @@ pub fn connect_block(
         .ok_or(BlockError::CoinbaseOverflow)?;
     if claimed > max {
         return Err(BlockError::CoinbaseTooLarge { claimed, max });
+    }
+    if let Err(bad) = verifier.verify_all(&checks) {
+        let check = checks[bad];
+        return Err(BlockError::Tx {
+            index: check.entry,
+            error: TxError::BadSignature(check.input),
+        });
     }
     add_outputs(
         &mut state.created,

@@ -15,6 +15,7 @@ pub mod ledger;
 mod mempool;
 mod outcomes;
 mod pool_index;
+mod sig_check;
 pub mod template;
 mod writer;
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::node::outcomes::AddTxError;
 use bbchain_core::BlockError;
 use bbchain_core::keys::{PublicKey, SecretKey};
-use bbchain_core::spend::TxError;
+use bbchain_core::spend::{TxError, connect_block};
 use bbchain_core::testing::{Branch, secret_key, signed_tx};
 use bbchain_core::{Coinbase, Entry, Transaction, TxOut};
 use proptest::prelude::*;

@@ -11,12 +11,13 @@ mod txs;
 use super::ledger::{self, HistoryKey, Undo};
 use super::mempool::{Mempool, PoolTx};
 use super::outcomes::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
+use super::sig_check::{CachedParallel, SigCache};
 use crate::config::NodeLimits;
 use crate::store::{EntryLocation, IndexRecord};
 use bbchain_core::block::data_id;
 use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
 use bbchain_core::hash::Txid;
-use bbchain_core::spend::{BlockSpends, Utxo, UtxoView, connect_block};
+use bbchain_core::spend::{BlockSpends, Utxo, UtxoView, connect_block_with};
 use bbchain_core::validation::{check_block_context, check_entries_new};
 use bbchain_core::{Amount, Block, BlockHash, ChainParams, DataId, OutPoint};
 use std::cell::RefCell;
@@ -141,6 +142,8 @@ pub(super) struct ChainState {
     mempool: Mempool,
     /// Stored blocks found invalid when a reorg tried to connect them, and their descendants.
     invalid: HashSet<BlockHash>,
+    /// Signatures verified when their transactions entered the mempool.
+    sig_cache: SigCache,
 }
 
 /// Where a command's writes and events start in a change set, to roll them back.
@@ -229,6 +232,7 @@ impl ChainState {
             supply,
             mempool: Mempool::default(),
             invalid: HashSet::new(),
+            sig_cache: SigCache::default(),
             index,
             main,
             pending: BTreeMap::new(),
@@ -614,7 +618,11 @@ impl ChainState {
         height: u32,
     ) -> anyhow::Result<Result<BlockSpends, bbchain_core::BlockError>> {
         let view = self.chain_view(store);
-        let result = connect_block(block, &view, height, &self.params, &self.genesis);
+        let mut verifier = CachedParallel {
+            cache: &self.sig_cache,
+        };
+        let (params, genesis) = (&self.params, &self.genesis);
+        let result = connect_block_with(block, &view, height, params, genesis, &mut verifier);
         view.finish()?;
         Ok(result)
     }

@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::node::outcomes::AddTxError;
+use crate::node::sig_check::CachedParallel;
 use bbchain_core::Transaction;
-use bbchain_core::spend::check_inputs;
+use bbchain_core::spend::{SigVerifier, TxError, check_inputs_unsigned};
 use std::collections::BTreeSet;
 
 /// How a transaction was taken.
@@ -108,12 +109,21 @@ impl ChainState {
             pool: &self.mempool,
             next_height,
         };
-        let checked = check_inputs(&tx, &view, next_height, &self.params, &self.genesis);
+        let mut checks = Vec::with_capacity(tx.inputs.len());
+        let (params, genesis) = (&self.params, &self.genesis);
+        let checked =
+            check_inputs_unsigned(&tx, &view, next_height, params, genesis, 0, &mut checks);
         view.chain.finish()?;
         let spent = match checked {
             Ok(spent) => spent,
             Err(err) => return Ok(Err(err.into())),
         };
+        let mut verifier = CachedParallel {
+            cache: &self.sig_cache,
+        };
+        if let Err(bad) = verifier.verify_all(&checks) {
+            return Ok(Err(TxError::BadSignature(checks[bad].input).into()));
+        }
         let min = Amount::from_units(limits.dust_units);
         if let Some((index, output)) = (tx.outputs.iter().enumerate()).find(|(_, o)| o.value < min)
         {
@@ -151,6 +161,7 @@ impl ChainState {
             }
         }
         self.apply(Write::PoolAdd(pooled), change);
+        self.sig_cache.remember(&checks);
         if announce == Announce::Yes {
             change.events.push(NodeEvent::TxAdded { txid });
         }
