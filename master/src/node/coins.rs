@@ -250,9 +250,15 @@ fn block_spent(
     hash: &BlockHash,
     block: &Block,
 ) -> anyhow::Result<Option<HashMap<OutPoint, TxOut>>> {
-    let Some(undo) = reader.undo(hash)? else {
-        return Ok(None);
+    // Off the main chain the node has not connected the block: it cannot tell.
+    let on_main = match reader.record(hash)? {
+        Some(record) => reader.main_hash(record.height)? == Some(*hash),
+        None => false,
     };
+    if !on_main {
+        return Ok(None);
+    }
+    let undo = reader.undo(hash)?.unwrap_or_default();
     let mut spent: HashMap<OutPoint, TxOut> = undo
         .into_iter()
         .map(|(outpoint, utxo)| (outpoint, utxo.output))

@@ -197,11 +197,11 @@ impl ChainStore for Tables<'_> {
     }
 
     fn undo(&self, hash: &BlockHash) -> anyhow::Result<Undo> {
-        let bytes = self
-            .undo
-            .get(hash.to_byte_array())?
-            .context("undo data missing")?;
-        ledger::undo_from_bytes(bytes.value())
+        match self.undo.get(hash.to_byte_array())? {
+            Some(bytes) => ledger::undo_from_bytes(bytes.value()),
+            // A main-chain block that spent nothing has no row.
+            None => Ok(Undo::new()),
+        }
     }
 
     fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {

@@ -36,7 +36,7 @@ impl ChainStore for MemoryStore {
     }
 
     fn undo(&self, hash: &BlockHash) -> anyhow::Result<Undo> {
-        self.undo.get(hash).cloned().context_missing()
+        Ok(self.undo.get(hash).cloned().unwrap_or_default())
     }
 
     fn tx_location(&self, txid: &Txid) -> anyhow::Result<Option<EntryLocation>> {

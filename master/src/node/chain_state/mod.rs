@@ -19,7 +19,7 @@ use bbchain_core::chain::{BranchAnchor, ChainContext, recent_times};
 use bbchain_core::hash::Txid;
 use bbchain_core::spend::{BlockSpends, Utxo, UtxoView, connect_block_with};
 use bbchain_core::validation::{check_block_context, check_entries_new};
-use bbchain_core::{Amount, Block, BlockHash, ChainParams, DataId, OutPoint};
+use bbchain_core::{Amount, Block, BlockHash, ChainParams, DataId, OutPoint, Transaction};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -553,7 +553,7 @@ impl ChainState {
                     block: *hash,
                 });
             }
-            for (txid, _) in ledger::txids(&block).skip(1) {
+            for txid in block.txs().map(Transaction::txid) {
                 confirmations.push(NodeEvent::TxConfirmed {
                     txid,
                     height,
