@@ -21,6 +21,9 @@ pub struct NodeLimits {
     pub max_mempool_bytes: usize,
     /// The least fee a transaction pays per byte of its encoding, in units.
     pub min_fee_per_byte: u64,
+    /// Longest chain of pending transactions a new one may extend (itself included): it bounds
+    /// the work of choosing a block's transactions, a child only after its parents.
+    pub max_pending_chain: u32,
     /// The least value of a transaction output, in units: smaller outputs cost more to spend than
     /// they hold.
     pub dust_units: u64,
@@ -39,6 +42,7 @@ impl Default for NodeLimits {
             max_tx_bytes: 100_000,
             max_mempool_bytes: 5_000_000,
             min_fee_per_byte: 1,
+            max_pending_chain: 25,
             dust_units: 1_000,
             data_share_percent: 25,
         }

@@ -23,6 +23,8 @@ pub struct PoolTx {
     pub size: usize,
     /// Arrival order: a parent always has a lower number than its children.
     pub seq: u64,
+    /// 1 + the longest chain of pending parents below it (1: it spends only confirmed outputs).
+    pub depth: u32,
 }
 
 impl PoolTx {
@@ -75,6 +77,15 @@ impl Mempool {
             height: next_height,
             coinbase: false,
         })
+    }
+
+    /// The depth a new transaction spending `inputs` would have: 1 + its deepest pending parent's.
+    pub fn depth_of(&self, tx: &Transaction) -> u32 {
+        let parents = tx
+            .inputs
+            .iter()
+            .filter_map(|input| self.txs.get(&input.prev.txid));
+        1 + parents.map(|parent| parent.depth).max().unwrap_or(0)
     }
 
     /// Every pending transaction, oldest first (parents before children).

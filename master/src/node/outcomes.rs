@@ -234,6 +234,14 @@ pub enum AddTxError {
         /// The least fee accepted.
         min: Amount,
     },
+    /// It would make a chain of pending transactions longer than the node keeps.
+    #[error(
+        "too many unconfirmed ancestors: a chain of pending transactions may be {max} long; wait for a block"
+    )]
+    ChainTooLong {
+        /// The limit.
+        max: u32,
+    },
     /// The mempool is full of transactions paying at least as much per byte.
     #[error("the mempool is full; pay a higher fee rate or try again later")]
     MempoolFull,

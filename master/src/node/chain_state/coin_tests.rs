@@ -459,3 +459,47 @@ proptest! {
         prop_assert_eq!(state.supply().units(), store_supply(&store));
     }
 }
+
+#[test]
+fn a_chain_of_pending_spends_is_bounded() {
+    let limits = NodeLimits {
+        max_pending_chain: 2,
+        ..NodeLimits::default()
+    };
+    let (mut state, mut store) = start_with(limits);
+    let mut branch = Branch::new(ChainParams::dev());
+    let first = mine(&mut branch, &key(1).public_key(), &[], 0);
+    connect(&mut state, &mut store, first.clone());
+    for _ in 0..5 {
+        connect(
+            &mut state,
+            &mut store,
+            mine(&mut branch, &key(9).public_key(), &[], 0),
+        );
+    }
+    let params = state.params().clone();
+    let parent = signed_tx(
+        &params,
+        &key(1),
+        &[reward_of(&first)],
+        vec![pay(&key(1), COIN - FEE)],
+    );
+    let child = signed_tx(
+        &params,
+        &key(1),
+        &[output_of(&parent, 0)],
+        vec![pay(&key(1), COIN - 2 * FEE)],
+    );
+    let grandchild = signed_tx(
+        &params,
+        &key(1),
+        &[output_of(&child, 0)],
+        vec![pay(&key(1), COIN - 3 * FEE)],
+    );
+    add_tx(&mut state, &mut store, &parent).unwrap();
+    add_tx(&mut state, &mut store, &child).unwrap();
+    assert_eq!(
+        add_tx(&mut state, &mut store, &grandchild),
+        Err(AddTxError::ChainTooLong { max: 2 })
+    );
+}

@@ -139,6 +139,11 @@ impl ChainState {
                 min: min_fee,
             }));
         }
+        let depth = self.mempool.depth_of(&tx);
+        if depth > self.limits.max_pending_chain {
+            let max = self.limits.max_pending_chain;
+            return Ok(Err(AddTxError::ChainTooLong { max }));
+        }
         let parents: BTreeSet<Txid> = tx.inputs.iter().map(|input| input.prev.txid).collect();
         let pooled = Arc::new(PoolTx {
             tx: Arc::new(tx),
@@ -146,6 +151,7 @@ impl ChainState {
             fee: spent.fee,
             size,
             seq,
+            depth,
         });
         let mark = Mark::of(change);
         while self.mempool.bytes() + size > self.limits.max_mempool_bytes {
@@ -259,6 +265,7 @@ impl ChainState {
                     fee: Amount::ZERO,
                     size,
                     seq,
+                    depth: 0,
                 };
                 // Only the stored row goes: it was never in memory.
                 change.writes.push(Write::PoolRemove(Arc::new(gone)));
