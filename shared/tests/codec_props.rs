@@ -248,6 +248,23 @@ proptest! {
         }
     }
 
+    /// Stratum's view of the coinbase: its encoding is `prefix ‖ extra nonce (8 bytes LE) ‖ rest`,
+    /// with prefix and rest the same for every extra nonce, so a pool's coinb1/coinb2 split works.
+    #[test]
+    fn the_coinbase_splits_around_its_extra_nonce(
+        entry in entry(),
+        extra_nonce in any::<u64>(),
+    ) {
+        if let Entry::Coinbase(coinbase) = entry {
+            let bytes = Entry::Coinbase(coinbase.clone()).to_bytes();
+            let other = Entry::Coinbase(Coinbase { extra_nonce, ..coinbase.clone() }).to_bytes();
+            prop_assert_eq!(&bytes[5..13], &coinbase.extra_nonce.to_le_bytes()[..]);
+            prop_assert_eq!(&other[5..13], &extra_nonce.to_le_bytes()[..]);
+            prop_assert_eq!(&bytes[..5], &other[..5]);
+            prop_assert_eq!(&bytes[13..], &other[13..]);
+        }
+    }
+
     #[test]
     fn work_is_two_to_the_256_over_target_plus_one(target in u256()) {
         let exact = (U512::from(1u8) << 256) / (U512::from(target) + U512::from(1u8));

@@ -39,6 +39,13 @@ impl SigCache {
     }
 }
 
+/// Cores to verify on (at most 8), asked once: the answer reads cgroup files, which every block
+/// would otherwise pay for.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+}
+
 /// Verifies what the cache does not know, on up to every core.
 pub struct CachedParallel<'a> {
     /// Signatures already verified.
@@ -51,10 +58,10 @@ impl SigVerifier for CachedParallel<'_> {
             .filter(|&i| !self.cache.knows(&checks[i]))
             .collect();
         let first_bad = |indices: &[usize]| indices.iter().copied().find(|&i| !checks[i].verify());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let bad = if todo.len() < PARALLEL_FROM || cores == 1 {
+        let bad = if todo.len() < PARALLEL_FROM || cores() == 1 {
             first_bad(&todo)
         } else {
+            let cores = cores();
             let chunk = todo.len().div_ceil(cores);
             std::thread::scope(|scope| {
                 let workers: Vec<_> = todo
