@@ -17,6 +17,8 @@ use tokio::sync::oneshot;
 
 /// Most transactions an address answer lists.
 pub const ADDRESS_TXS: usize = 50;
+/// Most unspent outputs an address answer lists (the largest; the balances count them all).
+pub const ADDRESS_UTXOS: usize = 1000;
 
 /// A transaction (or coinbase) with the outputs its inputs spend, where known.
 #[derive(Debug, Clone)]
@@ -90,6 +92,8 @@ pub struct AddressInfo {
     pub utxos: Vec<AddressUtxo>,
     /// Its pending transactions, then its latest confirmed ones, newest first.
     pub txs: Vec<Txid>,
+    /// How many confirmed unspent outputs it has (`utxos` lists at most [`ADDRESS_UTXOS`]).
+    pub utxo_count: usize,
 }
 
 impl Node {
@@ -231,6 +235,10 @@ impl Node {
         info.txs = pending_txs;
         info.txs.extend(history.into_iter().map(|(_, txid)| txid));
         info.txs.truncate(ADDRESS_TXS);
+        info.utxo_count = info.utxos.len();
+        info.utxos
+            .sort_by(|a, b| b.utxo.output.value.cmp(&a.utxo.output.value));
+        info.utxos.truncate(ADDRESS_UTXOS);
         Ok(info)
     }
 

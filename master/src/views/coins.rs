@@ -158,6 +158,7 @@ pub fn address_info(text: &str, info: &AddressInfo) -> Value {
         "immature": info.immature.units(),
         "pending": info.pending.units(),
         "utxos": utxos,
+        "utxo_count": info.utxo_count,
         "txs": info.txs,
     })
 }
