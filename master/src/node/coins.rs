@@ -237,7 +237,7 @@ impl Node {
         info.txs.truncate(ADDRESS_TXS);
         info.utxo_count = info.utxos.len();
         info.utxos
-            .sort_by(|a, b| b.utxo.output.value.cmp(&a.utxo.output.value));
+            .sort_by_key(|row| std::cmp::Reverse(row.utxo.output.value));
         info.utxos.truncate(ADDRESS_UTXOS);
         Ok(info)
     }

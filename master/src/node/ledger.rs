@@ -58,8 +58,20 @@ pub(super) fn attach(
 }
 
 /// The writes that take `block` (at `height`, whose undo data is `undo`) back off the main
-/// chain's coin tables: its outputs go, the outputs it spent come back.
-pub(super) fn detach(block: &Block, height: u32, undo: &Undo) -> Vec<Write> {
+/// chain's coin tables: its outputs go, the outputs it spent come back. Undo data that does not
+/// match the block (a lost or damaged row) is an error, never a silent loss of coins.
+pub(super) fn detach(block: &Block, height: u32, undo: &Undo) -> anyhow::Result<Vec<Write>> {
+    let own: BTreeSet<OutPoint> = created(block, height).into_iter().map(|(o, _)| o).collect();
+    let from_before = block
+        .txs()
+        .flat_map(|tx| tx.inputs.iter())
+        .filter(|input| !own.contains(&input.prev))
+        .count();
+    anyhow::ensure!(
+        undo.len() == from_before,
+        "the undo data of block at height {height} lists {} outputs, but it spent {from_before}",
+        undo.len()
+    );
     let mut writes = Vec::new();
     for row in history(block, height, undo) {
         writes.push(Write::HistoryRemove(row));
@@ -80,7 +92,7 @@ pub(super) fn detach(block: &Block, height: u32, undo: &Undo) -> Vec<Write> {
     for (outpoint, utxo) in undo {
         writes.push(Write::UtxoAdd(*outpoint, *utxo));
     }
-    writes
+    Ok(writes)
 }
 
 /// Every txid of the block with its entry index: the coinbase, then the transactions. A coinbase

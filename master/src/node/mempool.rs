@@ -23,8 +23,6 @@ pub struct PoolTx {
     pub size: usize,
     /// Arrival order: a parent always has a lower number than its children.
     pub seq: u64,
-    /// 1 + the longest chain of pending parents below it (1: it spends only confirmed outputs).
-    pub depth: u32,
 }
 
 impl PoolTx {
@@ -79,13 +77,24 @@ impl Mempool {
         })
     }
 
-    /// The depth a new transaction spending `inputs` would have: 1 + its deepest pending parent's.
-    pub fn depth_of(&self, tx: &Transaction) -> u32 {
-        let parents = tx
-            .inputs
-            .iter()
-            .filter_map(|input| self.txs.get(&input.prev.txid));
-        1 + parents.map(|parent| parent.depth).max().unwrap_or(0)
+    /// Whether `tx` with its pending ancestors would be more than `max` transactions (Bitcoin's
+    /// ancestor limit). The walk stops as soon as it knows, so it costs at most `max` steps.
+    pub fn ancestors_exceed(&self, tx: &Transaction, max: u32) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<Txid> = tx.inputs.iter().map(|input| input.prev.txid).collect();
+        while let Some(txid) = todo.pop() {
+            let Some(parent) = self.txs.get(&txid) else {
+                continue;
+            };
+            if !seen.insert(txid) {
+                continue;
+            }
+            if seen.len() as u32 + 1 > max {
+                return true;
+            }
+            todo.extend(parent.tx.inputs.iter().map(|input| input.prev.txid));
+        }
+        false
     }
 
     /// Every pending transaction, oldest first (parents before children).
@@ -141,23 +150,57 @@ impl Mempool {
         found.into_values().collect()
     }
 
-    /// The transaction to evict first: the lowest fee rate among those no other pending transaction
-    /// builds on, never one of `keep`.
-    pub fn eviction_candidate(&self, keep: &BTreeSet<Txid>) -> Option<Arc<PoolTx>> {
-        self.txs
-            .values()
-            .filter(|pooled| !keep.contains(&pooled.txid))
-            .filter(|pooled| {
-                (0..pooled.tx.outputs.len() as u32).all(|vout| {
-                    let outpoint = OutPoint {
-                        txid: pooled.txid,
-                        vout,
-                    };
-                    self.spender(&outpoint).is_none()
-                })
-            })
-            .min_by(|a, b| a.cmp_fee_rate(b).then(b.seq.cmp(&a.seq)))
-            .cloned()
+    /// What to evict so that `newcomer` fits in `room` bytes: the lowest fee rates first, among
+    /// transactions no other pending transaction builds on (a parent becomes a candidate once its
+    /// children are gone), never one of `keep` (the newcomer's parents). `None` if that would take
+    /// a transaction paying at least the newcomer's fee rate, or cannot make room.
+    pub fn victims_for(
+        &self,
+        newcomer: &PoolTx,
+        room: usize,
+        keep: &BTreeSet<Txid>,
+    ) -> Option<Vec<Arc<PoolTx>>> {
+        let mut bytes = self.bytes;
+        let mut gone: BTreeSet<Txid> = BTreeSet::new();
+        let mut victims = Vec::new();
+        while bytes > room {
+            // One sort per round; a round ends when its candidates run out, and each round can
+            // only free parents of the last one's victims, so rounds are few (chains are short).
+            let mut leaves: Vec<&Arc<PoolTx>> = self
+                .txs
+                .values()
+                .filter(|p| !keep.contains(&p.txid) && !gone.contains(&p.txid))
+                .filter(|p| self.is_leaf(p, &gone))
+                .collect();
+            if leaves.is_empty() {
+                return None;
+            }
+            leaves.sort_by(|a, b| a.cmp_fee_rate(b).then(b.seq.cmp(&a.seq)));
+            for victim in leaves {
+                if bytes <= room {
+                    break;
+                }
+                if !victim.cmp_fee_rate(newcomer).is_lt() {
+                    return None;
+                }
+                bytes -= victim.size;
+                gone.insert(victim.txid);
+                victims.push(victim.clone());
+            }
+        }
+        Some(victims)
+    }
+
+    /// Whether no pending transaction outside `gone` spends an output of `pooled`.
+    fn is_leaf(&self, pooled: &PoolTx, gone: &BTreeSet<Txid>) -> bool {
+        (0..pooled.tx.outputs.len() as u32).all(|vout| {
+            let outpoint = OutPoint {
+                txid: pooled.txid,
+                vout,
+            };
+            self.spender(&outpoint)
+                .is_none_or(|child| gone.contains(&child))
+        })
     }
 
     /// Transactions for a block of at most `budget` bytes: highest fee rate first, a child only

@@ -25,6 +25,8 @@ impl PoolIndex {
             match write {
                 Write::PoolAdd(pooled) => self.add(pooled.clone()),
                 Write::PoolRemove(pooled) => self.remove(pooled),
+                // Never in memory, so never here either.
+                Write::PoolForget(_) => {}
                 _ => {}
             }
         }

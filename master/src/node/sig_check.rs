@@ -68,7 +68,13 @@ impl SigVerifier for CachedParallel<'_> {
                     .chunks(chunk)
                     .map(|part| scope.spawn(move || first_bad(part)))
                     .collect();
-                let found = workers.into_iter().filter_map(|w| w.join().ok().flatten());
+                // A worker that panicked checked nothing: never count its part as verified.
+                let found = workers
+                    .into_iter()
+                    .filter_map(|worker| match worker.join() {
+                        Ok(bad) => bad,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    });
                 found.min()
             })
         };

@@ -173,6 +173,9 @@ impl<'t> Tables<'t> {
                 Write::PoolRemove(pooled) => {
                     self.mempool.remove(pooled.seq)?;
                 }
+                Write::PoolForget(seq) => {
+                    self.mempool.remove(seq)?;
+                }
             }
         }
         Ok(())

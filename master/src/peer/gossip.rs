@@ -3,9 +3,10 @@
 
 use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
-use crate::node::Node;
+use crate::node::{AddTxError, Node};
 use bbchain_core::Transaction;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_GOSSIP_TXS, PeerMessage};
+use bbchain_core::spend::TxError;
 use bbchain_core::validation::check_entry_size;
 
 /// How many of the oldest waiting entries one offer carries at most.
@@ -64,8 +65,9 @@ pub(super) async fn take_data(
 }
 
 /// Transactions the peer `name` took into its mempool: take them here too (the relay passes new
-/// ones on). Bytes that are no transaction are the peer's fault; a transaction this node refuses
-/// (a double spend that lost a race, a fee below this node's minimum) is not.
+/// ones on). Bytes that are no transaction, or a bad signature, are the peer's fault; a transaction
+/// this node refuses for its state or policy (a double spend that lost a race, a fee below this
+/// node's minimum) is not.
 pub(super) async fn take_txs(node: &Node, name: &str, txs: Vec<String>) -> Result<(), LinkError> {
     if txs.len() > MAX_GOSSIP_TXS {
         return Err(misbehaved("too many transactions"));
@@ -81,8 +83,14 @@ pub(super) async fn take_txs(node: &Node, name: &str, txs: Vec<String>) -> Resul
     // In order: a child after its parent.
     for tx in decoded {
         let txid = tx.txid();
-        if let Err(err) = node.add_tx(tx).await {
-            tracing::debug!("transaction {txid} from {name} not taken: {err}");
+        match node.add_tx(tx).await {
+            // A signature either verifies for the output it names or never does: the sender
+            // relayed a transaction it should have checked.
+            Err(err @ AddTxError::Invalid(TxError::BadSignature(_))) => {
+                return Err(misbehaved(format!("transaction {txid}: {err}")));
+            }
+            Err(err) => tracing::debug!("transaction {txid} from {name} not taken: {err}"),
+            Ok(_) => {}
         }
     }
     Ok(())

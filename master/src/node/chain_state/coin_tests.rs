@@ -255,7 +255,10 @@ fn a_block_that_spends_a_spent_output_is_refused_and_changes_nothing() {
     let again = signed_tx(&params, &key(1), &[reward], vec![pay(&key(3), COIN - FEE)]);
     let tip = state.tip().hash();
     let bad = mine(&mut branch, &key(9).public_key(), &[again], FEE);
-    let (outcome, change) = try_connect(&mut state, &mut store, bad);
+    let (outcome, change) = try_connect(&mut state, &mut store, bad.clone());
+    // The same block again is refused from memory, with the same reason.
+    let (again_outcome, _) = try_connect(&mut state, &mut store, bad);
+    assert_eq!(format!("{again_outcome:?}"), format!("{outcome:?}"));
     assert!(matches!(
         outcome,
         Err(SubmitError::Invalid(BlockError::Tx {

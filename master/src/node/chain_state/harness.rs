@@ -101,6 +101,9 @@ impl MemoryStore {
                 Write::PoolRemove(pooled) => {
                     self.mempool.remove(&pooled.seq);
                 }
+                Write::PoolForget(seq) => {
+                    self.mempool.remove(seq);
+                }
                 Write::MainSet(..) | Write::MainRemove(..) | Write::NextSeq { .. } => {}
             }
         }

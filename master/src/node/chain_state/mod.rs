@@ -84,6 +84,8 @@ pub(super) enum Write {
     PoolAdd(Arc<PoolTx>),
     /// A transaction leaves the mempool.
     PoolRemove(Arc<PoolTx>),
+    /// A stored mempool row is dropped that was never taken into memory (at start-up).
+    PoolForget(u64),
 }
 
 /// Everything one or more commands change: writes for the database, in order, and the events to
@@ -140,8 +142,9 @@ pub(super) struct ChainState {
     supply: u64,
     /// Transactions waiting for a block.
     mempool: Mempool,
-    /// Stored blocks found invalid when a reorg tried to connect them, and their descendants.
-    invalid: HashSet<BlockHash>,
+    /// Blocks found invalid when the chain tried to connect them, and their descendants, with why:
+    /// a block's hash fixes all of its contents, so the same block is never checked twice.
+    invalid: HashMap<BlockHash, SubmitError>,
     /// Signatures verified when their transactions entered the mempool.
     sig_cache: SigCache,
 }
@@ -231,7 +234,7 @@ impl ChainState {
             utxo_overlay: HashMap::new(),
             supply,
             mempool: Mempool::default(),
-            invalid: HashSet::new(),
+            invalid: HashMap::new(),
             sig_cache: SigCache::default(),
             index,
             main,
@@ -357,9 +360,13 @@ impl ChainState {
         if self.index.contains_key(&hash) {
             return Ok(Ok(SubmitOutcome::Duplicate { hash }));
         }
-        if self.invalid.contains(&block.header.prev_hash) {
-            self.invalid.insert(hash);
-            return Ok(Err(SubmitError::InvalidParent(block.header.prev_hash)));
+        if let Some(err) = self.invalid.get(&hash) {
+            return Ok(Err(err.clone()));
+        }
+        if self.invalid.contains_key(&block.header.prev_hash) {
+            let err = SubmitError::InvalidParent(block.header.prev_hash);
+            self.invalid.insert(hash, err.clone());
+            return Ok(Err(err));
         }
         let Some(parent) = self.index.get(&block.header.prev_hash).copied() else {
             return Ok(Err(SubmitError::UnknownParent(block.header.prev_hash)));
@@ -498,7 +505,7 @@ impl ChainState {
                 self.apply(Write::Unconfirm(data_id(text)), change);
             }
             let undo = store.undo(&hash)?;
-            for write in ledger::detach(&block, height, &undo) {
+            for write in ledger::detach(&block, height, &undo)? {
                 self.apply(write, change);
             }
             self.apply(Write::MainRemove(height, hash), change);
@@ -516,17 +523,19 @@ impl ChainState {
             let spends = match self.check_spends(store, &block, height)? {
                 Ok(spends) => spends,
                 Err(err) => {
-                    let at = attach.iter().position(|h| h == hash).unwrap_or(0);
-                    self.invalid.extend(attach[at..].iter().copied());
                     tracing::warn!("block {hash} at height {height} is invalid: {err}");
-                    return Ok(Err(if *hash == new_tip {
-                        SubmitError::Invalid(err)
-                    } else {
-                        SubmitError::InvalidAncestor {
+                    let at = attach.iter().position(|h| h == hash).unwrap_or(0);
+                    self.invalid
+                        .insert(*hash, SubmitError::Invalid(err.clone()));
+                    for above in &attach[at + 1..] {
+                        let reason = err.clone();
+                        let err = SubmitError::InvalidAncestor {
                             block: *hash,
-                            reason: err,
-                        }
-                    }));
+                            reason,
+                        };
+                        self.invalid.insert(*above, err);
+                    }
+                    return Ok(Err(self.invalid[&new_tip].clone()));
                 }
             };
             self.apply(Write::MainSet(height, *hash), change);
@@ -685,6 +694,7 @@ impl ChainState {
             Write::Confirm(..)
             | Write::Unconfirm(_)
             | Write::Tip(_)
+            | Write::PoolForget(_)
             | Write::Undo(..)
             | Write::TxConfirm(..)
             | Write::TxUnconfirm(_)
@@ -740,6 +750,7 @@ impl ChainState {
                 Write::Confirm(..)
                 | Write::Unconfirm(_)
                 | Write::Tip(_)
+                | Write::PoolForget(_)
                 | Write::Undo(..)
                 | Write::TxConfirm(..)
                 | Write::TxUnconfirm(_)

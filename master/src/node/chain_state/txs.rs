@@ -118,12 +118,7 @@ impl ChainState {
             Ok(spent) => spent,
             Err(err) => return Ok(Err(err.into())),
         };
-        let mut verifier = CachedParallel {
-            cache: &self.sig_cache,
-        };
-        if let Err(bad) = verifier.verify_all(&checks) {
-            return Ok(Err(TxError::BadSignature(checks[bad].input).into()));
-        }
+        // The cheap policy checks first: signatures are the expensive part.
         let min = Amount::from_units(limits.dust_units);
         if let Some((index, output)) = (tx.outputs.iter().enumerate()).find(|(_, o)| o.value < min)
         {
@@ -139,10 +134,15 @@ impl ChainState {
                 min: min_fee,
             }));
         }
-        let depth = self.mempool.depth_of(&tx);
-        if depth > self.limits.max_pending_chain {
-            let max = self.limits.max_pending_chain;
+        let max = self.limits.max_pending_chain;
+        if self.mempool.ancestors_exceed(&tx, max) {
             return Ok(Err(AddTxError::ChainTooLong { max }));
+        }
+        let mut verifier = CachedParallel {
+            cache: &self.sig_cache,
+        };
+        if let Err(bad) = verifier.verify_all(&checks) {
+            return Ok(Err(TxError::BadSignature(checks[bad].input).into()));
         }
         let parents: BTreeSet<Txid> = tx.inputs.iter().map(|input| input.prev.txid).collect();
         let pooled = Arc::new(PoolTx {
@@ -151,20 +151,16 @@ impl ChainState {
             fee: spent.fee,
             size,
             seq,
-            depth,
         });
-        let mark = Mark::of(change);
-        while self.mempool.bytes() + size > self.limits.max_mempool_bytes {
-            match self.mempool.eviction_candidate(&parents) {
-                Some(victim) if victim.cmp_fee_rate(&pooled).is_lt() => {
+        let room = self.limits.max_mempool_bytes.saturating_sub(size);
+        match self.mempool.victims_for(&pooled, room, &parents) {
+            Some(victims) => {
+                for victim in victims {
                     tracing::info!("mempool full: evicted {} for {txid}", victim.txid);
                     self.apply(Write::PoolRemove(victim), change);
                 }
-                _ => {
-                    self.rollback(change, mark);
-                    return Ok(Err(AddTxError::MempoolFull));
-                }
             }
+            None => return Ok(Err(AddTxError::MempoolFull)),
         }
         self.apply(Write::PoolAdd(pooled), change);
         self.sig_cache.remember(&checks);
@@ -250,7 +246,6 @@ impl ChainState {
     ) -> anyhow::Result<()> {
         for (seq, tx) in stored {
             let txid = tx.txid();
-            let size = tx.encoded_len();
             let fits = match store.tx_location(&txid)? {
                 Some(_) => Err("already confirmed".to_string()),
                 None => self
@@ -259,16 +254,8 @@ impl ChainState {
             };
             if let Err(why) = fits {
                 tracing::info!("dropped stored pending {txid}: {why}");
-                let gone = PoolTx {
-                    tx: Arc::new(tx),
-                    txid,
-                    fee: Amount::ZERO,
-                    size,
-                    seq,
-                    depth: 0,
-                };
                 // Only the stored row goes: it was never in memory.
-                change.writes.push(Write::PoolRemove(Arc::new(gone)));
+                self.apply(Write::PoolForget(seq), change);
             }
         }
         self.utxo_overlay.clear();
