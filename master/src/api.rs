@@ -127,9 +127,10 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
     }
 }
 
-/// A JSON body of type `T`, whatever the `Content-Type` (`curl -d` sends a form type, and has
-/// always been accepted); a body that does not fit `T` is a `400` JSON error, one over the body
-/// limit a `413`.
+/// A JSON body of type `T`, sent as `Content-Type: application/json`: any other type is a `415`,
+/// because a web page may post a form or plain text to any address without the browser asking
+/// first, and no other site may write through a visitor's local master. A body that does not fit
+/// `T` is a `400` JSON error, one over the body limit a `413`.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T>
@@ -139,6 +140,12 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        if !is_json(request.headers()) {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON, with Content-Type: application/json",
+            ));
+        }
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| body_error(rejection, &Node::from_ref(state)))?;
@@ -148,6 +155,16 @@ where
         let Json(value) = Json::<T>::from_bytes(&body)?;
         Ok(ApiJson(value))
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, parameters such as a charset
+/// allowed).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let media_type = value.to_str().unwrap_or("").split(';').next().unwrap_or("");
+    media_type.trim().eq_ignore_ascii_case("application/json")
 }
 
 fn body_error(rejection: BytesRejection, node: &Node) -> AppError {

@@ -384,12 +384,54 @@ async fn query_strings_and_json_bodies_are_typed_and_refused_with_reasons() {
         StatusCode::BAD_REQUEST,
         "expected a JSON object: invalid type: string",
     );
-    // The body is read as JSON whatever its content type (`curl -d` sends a form type).
+    test.stop().await;
+}
+
+/// A web page may send a form or plain text to any address without asking (no CORS preflight):
+/// only JSON bodies are taken, so no other site can write through a visitor's local master.
+#[tokio::test]
+async fn only_json_bodies_are_taken_so_other_sites_cannot_post() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    let body = json!({"data": "from another site"}).to_string();
+    for (uri, content_type) in [
+        ("/api/data", Some("application/x-www-form-urlencoded")),
+        ("/api/data", Some("text/plain")),
+        ("/api/data", Some("multipart/form-data; boundary=x")),
+        ("/api/data", None),
+        ("/api/tx", Some("text/plain")),
+    ] {
+        let mut request = Request::builder().method("POST").uri(uri);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Body::from(body.clone())).unwrap();
+        let response = app(test.state()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let error: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("application/json"),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        get(&test, "/api/status").await.1["pending"],
+        0,
+        "nothing was queued"
+    );
     let request = Request::builder()
         .method("POST")
         .uri("/api/data")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(json!({"data": "from curl"}).to_string()))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from(body))
         .unwrap();
     let response = app(test.state()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
