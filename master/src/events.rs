@@ -14,9 +14,10 @@ use tokio::sync::broadcast::error::RecvError;
 /// `GET /ws/events`.
 pub async fn events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: axum::http::HeaderMap,
     State(app): State<AppState>,
 ) -> Response {
-    app.upgrade(ws, run)
+    app.upgrade(ws, &headers, run)
 }
 
 fn status_message(app: &AppState) -> Value {

@@ -40,9 +40,10 @@ fn next_extra_nonce() -> u64 {
 /// `GET /ws/mine`.
 pub async fn mine(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: axum::http::HeaderMap,
     State(app): State<AppState>,
 ) -> Response {
-    app.upgrade(ws, run)
+    app.upgrade(ws, &headers, run)
 }
 
 /// One job handed to this miner.

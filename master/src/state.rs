@@ -50,6 +50,7 @@ impl AppState {
     pub fn upgrade<F, Fut>(
         self,
         ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+        headers: &axum::http::HeaderMap,
         run: F,
     ) -> Response
     where
@@ -60,6 +61,10 @@ impl AppState {
             Ok(ws) => ws,
             Err(rejection) => return AppError::from(rejection).into_response(),
         };
+        if !same_origin_or_none(headers) {
+            let why = "WebSocket from another site's page: only this master's own page may connect";
+            return AppError::new(StatusCode::FORBIDDEN, why).into_response();
+        }
         match self.connection_permit() {
             Ok(permit) => ws
                 .max_message_size(self.node.limits().max_ws_message_bytes)
@@ -97,4 +102,23 @@ pub async fn say_goodbye(socket: &mut WebSocket) {
     };
     let close = socket.send(Message::Close(Some(frame)));
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+}
+
+/// Whether a WebSocket upgrade comes from this master's own page (its `Origin` names the host the
+/// request was sent to) or from no page at all (native miners, peers and the CLI send no
+/// `Origin`). Browsers always send `Origin` on WebSocket upgrades, and pages cannot forge it: this
+/// keeps other sites from mining on, or listening to, a visitor's local master.
+pub fn same_origin_or_none(headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
 }

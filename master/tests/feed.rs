@@ -318,3 +318,36 @@ async fn a_template_stops_at_the_block_size_limit_and_keeps_the_oldest_first() {
     assert_eq!(test.node.snapshot().pending, 0);
     test.stop().await;
 }
+
+/// A page of another site may not open the feeds of a visitor's local master (browsers always send
+/// `Origin`); the master's own page, and clients without a page, may.
+#[tokio::test]
+async fn websockets_from_another_sites_page_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let test = TestNode::start(NodeLimits::default()).await;
+    let attempt = |path: &str, origin: Option<String>| {
+        let mut request = format!("ws://{}{path}", test.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request)
+    };
+    for path in ["/ws/mine", "/ws/events", "/ws/peer"] {
+        let refused = attempt(path, Some("http://evil.example".into())).await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{path}");
+            }
+            other => panic!("{path}: expected 403, got {:?}", other.map(|_| ())),
+        }
+    }
+    let own_page = Some(format!("http://{}", test.addr));
+    assert!(attempt("/ws/events", own_page.clone()).await.is_ok());
+    assert!(attempt("/ws/mine", own_page).await.is_ok());
+    assert!(attempt("/ws/events", None).await.is_ok());
+    test.stop().await;
+}

@@ -111,8 +111,18 @@ async fn sync_stats(State(peers): State<Peers>) -> axum::Json<downloads::Downloa
 async fn accept(
     State(peers): State<Peers>,
     extensions: Extensions,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // Masters send no `Origin`; a web page always does, and has no business linking as a peer.
+    if headers.contains_key(axum::http::header::ORIGIN) {
+        let error = "a web page cannot link as a peer";
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    }
     let remote = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)
