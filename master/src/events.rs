@@ -1,7 +1,7 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
 use crate::node::NodeEvent;
-use crate::state::{AppState, say_goodbye};
+use crate::state::{AppState, close_after_error, say_goodbye};
 use crate::views::{self, BlockSummary};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -70,7 +70,11 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 Err(RecvError::Closed) => break,
             },
             message = socket.recv() => match message {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Err(err)) => {
+                    close_after_error(&mut socket, &err).await;
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => None,
             },
             () = app.shutdown.cancelled() => {

@@ -6,7 +6,7 @@
 
 use crate::clock::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
-use crate::state::{AppState, say_goodbye};
+use crate::state::{AppState, close_after_error, say_goodbye};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -106,7 +106,11 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => handle(&node, &mut session, &mut templates, text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => Some(rejected(None, "binary messages are not supported; send JSON text")),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Err(err)) => {
+                    close_after_error(&mut socket, &err).await;
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => None,
             },
             changed = templates.changed(), if session.is_some() => {

@@ -351,3 +351,16 @@ async fn websockets_from_another_sites_page_are_refused() {
     assert!(attempt("/ws/events", None).await.is_ok());
     test.stop().await;
 }
+
+/// A message over the size limit closes the socket with the documented code 1009.
+#[tokio::test]
+async fn a_message_over_the_limit_gets_close_code_1009() {
+    let test = TestNode::start(NodeLimits::default()).await;
+    for path in ["/ws/mine", "/ws/events"] {
+        let mut ws = test.ws(path).await;
+        let huge = "x".repeat(NodeLimits::default().max_ws_message_bytes + 1);
+        ws.send(Message::text(huge)).await.unwrap();
+        assert_eq!(expect_close_frame(&mut ws).await, 1009, "{path}");
+    }
+    test.stop().await;
+}
