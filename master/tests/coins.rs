@@ -145,7 +145,14 @@ async fn a_spend_is_pending_then_confirmed_with_a_proof_and_balances_follow() {
     assert_eq!(status_body["mempool"]["txs"], 1);
     assert_eq!(status_body["supply"], 6 * COIN);
 
-    let block = mine(&test, &mut branch, &secret_key(9), &[tx.clone()], FEE).await;
+    let block = mine(
+        &test,
+        &mut branch,
+        &secret_key(9),
+        std::slice::from_ref(&tx),
+        FEE,
+    )
+    .await;
     let (_, confirmed) = get(&test, &format!("/api/tx/{txid}")).await;
     assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
     assert_eq!(confirmed["height"], 7);
