@@ -111,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Mode::ManPage => output::man_page(),
         Mode::BenchFeed => crate::dev::bench_feed::run(cli.connections).await,
+        Mode::BenchIntake => crate::dev::bench_intake::run(cli.count, cli.clients).await,
         Mode::Generate => generate(&cli, cli.generate.unwrap_or_default()).await,
         Mode::NewWallet => wallet::create(&wallet_path(&cli), &chain_params(&cli)?),
         Mode::RestoreWallet => {

@@ -46,7 +46,7 @@ bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|
 // payout. `parse` says "nothing to do" when no mode is given.
 #[command(group(ArgGroup::new("mode").args([
     "start_master", "start_miner", "benchmark", "add", "print", "clean", "completions",
-    "man_page", "bench_feed", "generate", "new_wallet", "restore_wallet"
+    "man_page", "bench_feed", "bench_intake", "generate", "new_wallet", "restore_wallet"
 ])))]
 pub struct Cli {
     /// Start a master node: stores the chain, serves the API, the page and the work feed.
@@ -146,6 +146,15 @@ pub struct Cli {
     /// Load test of a fresh dev-chain master: feed fan-out, submits, data ingest (docs/BENCHMARKS.md).
     #[arg(long, hide = true)]
     pub bench_feed: bool,
+    /// Mempool intake over HTTP of a fresh in-process dev master (docs/BENCHMARKS.md).
+    #[arg(long, hide = true)]
+    pub bench_intake: bool,
+    /// With --bench-intake: signed transactions to post.
+    #[arg(long, hide = true, default_value_t = 10_000)]
+    pub count: usize,
+    /// With --bench-intake: concurrent HTTP clients.
+    #[arg(long, hide = true, default_value_t = 8)]
+    pub clients: usize,
     /// Dev/bench: mine N blocks onto the stopped master of --port (--chain dev), one target
     /// spacing apart ending now (see `dev::generate` and docs/BENCHMARKS.md).
     #[arg(long, hide = true, value_name = "N")]
@@ -180,6 +189,7 @@ pub enum Mode {
     Completions,
     ManPage,
     BenchFeed,
+    BenchIntake,
     Generate,
     NewWallet,
     RestoreWallet,
@@ -187,7 +197,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 13] = [
+    const ALL: [Mode; 14] = [
         Mode::Master,
         Mode::Miner,
         Mode::Benchmark,
@@ -197,6 +207,7 @@ impl Mode {
         Mode::Completions,
         Mode::ManPage,
         Mode::BenchFeed,
+        Mode::BenchIntake,
         Mode::Generate,
         Mode::NewWallet,
         Mode::RestoreWallet,
@@ -215,6 +226,7 @@ impl Mode {
             Mode::Completions => "--completions",
             Mode::ManPage => "--man-page",
             Mode::BenchFeed => "--bench-feed",
+            Mode::BenchIntake => "--bench-intake",
             Mode::Generate => "--generate",
             Mode::NewWallet => "--new-wallet",
             Mode::RestoreWallet => "--restore-wallet",
@@ -238,6 +250,7 @@ impl Mode {
             Mode::Clean => &["port", "data_dir", "yes"],
             Mode::Completions | Mode::ManPage => &[],
             Mode::BenchFeed => &["connections"],
+            Mode::BenchIntake => &["count", "clients"],
             Mode::Generate => &["port", "chain", "data_dir"],
             Mode::NewWallet | Mode::RestoreWallet | Mode::Address => {
                 &["wallet", "chain", "data_dir"]
@@ -278,6 +291,8 @@ impl Cli {
             Mode::ManPage
         } else if self.bench_feed {
             Mode::BenchFeed
+        } else if self.bench_intake {
+            Mode::BenchIntake
         } else if self.new_wallet {
             Mode::NewWallet
         } else if self.restore_wallet.is_some() {
@@ -403,6 +418,17 @@ mod tests {
         assert_eq!((cli.port, cli.port_given), (8005, true));
         let cli = args(&["--print"]).unwrap();
         assert_eq!((cli.port, cli.port_given), (DEFAULT_PORT, false));
+    }
+
+    #[test]
+    fn bench_intake_takes_a_count_and_clients_and_nothing_else_does() {
+        let cli = args(&["--bench-intake", "--count", "50", "--clients", "3"]).unwrap();
+        assert_eq!(
+            (cli.mode(), cli.count, cli.clients),
+            (Mode::BenchIntake, 50, 3)
+        );
+        let err = args(&["--print", "--count", "5"]).unwrap_err();
+        assert!(err.contains("it goes with --bench-intake"), "{err}");
     }
 
     #[test]
