@@ -84,14 +84,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.mode() {
         Mode::Master => start_master(&cli).await,
         Mode::Miner => {
-            let nodes = masters(&cli)?;
-            let config = MinerConfig {
-                nodes,
+            let mut config = MinerConfig {
+                nodes: masters(&cli)?,
                 threads: threads(&cli),
                 name: cli.name.clone().unwrap_or_default(),
-                payout: payout(&cli)?,
+                payout: miner::Payout::Nobody,
                 timings: miner::MinerTimings::default(),
             };
+            // A bad setting fails before a wallet is made for the payout.
+            miner::check(&config)?;
+            config.payout = payout(&cli)?;
             miner::run(config, server::shutdown_signal()).await
         }
         Mode::Benchmark => {

@@ -73,14 +73,19 @@ pub fn thread_count(threads: usize) -> anyhow::Result<usize> {
     Ok(if threads > 0 { threads } else { cores })
 }
 
-/// Mines until `shutdown` completes.
-///
-/// A master that cannot be reached is not an error: the miner logs it and keeps retrying. Only a
-/// configuration the miner cannot work with (no nodes, a bad name) ends it early.
-pub async fn run(
-    config: MinerConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+/// A configuration's settings, checked.
+pub struct Checked {
+    /// The masters, trimmed, none empty.
+    pub nodes: Vec<String>,
+    /// The name, [`default_name`] when none was given.
+    pub name: String,
+    /// Threads to start.
+    pub threads: usize,
+}
+
+/// Refuses a configuration the miner cannot work with (no nodes, a bad name, too many threads),
+/// before anything starts: the command line checks it before making a wallet for the payout.
+pub fn check(config: &MinerConfig) -> anyhow::Result<Checked> {
     let nodes: Vec<String> = config
         .nodes
         .iter()
@@ -94,7 +99,7 @@ pub async fn run(
     let name = if config.name.is_empty() {
         default_name()
     } else {
-        config.name
+        config.name.clone()
     };
     anyhow::ensure!(
         name.len() <= MAX_NAME_BYTES,
@@ -102,6 +107,26 @@ pub async fn run(
         name.len()
     );
     let threads = thread_count(config.threads)?;
+    Ok(Checked {
+        nodes,
+        name,
+        threads,
+    })
+}
+
+/// Mines until `shutdown` completes.
+///
+/// A master that cannot be reached is not an error: the miner logs it and keeps retrying. Only a
+/// configuration the miner cannot work with (no nodes, a bad name) ends it early.
+pub async fn run(
+    config: MinerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let Checked {
+        nodes,
+        name,
+        threads,
+    } = check(&config)?;
     tracing::info!(
         "native miner {name:?}: {} for {}",
         plural(threads, "thread"),
