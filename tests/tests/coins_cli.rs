@@ -172,6 +172,21 @@ fn mine_to_a_send_to_b_and_the_supply_adds_up_on_both_masters() {
     assert_eq!((code, &tx["status"]), (200, &"confirmed".into()), "{tx}");
     assert_eq!(tx["height"], height);
 
+    // A fee under the node's minimum is the node's one-line refusal.
+    let output = run_bbchain(&[
+        "--send",
+        "0.01",
+        "--to",
+        &address_b,
+        "--fee",
+        "0.00000001",
+        "--nodes",
+        &first.addr(),
+        "--wallet",
+        wallet_a.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&output, "refused the transaction (400): fee too low");
+
     // The second master learns the block from the first.
     wait_for(
         Duration::from_secs(30),
@@ -268,6 +283,17 @@ fn send_mistakes_are_one_line_errors() {
         &run_bbchain(&["--balance", &address_d, "--nodes", &dead.addr()]),
         "cannot reach master",
     );
+    let output = run_bbchain(&[
+        "--send",
+        "1",
+        "--to",
+        &address_d,
+        "--nodes",
+        &dead.addr(),
+        "--wallet",
+        wallet_c.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&output, "cannot reach master");
 }
 
 #[test]
