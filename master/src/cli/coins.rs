@@ -24,18 +24,13 @@ const DUST: Amount = Amount::from_units(1_000);
 
 /// Prints the confirmed, immature and pending coins of `address`, or of the wallet at `wallet`.
 pub async fn balance(node: &str, address: Option<&str>, wallet: &Path) -> anyhow::Result<()> {
-    let key = match address {
-        Some(_) => None,
-        None => Some(wallet_file::load_wallet(wallet)?.public_key()),
-    };
     let params = network(node).await?;
-    let text = match (address, key) {
-        (Some(text), _) => {
+    let text = match address {
+        Some(text) => {
             parse_address(text, &params)?;
             text.to_string()
         }
-        (None, Some(key)) => address::encode(&key, &params),
-        (None, None) => unreachable!("the wallet's key is loaded when no address is given"),
+        None => address::encode(&wallet_file::load_wallet(wallet)?.public_key(), &params),
     };
     let info = address_info(node, &text).await?;
     println!("address:   {text}");
