@@ -138,6 +138,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Whom a miner's blocks pay: `--address ADDR`, else the wallet's key (see [`wallet::miner_key`]).
 fn payout(cli: &Cli) -> anyhow::Result<miner::Payout> {
     if let Some(Some(address)) = &cli.address {
+        // Which network is the master's to say, but a typo is one on every network: say so now.
+        let dev = ChainParams::dev();
+        let params = match address.to_ascii_lowercase().starts_with(dev.address_prefix) {
+            true => dev,
+            false => ChainParams::main(),
+        };
+        if let Err(err) = bbchain_core::address::decode(address, &params) {
+            if !matches!(
+                err,
+                bbchain_core::address::AddressError::WrongNetwork { .. }
+            ) {
+                anyhow::bail!("--address {address}: {err}");
+            }
+        }
         return Ok(miner::Payout::Address(address.clone()));
     }
     let key = wallet::miner_key(&wallet_path(cli), cli.wallet.is_some())?;

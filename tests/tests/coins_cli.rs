@@ -348,6 +348,12 @@ fn a_miner_with_a_missing_wallet_or_a_wrong_address_stops_in_one_line() {
     assert_one_line_error(&output, "create one with `bbchain --new-wallet`");
     assert!(!missing.exists());
 
+    // A typo is one on every network: refused before any master is asked.
+    let dead = bbchain_e2e::DeadPort::new();
+    let typo = "bb1evlnuq7athpl2sx27vnt7al5r2psaj99lnw7vyxpxugjcx4kf68qv5zj3j";
+    let output = run_bbchain(&["--start-miner", "-n", &dead.addr(), "--address", typo]);
+    assert_one_line_error(&output, "has a typo");
+
     let main_address = "bb1evlnuq7athpl2sx27vnt7al5r2psaj99lnw7vyxpxugjcx4kf68qv5zj3h";
     let output = run_bbchain(&[
         "--start-miner",
