@@ -3,13 +3,16 @@
 //!
 //! - [`args`]: the flags, grouped help, and which flags each mode takes;
 //! - `add`, `chain`, `clean`: the client calls;
-//! - `wallet`: `--new-wallet`, `--restore-wallet`, `--address`;
+//! - `wallet`: `--new-wallet`, `--restore-wallet`, `--address`, and the miner's default payout;
+//! - `coins`, `coin_select`: `--balance` and `--send`;
 //! - `output`: status-line logging for miners and clients, completions and the man page.
 
 mod add;
 pub mod args;
 mod chain;
 mod clean;
+mod coin_select;
+mod coins;
 mod output;
 mod wallet;
 
@@ -81,13 +84,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.mode() {
         Mode::Master => start_master(&cli).await,
         Mode::Miner => {
-            let config = MinerConfig {
+            let mut config = MinerConfig {
                 nodes: masters(&cli)?,
                 threads: threads(&cli),
                 name: cli.name.clone().unwrap_or_default(),
-                address: None,
+                payout: miner::Payout::Nobody,
                 timings: miner::MinerTimings::default(),
             };
+            // A bad setting fails before a wallet is made for the payout.
+            miner::check(&config)?;
+            config.payout = payout(&cli)?;
             miner::run(config, server::shutdown_signal()).await
         }
         Mode::Benchmark => {
@@ -96,12 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Mode::Add => {
             let data = cli.add.as_deref().unwrap_or_default();
-            let wait = match (cli.wait_timeout, cli.wait) {
-                (Some(secs), _) => add::Wait::For(std::time::Duration::from_secs(secs)),
-                (None, true) => add::Wait::Forever,
-                (None, false) => add::Wait::No,
-            };
-            add::run(&target_node(&cli)?, data, wait).await
+            add::run(&target_node(&cli)?, data, wait(&cli)).await
         }
         Mode::Print => chain::print(&target_node(&cli)?).await,
         Mode::Clean => clean::run(&cli.data_dir, cli.port, cli.yes).await,
@@ -119,12 +120,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             wallet::restore(&wallet_path(&cli), phrase, &chain_params(&cli)?)
         }
         Mode::Address => wallet::print_address(&wallet_path(&cli), &chain_params(&cli)?),
+        Mode::Balance => {
+            let address = cli.balance.clone().flatten();
+            coins::balance(&target_node(&cli)?, address.as_deref(), &wallet_path(&cli)).await
+        }
+        Mode::Send => {
+            let request = coins::SendRequest {
+                amount: cli.send.as_deref().unwrap_or_default(),
+                to: cli.to.as_deref().unwrap_or_default(),
+                fee: cli.fee.as_deref(),
+                wait: wait(&cli),
+            };
+            coins::send(&target_node(&cli)?, &wallet_path(&cli), &request).await
+        }
     }
+}
+
+/// Whom a miner's blocks pay: `--address ADDR`, else the wallet's key (see [`wallet::miner_key`]).
+fn payout(cli: &Cli) -> anyhow::Result<miner::Payout> {
+    if let Some(Some(address)) = &cli.address {
+        // Which network is the master's to say, but a typo is one on every network: say so now.
+        let dev = ChainParams::dev();
+        let params = match address.to_ascii_lowercase().starts_with(dev.address_prefix) {
+            true => dev,
+            false => ChainParams::main(),
+        };
+        if let Err(err) = bbchain_core::address::decode(address, &params) {
+            if !matches!(
+                err,
+                bbchain_core::address::AddressError::WrongNetwork { .. }
+            ) {
+                anyhow::bail!("--address {address}: {err}");
+            }
+        }
+        return Ok(miner::Payout::Address(address.clone()));
+    }
+    let key = wallet::miner_key(&wallet_path(cli), cli.wallet.is_some())?;
+    Ok(miner::Payout::Key(key))
 }
 
 /// `--wallet FILE`, else `<data root>/wallet.json`.
 fn wallet_path(cli: &Cli) -> std::path::PathBuf {
     crate::wallet_file::wallet_path(&cli.data_dir, cli.wallet.as_deref())
+}
+
+/// `--wait` / `--wait-timeout SECS`.
+fn wait(cli: &Cli) -> add::Wait {
+    match (cli.wait_timeout, cli.wait) {
+        (Some(secs), _) => add::Wait::For(std::time::Duration::from_secs(secs)),
+        (None, true) => add::Wait::Forever,
+        (None, false) => add::Wait::No,
+    }
 }
 
 /// The rules of `--chain`.

@@ -5,12 +5,14 @@
 //! - [`hashers`]: the mining threads and the board they take work from;
 //! - [`connect`]: opening the feed of the first reachable master;
 //! - [`failover`]: mining over it, failing over, reconnecting with backoff;
+//! - [`payout`]: the address found blocks pay, written for the master's network;
 //! - [`session`]: one connection's conversation (hello, jobs, submits, status lines, and pings
 //!   to notice a master that went silent).
 
 mod connect;
 mod failover;
 mod hashers;
+mod payout;
 mod session;
 mod settings;
 mod work;
@@ -18,6 +20,7 @@ mod work;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use payout::Payout;
 use settings::format_rate;
 #[cfg(test)]
 pub(crate) use settings::quick_timings;
@@ -40,8 +43,8 @@ pub struct MinerConfig {
     pub threads: usize,
     /// Name put in the coinbase of found blocks; empty means [`default_name`].
     pub name: String,
-    /// The address found blocks pay (bech32m); `None` mines for nothing.
-    pub address: Option<String>,
+    /// Whom found blocks pay.
+    pub payout: Payout,
     /// How patient the miner is with its masters.
     pub timings: MinerTimings,
 }
@@ -70,14 +73,19 @@ pub fn thread_count(threads: usize) -> anyhow::Result<usize> {
     Ok(if threads > 0 { threads } else { cores })
 }
 
-/// Mines until `shutdown` completes.
-///
-/// A master that cannot be reached is not an error: the miner logs it and keeps retrying. Only a
-/// configuration the miner cannot work with (no nodes, a bad name) ends it early.
-pub async fn run(
-    config: MinerConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+/// A configuration's settings, checked.
+pub struct Checked {
+    /// The masters, trimmed, none empty.
+    pub nodes: Vec<String>,
+    /// The name, [`default_name`] when none was given.
+    pub name: String,
+    /// Threads to start.
+    pub threads: usize,
+}
+
+/// Refuses a configuration the miner cannot work with (no nodes, a bad name, too many threads),
+/// before anything starts: the command line checks it before making a wallet for the payout.
+pub fn check(config: &MinerConfig) -> anyhow::Result<Checked> {
     let nodes: Vec<String> = config
         .nodes
         .iter()
@@ -91,7 +99,7 @@ pub async fn run(
     let name = if config.name.is_empty() {
         default_name()
     } else {
-        config.name
+        config.name.clone()
     };
     anyhow::ensure!(
         name.len() <= MAX_NAME_BYTES,
@@ -99,13 +107,40 @@ pub async fn run(
         name.len()
     );
     let threads = thread_count(config.threads)?;
+    Ok(Checked {
+        nodes,
+        name,
+        threads,
+    })
+}
+
+/// Mines until `shutdown` completes.
+///
+/// A master that cannot be reached is not an error: the miner logs it and keeps retrying. Only a
+/// configuration the miner cannot work with (no nodes, a bad name) ends it early.
+pub async fn run(
+    config: MinerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let Checked {
+        nodes,
+        name,
+        threads,
+    } = check(&config)?;
     tracing::info!(
         "native miner {name:?}: {} for {}",
         plural(threads, "thread"),
         nodes.join(", ")
     );
-    let address = config.address.as_deref();
-    failover::mine(&nodes, &name, address, threads, config.timings, shutdown).await
+    failover::mine(
+        &nodes,
+        &name,
+        &config.payout,
+        threads,
+        config.timings,
+        shutdown,
+    )
+    .await
 }
 
 /// How long [`benchmark`] lets the threads warm up, then measures.
@@ -203,7 +238,7 @@ mod tests {
             nodes: vec![" ".into()],
             threads: 1,
             name: "x".into(),
-            address: None,
+            payout: Payout::Nobody,
             timings: MinerTimings::default(),
         };
         let error = run(no_nodes, std::future::pending()).await.unwrap_err();
@@ -213,7 +248,7 @@ mod tests {
             nodes: vec!["127.0.0.1:1".into()],
             threads: 1,
             name: "n".repeat(65),
-            address: None,
+            payout: Payout::Nobody,
             timings: MinerTimings::default(),
         };
         let error = run(long_name, std::future::pending()).await.unwrap_err();

@@ -82,10 +82,21 @@ impl Default for DeadPort {
     }
 }
 
+/// A data root of its own for one bbchain process (`BBCHAIN_DATA_DIR`): a miner without a wallet
+/// creates one there, never in the user's data root; `--data-dir` still wins.
+fn own_data_root() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("bbchain-e2e-root-")
+        .tempdir()
+        .expect("temp dir")
+}
+
 /// Runs `bbchain` with `args` to completion.
 pub fn run_bbchain(args: &[&str]) -> Output {
+    let root = own_data_root();
     Command::new(bbchain_bin())
         .args(args)
+        .env("BBCHAIN_DATA_DIR", root.path())
         .stdin(Stdio::null())
         .output()
         .expect("run bbchain")
@@ -146,12 +157,16 @@ impl SharedLog {
 pub struct Process {
     child: Option<Child>,
     log: Arc<SharedLog>,
+    /// Its `BBCHAIN_DATA_DIR`, deleted after it.
+    _data_root: TempDir,
 }
 
 /// Starts `bbchain` with `args` in the background.
 pub fn spawn_bbchain(args: &[&str]) -> Process {
+    let data_root = own_data_root();
     let mut child = Command::new(bbchain_bin())
         .args(args)
+        .env("BBCHAIN_DATA_DIR", data_root.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -163,6 +178,7 @@ pub fn spawn_bbchain(args: &[&str]) -> Process {
     Process {
         child: Some(child),
         log,
+        _data_root: data_root,
     }
 }
 

@@ -28,8 +28,8 @@ pub enum Wait {
 
 /// `--wait-timeout` passed; the exit status is [`EXIT_WAIT_TIMED_OUT`].
 #[derive(Debug, thiserror::Error)]
-#[error("the data is not in a block after {0} s; it stays queued at {1}")]
-pub struct WaitTimedOut(u64, String);
+#[error("the {0} is not in a block after {1} s; it stays queued at {2}")]
+pub struct WaitTimedOut(&'static str, u64, String);
 
 /// The rules of the known chain with the largest entries: the client cannot know the master's
 /// chain before asking, and the master checks its own again.
@@ -62,8 +62,33 @@ pub async fn run(node: &str, data: &str, wait: Wait) -> anyhow::Result<()> {
         .to_string();
     println!("{id}");
     std::io::stdout().flush()?;
+    if let Some(confirmed) = wait_for_block(node, &format!("/api/data/{id}"), "data", wait).await? {
+        print_block(&confirmed);
+    }
+    Ok(())
+}
+
+/// Prints where a confirmed data entry or transaction is (`GET /api/data/{id}`'s or
+/// `GET /api/tx/{txid}`'s answer).
+pub fn print_block(confirmed: &serde_json::Value) {
+    println!(
+        "in block {} at height {}",
+        confirmed["block"].as_str().unwrap_or("?"),
+        confirmed["height"]
+    );
+}
+
+/// Polls `path` (an entry's or a transaction's status) until it is confirmed and returns that
+/// answer (`None` when not asked to wait). While waiting it says on stderr how many miners the
+/// master has; `what` names the thing waited for in the timeout error.
+pub async fn wait_for_block(
+    node: &str,
+    path: &str,
+    what: &'static str,
+    wait: Wait,
+) -> anyhow::Result<Option<serde_json::Value>> {
     let limit = match wait {
-        Wait::No => return Ok(()),
+        Wait::No => return Ok(None),
         Wait::Forever => None,
         Wait::For(limit) => Some(limit),
     };
@@ -71,17 +96,12 @@ pub async fn run(node: &str, data: &str, wait: Wait) -> anyhow::Result<()> {
     let mut miners_said: Option<(u64, u64)> = None;
     let mut miners_due = started;
     loop {
-        let (status, answer) = client::call(node, "GET", &format!("/api/data/{id}"), None).await?;
+        let (status, answer) = client::call(node, "GET", path, None).await?;
         if status != 200 {
             bail!("{node} answered {status}: {}", error_text(&answer));
         }
         if answer["status"] == "confirmed" {
-            println!(
-                "in block {} at height {}",
-                answer["block"].as_str().unwrap_or("?"),
-                answer["height"]
-            );
-            return Ok(());
+            return Ok(Some(answer));
         }
         if Instant::now() >= miners_due {
             miners_due += MINERS_EVERY;
@@ -95,7 +115,7 @@ pub async fn run(node: &str, data: &str, wait: Wait) -> anyhow::Result<()> {
         if let Some(limit) = limit {
             let left = limit.saturating_sub(started.elapsed());
             if left.is_zero() {
-                return Err(WaitTimedOut(limit.as_secs(), node.to_string()).into());
+                return Err(WaitTimedOut(what, limit.as_secs(), node.to_string()).into());
             }
             pause = pause.min(left);
         }

@@ -21,17 +21,21 @@ Examples:
   bbchain --port 8000 --clean                            delete that master's data (when stopped)
   bbchain --new-wallet                                   create a wallet, print its words and address
   bbchain --address --chain dev                          print the wallet's dev-network address
+  bbchain --balance --nodes 127.0.0.1:8000               the wallet's coins
+  bbchain --send 1.5 --to bb1… --nodes 127.0.0.1:8000    send coins from the wallet
 
 Exit status: 0 done, 1 failed, 2 bad command line, 3 --wait-timeout passed (the data stays queued).";
 
 const USAGE: &str = "\
 bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev]
-       bbchain --start-miner (-n HOST:PORT,... | -p PORT) [-t N] [--name NAME]
+       bbchain --start-miner (-n HOST:PORT,... | -p PORT) [-t N] [--name NAME] [--address ADDR | --wallet FILE]
        bbchain [-n HOST:PORT | -p PORT] --add DATA [--wait] [--wait-timeout SECS]
        bbchain [-n HOST:PORT | -p PORT] --print
        bbchain [-p PORT] --clean [--yes]
        bbchain --benchmark [-t N]
        bbchain (--new-wallet | --restore-wallet WORDS | --address) [--wallet FILE] [--chain main|dev]
+       bbchain [-n HOST:PORT | -p PORT] --balance [ADDR] [--wallet FILE]
+       bbchain [-n HOST:PORT | -p PORT] --send AMOUNT --to ADDR [--fee AMOUNT] [--wait] [--wallet FILE]
        bbchain --completions bash|zsh|fish|elvish|powershell";
 
 /// A small proof-of-work blockchain you can run and mine, even from a browser tab.
@@ -46,7 +50,8 @@ bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|
 // payout. `parse` says "nothing to do" when no mode is given.
 #[command(group(ArgGroup::new("mode").args([
     "start_master", "start_miner", "benchmark", "add", "print", "clean", "completions",
-    "man_page", "bench_feed", "bench_intake", "generate", "new_wallet", "restore_wallet"
+    "man_page", "bench_feed", "bench_intake", "generate", "new_wallet", "restore_wallet", "balance",
+    "send"
 ])))]
 pub struct Cli {
     /// Start a master node: stores the chain, serves the API, the page and the work feed.
@@ -77,9 +82,18 @@ pub struct Cli {
     /// Recreate a wallet from its words ("word word …", or - to read them from standard input).
     #[arg(long, value_name = "WORDS", value_parser = utf8(), help_heading = "Modes (one of)")]
     pub restore_wallet: Option<String>,
-    /// Print the wallet's address (for the network of --chain).
+    /// Print the wallet's address (for the network of --chain); with --start-miner, the address
+    /// the mined blocks pay [default: the wallet's].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = utf8(), help_heading = "Modes (one of)")]
     pub address: Option<Option<String>>,
+    /// Print the confirmed, immature and pending coins of ADDR [default: the wallet's address],
+    /// as the master in --nodes (or 127.0.0.1:--port) sees them.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, value_parser = utf8(), help_heading = "Modes (one of)")]
+    pub balance: Option<Option<String>>,
+    /// Send AMOUNT coins (like 12.5) from the wallet to --to, through the master in --nodes (or
+    /// 127.0.0.1:--port), and print the txid.
+    #[arg(long, value_name = "AMOUNT", value_parser = utf8(), help_heading = "Modes (one of)")]
+    pub send: Option<String>,
 
     /// Where the node is: a master's own port (--start-master, --clean; 0 with --start-master: a
     /// free one, logged at start, its data under <data root>/<that port>/); with --start-miner,
@@ -115,10 +129,11 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", value_parser = utf8(), help_heading = "Miner (--start-miner, --benchmark)")]
     pub name: Option<String>,
 
-    /// With --add: wait until the data is in a block, then print the block's height and hash.
+    /// With --add or --send: wait until the data or transaction is in a block, then print the
+    /// block's hash and height.
     #[arg(long, help_heading = "Client (--add, --print, --clean)")]
     pub wait: bool,
-    /// With --add: wait at most SECS for the block (implies --wait); exit status 3 when it passes.
+    /// With --add or --send: wait at most SECS for the block (implies --wait); exit status 3 when it passes.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Client (--add, --print, --clean)")]
     pub wait_timeout: Option<u64>,
     /// With --clean: delete without asking.
@@ -126,12 +141,14 @@ pub struct Cli {
     pub yes: bool,
 
     /// The wallet file [default: <data root>/wallet.json].
-    #[arg(
-        long,
-        value_name = "FILE",
-        help_heading = "Wallet (--new-wallet, --restore-wallet, --address)"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = "Wallet")]
     pub wallet: Option<PathBuf>,
+    /// With --send: the address that gets the coins.
+    #[arg(long, value_name = "ADDR", value_parser = utf8(), help_heading = "Wallet")]
+    pub to: Option<String>,
+    /// With --send: the fee in coins [default: 2 units per byte of the transaction].
+    #[arg(long, value_name = "AMOUNT", value_parser = utf8(), help_heading = "Wallet")]
+    pub fee: Option<String>,
 
     /// Print help.
     #[arg(short, long, action = ArgAction::Help, help_heading = "General")]
@@ -194,10 +211,12 @@ pub enum Mode {
     NewWallet,
     RestoreWallet,
     Address,
+    Balance,
+    Send,
 }
 
 impl Mode {
-    const ALL: [Mode; 14] = [
+    const ALL: [Mode; 16] = [
         Mode::Master,
         Mode::Miner,
         Mode::Benchmark,
@@ -212,6 +231,8 @@ impl Mode {
         Mode::NewWallet,
         Mode::RestoreWallet,
         Mode::Address,
+        Mode::Balance,
+        Mode::Send,
     ];
 
     /// The flag that selects the mode (its clap id is the same with `_` for `-`).
@@ -231,6 +252,8 @@ impl Mode {
             Mode::NewWallet => "--new-wallet",
             Mode::RestoreWallet => "--restore-wallet",
             Mode::Address => "--address",
+            Mode::Balance => "--balance",
+            Mode::Send => "--send",
         }
     }
 
@@ -243,7 +266,9 @@ impl Mode {
         match self {
             Mode::Master => &["port", "nodes", "host", "chain", "data_dir"],
             // `--start-miner --port N` and `--port N --print` are forms of the original project.
-            Mode::Miner => &["port", "nodes", "threads", "name"],
+            Mode::Miner => &[
+                "port", "nodes", "threads", "name", "address", "wallet", "data_dir",
+            ],
             Mode::Benchmark => &["threads"],
             Mode::Add => &["port", "nodes", "wait", "wait_timeout"],
             Mode::Print => &["port", "nodes"],
@@ -255,6 +280,17 @@ impl Mode {
             Mode::NewWallet | Mode::RestoreWallet | Mode::Address => {
                 &["wallet", "chain", "data_dir"]
             }
+            Mode::Balance => &["port", "nodes", "wallet", "data_dir"],
+            Mode::Send => &[
+                "port",
+                "nodes",
+                "wallet",
+                "data_dir",
+                "to",
+                "fee",
+                "wait",
+                "wait_timeout",
+            ],
         }
     }
 
@@ -266,7 +302,10 @@ impl Mode {
 
     /// Whether `--port` and `--nodes` both name the one master the mode talks to.
     fn talks_to_one_master(self) -> bool {
-        matches!(self, Mode::Miner | Mode::Add | Mode::Print)
+        matches!(
+            self,
+            Mode::Miner | Mode::Add | Mode::Print | Mode::Balance | Mode::Send
+        )
     }
 }
 
@@ -299,6 +338,10 @@ impl Cli {
             Mode::RestoreWallet
         } else if self.generate.is_some() {
             Mode::Generate
+        } else if self.balance.is_some() {
+            Mode::Balance
+        } else if self.send.is_some() {
+            Mode::Send
         } else {
             Mode::Address
         }
@@ -313,7 +356,7 @@ pub enum ArgsError {
 }
 
 /// What a command line without a mode gets.
-const NOTHING_TO_DO: &str = "nothing to do: give --start-master, --start-miner, --benchmark, --add, --print, --clean, --new-wallet or --address";
+const NOTHING_TO_DO: &str = "nothing to do: give --start-master, --start-miner, --benchmark, --add, --print, --clean, --new-wallet, --address, --balance or --send";
 
 /// Parses `args` (the program name first) and refuses flags the chosen mode does not take.
 pub fn parse<I, T>(args: I) -> Result<Cli, ArgsError>
@@ -363,6 +406,22 @@ fn check_flags(matches: &ArgMatches, mode: Mode) -> Result<(), String> {
     }
     if mode == Mode::Address && matches.get_one::<String>("address").is_some() {
         return Err("--address alone prints the wallet's address; it takes no value".into());
+    }
+    if mode == Mode::Miner && given(matches, "address") {
+        if matches.get_one::<String>("address").is_none() {
+            return Err(
+                "--address with --start-miner names the address the blocks pay: --address ADDR"
+                    .into(),
+            );
+        }
+        if given(matches, "wallet") {
+            return Err(
+                "--address and --wallet both name what the blocks pay; give one of them".into(),
+            );
+        }
+    }
+    if mode == Mode::Send && !given(matches, "to") {
+        return Err("--send needs --to ADDR, the address that gets the coins".into());
     }
     if mode.talks_to_one_master() && given(matches, "port") && given(matches, "nodes") {
         return Err(format!(
@@ -486,7 +545,10 @@ mod tests {
         let err = args(&["--address", "bb1xyz"]).unwrap_err();
         assert!(err.contains("takes no value"), "{err}");
         let err = args(&["--print", "--address"]).unwrap_err();
-        assert_eq!(err, "--address does not apply to --print");
+        assert_eq!(
+            err,
+            "--address does not apply to --print; it goes with --start-miner"
+        );
         let err = args(&["--new-wallet", "--threads", "2"]).unwrap_err();
         assert!(
             err.starts_with("--threads does not apply to --new-wallet"),
@@ -494,11 +556,56 @@ mod tests {
         );
         let err = args(&["--print", "--wallet", "w"]).unwrap_err();
         assert!(
-            err.contains("it goes with --new-wallet, --restore-wallet, --address"),
+            err.contains("it goes with --start-miner, --new-wallet, --restore-wallet, --address, --balance, --send"),
             "{err}"
         );
         assert!(args(&["--new-wallet", "--address"]).is_err());
         assert!(args(&["--new-wallet", "--restore-wallet", "x"]).is_err());
+    }
+
+    #[test]
+    fn coin_modes_take_their_flags() {
+        let cli = args(&["--balance", "--nodes", "127.0.0.1:1"]).unwrap();
+        assert_eq!(
+            (cli.mode(), cli.balance.clone()),
+            (Mode::Balance, Some(None))
+        );
+        let cli = args(&["--balance", "bb1x", "--wallet", "w"]).unwrap();
+        assert_eq!(cli.balance, Some(Some("bb1x".into())));
+        let line = [
+            "--send", "1.5", "--to", "bb1x", "--fee", "0.001", "--wait", "-n", "h:1",
+        ];
+        let cli = args(&line).unwrap();
+        assert_eq!(cli.mode(), Mode::Send);
+        assert_eq!(
+            (
+                cli.send.as_deref(),
+                cli.to.as_deref(),
+                cli.fee.as_deref(),
+                cli.wait
+            ),
+            (Some("1.5"), Some("bb1x"), Some("0.001"), true)
+        );
+        let err = args(&["--send", "1"]).unwrap_err();
+        assert!(err.starts_with("--send needs --to ADDR"), "{err}");
+        let err = args(&["--balance", "--to", "bb1x"]).unwrap_err();
+        assert_eq!(err, "--to does not apply to --balance; it goes with --send");
+        assert!(args(&["--balance", "--send", "1", "--to", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_miner_takes_an_address_or_a_wallet() {
+        let cli = args(&["--start-miner", "--nodes", "h:1", "--address", "bb1x"]).unwrap();
+        assert_eq!(
+            (cli.mode(), cli.address.clone()),
+            (Mode::Miner, Some(Some("bb1x".into())))
+        );
+        let cli = args(&["--start-miner", "--wallet", "/w.json"]).unwrap();
+        assert_eq!(cli.wallet.as_deref(), Some(std::path::Path::new("/w.json")));
+        let err = args(&["--start-miner", "--address"]).unwrap_err();
+        assert!(err.contains("--address ADDR"), "{err}");
+        let err = args(&["--start-miner", "--address", "bb1x", "--wallet", "w"]).unwrap_err();
+        assert!(err.contains("give one of them"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! `--print`: the chain of a master, newest block first, with each block's data escaped so no
-//! text can move the cursor or colour the terminal.
+//! `--print`: the chain of a master, newest block first, with each block's reward and transaction
+//! count, and its data escaped so no text can move the cursor or colour the terminal.
 
 use crate::client::{self, error_text};
 use anyhow::bail;
+use bbchain_core::amount::Amount;
 
 /// Prints the chain of `node`, newest block first, each data entry escaped.
 pub async fn print(node: &str) -> anyhow::Result<()> {
@@ -26,7 +27,8 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
             let miner = block["miner"].as_str().unwrap_or("");
             writeln!(
                 out,
-                "{height:>7}  {hash}  {time}  miner {}",
+                "{height:>7}  {hash}  {time}  {}  miner {}",
+                reward_and_txs(block),
                 miner.escape_debug()
             )?;
             if block["entries"].as_u64().unwrap_or(0) > 0 {
@@ -50,6 +52,14 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
             _ => return Ok(()),
         }
     }
+}
+
+/// `reward 50 coins, 2 txs` from a block summary (its `reward` in units, its `txs` count).
+fn reward_and_txs(block: &serde_json::Value) -> String {
+    let reward = Amount::from_units(block["reward"].as_u64().unwrap_or(0));
+    let txs = block["txs"].as_u64().unwrap_or(0);
+    let plural = if txs == 1 { "" } else { "s" };
+    format!("reward {reward} coins, {txs} tx{plural}")
 }
 
 /// `2026-11-23 22:58:34 UTC` from Unix seconds.
@@ -82,5 +92,13 @@ mod tests {
     fn formats_utc_times() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_time(1_763_942_400), "2025-11-24 00:00:00 UTC");
+    }
+
+    #[test]
+    fn the_reward_is_in_coins_and_transactions_are_counted() {
+        let block = serde_json::json!({"reward": 5_000_012_345u64, "txs": 1});
+        assert_eq!(reward_and_txs(&block), "reward 50.00012345 coins, 1 tx");
+        let block = serde_json::json!({"reward": 0, "txs": 3});
+        assert_eq!(reward_and_txs(&block), "reward 0 coins, 3 txs");
     }
 }

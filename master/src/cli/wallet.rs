@@ -2,6 +2,7 @@
 
 use crate::wallet_file;
 use anyhow::Context;
+use bbchain_core::keys::PublicKey;
 use bbchain_core::{ChainParams, address, wallet};
 use std::io::Read;
 use std::path::Path;
@@ -66,4 +67,38 @@ fn refuse_existing(path: &Path) -> anyhow::Result<()> {
         return Err(wallet_file::WalletExists(path.to_path_buf()).into());
     }
     Ok(())
+}
+
+/// The key the miner's blocks pay: the wallet's at `path`. Without `--wallet` and without a
+/// wallet at the default path, one is created there (the original README's
+/// `bbchain --start-miner --nodes 127.0.0.1:8000` has no wallet step, and its rewards should not
+/// go to nobody); a named `--wallet` that does not exist is an error.
+pub fn miner_key(path: &Path, named: bool) -> anyhow::Result<PublicKey> {
+    match wallet_file::load_wallet(path) {
+        Ok(key) => Ok(key.public_key()),
+        Err(err) if named || err.downcast_ref::<wallet_file::NoWallet>().is_none() => Err(err),
+        Err(_) => create_for_miner(path),
+    }
+}
+
+/// Creates the default wallet for the miner. Its words are not printed: a miner's output often goes
+/// to a log file, and the wallet file itself holds them.
+fn create_for_miner(path: &Path) -> anyhow::Result<PublicKey> {
+    let mut entropy = Zeroizing::new([0u8; 32]);
+    getrandom::fill(entropy.as_mut()).context("the system gave no randomness")?;
+    let mnemonic = Zeroizing::new(wallet::new_mnemonic(&entropy));
+    let key = wallet::secret_from_mnemonic(&mnemonic).context("deriving the new wallet's key")?;
+    match wallet_file::create(path, &mnemonic) {
+        Ok(()) => {}
+        // Another miner made it first: pay that one.
+        Err(err) if err.downcast_ref::<wallet_file::WalletExists>().is_some() => {
+            return Ok(wallet_file::load_wallet(path)?.public_key());
+        }
+        Err(err) => return Err(err),
+    }
+    tracing::info!(
+        "no wallet yet: created {} for the mining rewards; back that file up, it holds the 24 words that restore the wallet (see its address with `bbchain --address`)",
+        path.display()
+    );
+    Ok(key.public_key())
 }

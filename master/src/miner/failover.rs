@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::connect::connect_first;
 use super::hashers::Hashers;
+use super::payout::{Payout, PayoutError};
 use super::session::{Session, SessionEnd, Stats};
 use super::settings::MinerTimings;
 use crate::backoff::Backoff;
@@ -20,7 +21,7 @@ const STABLE_SESSION: Duration = Duration::from_secs(30);
 pub async fn mine(
     nodes: &[String],
     name: &str,
-    address: Option<&str>,
+    payout: &Payout,
     threads: usize,
     timings: MinerTimings,
     shutdown: impl Future<Output = ()>,
@@ -31,6 +32,7 @@ pub async fn mine(
     let mut stats = Stats::default();
     let mut backoff = Backoff::new(timings.backoff_min, timings.backoff_max);
     let mut session_id = 0;
+    let mut paying = None;
     tokio::pin!(shutdown);
     loop {
         let attempt = tokio::select! {
@@ -42,9 +44,31 @@ pub async fn mine(
                 session_id += 1;
                 let node = &nodes[index];
                 tracing::info!("connected to master {node}");
+                let address = match payout.address_for(node).await {
+                    Ok(address) => address,
+                    Err(PayoutError::Fatal(err)) => return Err(err),
+                    Err(PayoutError::Retry(reason)) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(
+                            "master {node}: {reason}; reconnecting in {:.1} s",
+                            delay.as_secs_f64()
+                        );
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(delay) => continue,
+                        }
+                    }
+                };
+                if address.is_some() && paying != address {
+                    tracing::info!(
+                        "found blocks pay {}",
+                        address.as_deref().unwrap_or_default()
+                    );
+                    paying.clone_from(&address);
+                }
                 let session = Session::new(
                     session_id,
-                    (name, address),
+                    (name, address.as_deref()),
                     hashers.board(),
                     &mut stats,
                     timings,
@@ -177,7 +201,15 @@ mod fake_master_tests {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            mine(&nodes, "tester", None, 2, quick_timings(), shutdown).await
+            mine(
+                &nodes,
+                "tester",
+                &Payout::Nobody,
+                2,
+                quick_timings(),
+                shutdown,
+            )
+            .await
         });
         tokio::time::timeout(Duration::from_secs(30), master)
             .await
@@ -206,9 +238,16 @@ mod fake_master_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", None, 1, quick_timings(), async {
-                let _ = stopped.await;
-            })
+            mine(
+                &nodes,
+                "tester",
+                &Payout::Nobody,
+                1,
+                quick_timings(),
+                async {
+                    let _ = stopped.await;
+                },
+            )
             .await
         });
         let accepted_at = tokio::time::timeout(Duration::from_secs(20), master)
@@ -265,9 +304,16 @@ mod silence_tests {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "tester", None, 1, quick_timings(), async {
-                let _ = stopped.await;
-            })
+            mine(
+                &nodes,
+                "tester",
+                &Payout::Nobody,
+                1,
+                quick_timings(),
+                async {
+                    let _ = stopped.await;
+                },
+            )
             .await
         });
         tokio::time::timeout(Duration::from_secs(20), masters)
@@ -294,7 +340,7 @@ mod waiting_tests {
         let nodes = vec![addr.to_string()];
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let miner = tokio::spawn(async move {
-            mine(&nodes, "late", None, 1, quick_timings(), async {
+            mine(&nodes, "late", &Payout::Nobody, 1, quick_timings(), async {
                 let _ = stopped.await;
             })
             .await
