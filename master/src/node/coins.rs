@@ -97,13 +97,68 @@ pub struct AddressInfo {
 }
 
 impl Node {
-    /// Takes a transaction into the mempool; answers after it is committed.
+    /// Takes a transaction into the mempool; answers after it is committed. Its signatures are
+    /// checked first on a blocking thread of the caller's (so many callers use every core), and
+    /// the single writer finds them in the signature cache.
     pub async fn add_tx(&self, tx: Transaction) -> Result<TxAdded, AddTxError> {
+        let node = self.clone();
+        let (tx, early) = tokio::task::spawn_blocking(move || {
+            let early = node.verify_ahead(&tx);
+            (tx, early)
+        })
+        .await
+        .map_err(|err| AddTxError::Storage(err.to_string()))?;
+        early?;
         let (reply, answer) = oneshot::channel();
         if !self.send(Command::AddTx { tx, reply }) {
             return Err(AddTxError::ShuttingDown);
         }
         answer.await.unwrap_or(Err(AddTxError::ShuttingDown))
+    }
+
+    /// Verifies `tx`'s signatures against the outputs it spends as the database and the mempool
+    /// know them now, and remembers the good ones. Inputs it cannot resolve are left to the writer,
+    /// which checks everything again against the state it commits to; this only saves it work.
+    fn verify_ahead(&self, tx: &Transaction) -> Result<(), AddTxError> {
+        let Ok(reader) = self.shared.store.read() else {
+            return Ok(());
+        };
+        let mut spent = Vec::with_capacity(tx.inputs.len());
+        {
+            let pool = self.shared.pool.lock().expect("lock");
+            for input in &tx.inputs {
+                let from_pool = pool
+                    .get(&input.prev.txid)
+                    .and_then(|parent| parent.tx.outputs.get(input.prev.vout as usize).copied());
+                match from_pool {
+                    Some(output) => spent.push(output),
+                    None => match reader.utxo(&input.prev) {
+                        Ok(Some(utxo)) => spent.push(utxo.output),
+                        _ => return Ok(()),
+                    },
+                }
+            }
+        }
+        let messages = tx.sighashes(&self.shared.genesis, &spent);
+        let mut good = Vec::with_capacity(messages.len());
+        for (index, ((input, msg), output)) in
+            tx.inputs.iter().zip(messages).zip(&spent).enumerate()
+        {
+            let check = bbchain_core::spend::SigCheck {
+                entry: 0,
+                input: index as u32,
+                key: output.key,
+                msg,
+                sig: input.signature,
+            };
+            if !check.verify() {
+                let bad = bbchain_core::spend::TxError::BadSignature(index as u32);
+                return Err(AddTxError::Invalid(bad));
+            }
+            good.push(check);
+        }
+        self.shared.sig_cache.lock().expect("lock").remember(&good);
+        Ok(())
     }
 
     /// A pending transaction (for gossip to peers).

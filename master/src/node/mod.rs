@@ -70,6 +70,10 @@ struct Shared {
     miners: Mutex<BTreeMap<u64, MinerInfo>>,
     /// The mempool as of the last commit.
     pool: Arc<Mutex<pool_index::PoolIndex>>,
+    /// Signatures known to verify, shared with the writer.
+    sig_cache: sig_check::SharedSigCache,
+    /// The genesis hash, which every signature commits to.
+    genesis: BlockHash,
     /// Masters linked right now (kept up to date by `peer`).
     linked: Mutex<Vec<String>>,
     next_id: AtomicU64,
@@ -116,6 +120,8 @@ impl Node {
                 template,
                 miners: Mutex::new(BTreeMap::new()),
                 pool,
+                sig_cache: writer.sig_cache(),
+                genesis: config.params.genesis_hash(),
                 linked: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(1),
             }),

@@ -5,6 +5,11 @@
 use bbchain_core::hash::sha256d;
 use bbchain_core::spend::{SigCheck, SigVerifier};
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// The cache shared by the writer and the API's callers, which verify a new transaction's
+/// signatures on their own threads before the writer sees it (so intake uses every core).
+pub type SharedSigCache = Arc<Mutex<SigCache>>;
 
 /// Most signatures remembered; past it the cache starts over (a miss only costs a verification).
 const MAX_CACHED: usize = 200_000;
@@ -49,14 +54,18 @@ fn cores() -> usize {
 /// Verifies what the cache does not know, on up to every core.
 pub struct CachedParallel<'a> {
     /// Signatures already verified.
-    pub cache: &'a SigCache,
+    pub cache: &'a Mutex<SigCache>,
 }
 
 impl SigVerifier for CachedParallel<'_> {
     fn verify_all(&mut self, checks: &[SigCheck]) -> Result<(), usize> {
-        let todo: Vec<usize> = (0..checks.len())
-            .filter(|&i| !self.cache.knows(&checks[i]))
-            .collect();
+        // The lock only for the lookups: other threads add to the cache while this one verifies.
+        let todo: Vec<usize> = {
+            let cache = self.cache.lock().expect("lock");
+            (0..checks.len())
+                .filter(|&i| !cache.knows(&checks[i]))
+                .collect()
+        };
         let first_bad = |indices: &[usize]| indices.iter().copied().find(|&i| !checks[i].verify());
         let bad = if todo.len() < PARALLEL_FROM || cores() == 1 {
             first_bad(&todo)
@@ -113,7 +122,7 @@ mod tests {
 
     #[test]
     fn the_first_bad_signature_is_found_alone_or_in_parallel() {
-        let cache = SigCache::default();
+        let cache = Mutex::new(SigCache::default());
         for count in [3, 200] {
             assert_eq!(
                 CachedParallel { cache: &cache }.verify_all(&checks(count, None)),
@@ -136,8 +145,9 @@ mod tests {
         let mut forged = good[0];
         forged.sig = Signature::from_bytes([2; 64]);
         assert!(!cache.knows(&forged));
+        let shared = Mutex::new(cache);
         assert_eq!(
-            CachedParallel { cache: &cache }.verify_all(&[forged]),
+            CachedParallel { cache: &shared }.verify_all(&[forged]),
             Err(0)
         );
     }

@@ -334,6 +334,11 @@ impl Writer {
         })
     }
 
+    /// The signature cache the writer consults.
+    pub(super) fn sig_cache(&self) -> super::sig_check::SharedSigCache {
+        self.state.sig_cache()
+    }
+
     /// The published view of the main chain.
     pub(super) fn snapshot(&self) -> ChainSnapshot {
         let params = self.state.params();

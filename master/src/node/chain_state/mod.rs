@@ -11,7 +11,7 @@ mod txs;
 use super::ledger::{self, HistoryKey, Undo};
 use super::mempool::{Mempool, PoolTx};
 use super::outcomes::{AddDataError, NodeEvent, SubmitError, SubmitOutcome};
-use super::sig_check::{CachedParallel, SigCache};
+use super::sig_check::{CachedParallel, SharedSigCache};
 use crate::config::NodeLimits;
 use crate::store::{EntryLocation, IndexRecord};
 use bbchain_core::block::data_id;
@@ -145,8 +145,8 @@ pub(super) struct ChainState {
     /// Blocks found invalid when the chain tried to connect them, and their descendants, with why:
     /// a block's hash fixes all of its contents, so the same block is never checked twice.
     invalid: HashMap<BlockHash, SubmitError>,
-    /// Signatures verified when their transactions entered the mempool.
-    sig_cache: SigCache,
+    /// Signatures verified when their transactions entered the mempool (or before, by the API).
+    sig_cache: SharedSigCache,
 }
 
 /// Where a command's writes and events start in a change set, to roll them back.
@@ -235,7 +235,7 @@ impl ChainState {
             supply,
             mempool: Mempool::default(),
             invalid: HashMap::new(),
-            sig_cache: SigCache::default(),
+            sig_cache: SharedSigCache::default(),
             index,
             main,
             pending: BTreeMap::new(),
@@ -258,6 +258,11 @@ impl ChainState {
     /// The chain's rules.
     pub(super) fn params(&self) -> &ChainParams {
         &self.params
+    }
+
+    /// The signature cache, for whoever verifies signatures ahead of the writer.
+    pub(super) fn sig_cache(&self) -> SharedSigCache {
+        self.sig_cache.clone()
     }
 
     /// The node's limits and mempool policy.

@@ -163,7 +163,7 @@ impl ChainState {
             None => return Ok(Err(AddTxError::MempoolFull)),
         }
         self.apply(Write::PoolAdd(pooled), change);
-        self.sig_cache.remember(&checks);
+        self.sig_cache.lock().expect("lock").remember(&checks);
         if announce == Announce::Yes {
             change.events.push(NodeEvent::TxAdded { txid });
         }
