@@ -42,6 +42,10 @@ async fn post_tx(test: &TestNode, tx: &Transaction) -> (StatusCode, Value) {
     call(test, "POST", "/api/tx", body.into()).await
 }
 
+async fn post_body(test: &TestNode, body: Value) -> (StatusCode, Value) {
+    call(test, "POST", "/api/tx", body.to_string().into()).await
+}
+
 fn assert_error(answer: &(StatusCode, Value), status: StatusCode, says: &str) {
     assert_eq!(answer.0, status, "{:?}", answer.1);
     let error = answer.1["error"].as_str().expect("a JSON error");
@@ -209,29 +213,11 @@ async fn bad_transactions_and_addresses_get_clear_errors() {
         StatusCode::BAD_REQUEST,
         "double spend",
     );
-    let not_hex = call(
-        &test,
-        "POST",
-        "/api/tx",
-        json!({"tx": "zz"}).to_string().into(),
-    )
-    .await;
+    let not_hex = post_body(&test, json!({"tx": "zz"})).await;
     assert_error(&not_hex, StatusCode::BAD_REQUEST, "not hex");
-    let short = call(
-        &test,
-        "POST",
-        "/api/tx",
-        json!({"tx": "0201"}).to_string().into(),
-    )
-    .await;
+    let short = post_body(&test, json!({"tx": "0201"})).await;
     assert_error(&short, StatusCode::BAD_REQUEST, "malformed transaction");
-    let no_field = call(
-        &test,
-        "POST",
-        "/api/tx",
-        json!({"data": "x"}).to_string().into(),
-    )
-    .await;
+    let no_field = post_body(&test, json!({"data": "x"})).await;
     assert_error(&no_field, StatusCode::BAD_REQUEST, "missing field `tx`");
 
     assert_error(

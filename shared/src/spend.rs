@@ -395,7 +395,17 @@ fn add_outputs(
     height: u32,
     coinbase: bool,
 ) {
-    for (vout, output) in outputs.iter().enumerate() {
+    created.extend(unspent_outputs(txid, outputs, height, coinbase));
+}
+
+/// The outputs of transaction `txid`, created in a block at `height`, as unspent outputs.
+pub fn unspent_outputs(
+    txid: crate::hash::Txid,
+    outputs: &[TxOut],
+    height: u32,
+    coinbase: bool,
+) -> impl Iterator<Item = (OutPoint, Utxo)> + '_ {
+    outputs.iter().enumerate().map(move |(vout, output)| {
         let outpoint = OutPoint {
             txid,
             vout: vout as u32,
@@ -405,6 +415,6 @@ fn add_outputs(
             height,
             coinbase,
         };
-        created.insert(outpoint, utxo);
-    }
+        (outpoint, utxo)
+    })
 }

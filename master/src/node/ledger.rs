@@ -7,7 +7,7 @@ use super::chain_state::Write;
 use crate::store::EntryLocation;
 use bbchain_core::hash::Txid;
 use bbchain_core::keys::PublicKey;
-use bbchain_core::spend::{BlockSpends, Utxo};
+use bbchain_core::spend::{BlockSpends, Utxo, unspent_outputs};
 use bbchain_core::{Block, BlockHash, Entry, OutPoint};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -122,18 +122,7 @@ fn created(block: &Block, height: u32) -> Vec<(OutPoint, Utxo)> {
             Entry::Tx(tx) => (tx.txid(), &tx.outputs, false),
             Entry::Data { .. } => continue,
         };
-        for (vout, output) in outputs.iter().enumerate() {
-            let outpoint = OutPoint {
-                txid,
-                vout: vout as u32,
-            };
-            let utxo = Utxo {
-                output: *output,
-                height,
-                coinbase,
-            };
-            out.push((outpoint, utxo));
-        }
+        out.extend(unspent_outputs(txid, outputs, height, coinbase));
     }
     out
 }

@@ -696,15 +696,8 @@ impl ChainState {
             Write::PoolRemove(pooled) => {
                 self.mempool.remove(&pooled.txid);
             }
-            Write::Confirm(..)
-            | Write::Unconfirm(_)
-            | Write::Tip(_)
-            | Write::PoolForget(_)
-            | Write::Undo(..)
-            | Write::TxConfirm(..)
-            | Write::TxUnconfirm(_)
-            | Write::HistoryAdd(_)
-            | Write::HistoryRemove(_) => {}
+            // The rest only changes the database.
+            _ => {}
         }
         change.writes.push(write);
     }
@@ -752,15 +745,8 @@ impl ChainState {
                     self.mempool.remove(&pooled.txid);
                 }
                 Write::PoolRemove(pooled) => self.mempool.insert(pooled),
-                Write::Confirm(..)
-                | Write::Unconfirm(_)
-                | Write::Tip(_)
-                | Write::PoolForget(_)
-                | Write::Undo(..)
-                | Write::TxConfirm(..)
-                | Write::TxUnconfirm(_)
-                | Write::HistoryAdd(_)
-                | Write::HistoryRemove(_) => {}
+                // The rest only changes the database.
+                _ => {}
             }
         }
     }
