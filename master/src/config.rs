@@ -14,6 +14,8 @@ pub struct NodeLimits {
     pub max_ws_message_bytes: usize,
     /// Most open WebSocket connections, feed and events together (`503` above it).
     pub max_connections: usize,
+    /// How long a `/ws/mine` socket may stay open without saying hello (then close code 1008).
+    pub hello_timeout: std::time::Duration,
     /// Largest transaction the node takes into its mempool and relays.
     pub max_tx_bytes: usize,
     /// Most bytes of transactions in the mempool; when full, the lowest fee rate is evicted (or a
@@ -39,6 +41,7 @@ impl Default for NodeLimits {
             max_pending: 100_000,
             max_ws_message_bytes: 4096,
             max_connections: 20_000,
+            hello_timeout: std::time::Duration::from_secs(10),
             max_tx_bytes: 100_000,
             max_mempool_bytes: 5_000_000,
             min_fee_per_byte: 1,

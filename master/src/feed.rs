@@ -6,7 +6,7 @@
 
 use crate::clock::unix_now;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
-use crate::state::{AppState, close_after_error, say_goodbye};
+use crate::state::{AppState, close_after_error, close_with, say_goodbye};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -101,8 +101,15 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
     let node = app.node.clone();
     let mut templates = node.watch_template();
     let mut session: Option<FeedMiner> = None;
+    // A socket that never says hello holds a connection slot for nothing: it gets this long.
+    let hello_by = tokio::time::sleep(node.limits().hello_timeout);
+    tokio::pin!(hello_by);
     loop {
         let reply = tokio::select! {
+            () = &mut hello_by, if session.is_none() => {
+                close_with(&mut socket, 1008, "no hello in time").await;
+                break;
+            }
             message = socket.recv() => match message {
                 Some(Ok(Message::Text(text))) => handle(&node, &mut session, &mut templates, text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => Some(rejected(None, "binary messages are not supported; send JSON text")),

@@ -104,20 +104,26 @@ pub async fn say_goodbye(socket: &mut WebSocket) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
+/// Sends a close frame with `code` and `reason` (waiting at most a second for a slow reader).
+pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    use axum::extract::ws::CloseFrame;
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let close = socket.send(Message::Close(Some(frame)));
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+}
+
 /// Ends a socket whose read failed. A message over the size limit gets the close code the
 /// protocol promises (1009, "message too big") before the socket goes; anything else just ends it.
 pub async fn close_after_error(socket: &mut WebSocket, err: &axum::Error) {
-    use axum::extract::ws::{CloseFrame, close_code};
+    use axum::extract::ws::close_code;
     // axum's WebSocket error wraps tungstenite's, whose capacity error says "Message too long".
     if !err.to_string().contains("Message too long") {
         return;
     }
-    let frame = CloseFrame {
-        code: close_code::SIZE,
-        reason: "message too big".into(),
-    };
-    let close = socket.send(Message::Close(Some(frame)));
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+    close_with(socket, close_code::SIZE, "message too big").await;
 }
 
 /// Whether a WebSocket upgrade comes from this master's own page (its `Origin` names the host the

@@ -364,3 +364,22 @@ async fn a_message_over_the_limit_gets_close_code_1009() {
     }
     test.stop().await;
 }
+
+/// A socket that never says hello is closed (code 1008) once the hello deadline passes; a miner
+/// that said hello keeps its connection past it.
+#[tokio::test]
+async fn a_feed_socket_without_hello_is_closed_at_the_deadline() {
+    let limits = NodeLimits {
+        hello_timeout: Duration::from_millis(300),
+        ..NodeLimits::default()
+    };
+    let test = TestNode::start(limits).await;
+    let mut silent = test.ws("/ws/mine").await;
+    let mut miner = test.ws("/ws/mine").await;
+    hello(&mut miner, "prompt").await;
+    assert_eq!(expect_close_frame(&mut silent).await, 1008);
+    // Well past the deadline, the miner that said hello still gets work.
+    send(&mut miner, json!({"type": "get_work"})).await;
+    assert_eq!(recv_type(&mut miner, "job").await["type"], "job");
+    test.stop().await;
+}
