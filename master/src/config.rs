@@ -3,6 +3,12 @@
 use bbchain_core::ChainParams;
 use std::path::PathBuf;
 
+/// The least value of a transaction output, in units, that masters relay by default: the one
+/// figure the node's policy and `bbchain --send` (which folds smaller change into the fee) share.
+pub const DUST_UNITS: u64 = 1_000;
+/// The least fee per byte masters relay by default, shared the same way.
+pub const MIN_FEE_PER_BYTE: u64 = 1;
+
 /// Limits that keep one node safe from heavy or hostile clients. Each has a test that crosses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeLimits {
@@ -44,9 +50,9 @@ impl Default for NodeLimits {
             hello_timeout: std::time::Duration::from_secs(10),
             max_tx_bytes: 100_000,
             max_mempool_bytes: 5_000_000,
-            min_fee_per_byte: 1,
+            min_fee_per_byte: MIN_FEE_PER_BYTE,
             max_pending_chain: 25,
-            dust_units: 1_000,
+            dust_units: DUST_UNITS,
             data_share_percent: 25,
         }
     }

@@ -13,32 +13,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-async fn call(test: &TestNode, method: &str, uri: &str, body: Body) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .unwrap();
-    let response = app(test.state()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
-}
-
-async fn get(test: &TestNode, uri: &str) -> (StatusCode, Value) {
-    call(test, "GET", uri, Body::empty()).await
-}
-
 async fn post(test: &TestNode, body: impl Into<Body>) -> (StatusCode, Value) {
     call(test, "POST", "/api/data", body.into()).await
-}
-
-fn assert_error(answer: &(StatusCode, Value), status: StatusCode, says: &str) {
-    assert_eq!(answer.0, status, "{:?}", answer.1);
-    let error = answer.1["error"].as_str().expect("a JSON error");
-    assert!(error.contains(says), "'{error}' should say '{says}'");
 }
 
 #[tokio::test]

@@ -3,39 +3,15 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use bbchain::config::NodeLimits;
-use bbchain::server::app;
 use bbchain_core::keys::SecretKey;
 use bbchain_core::testing::{self, secret_key, signed_tx};
 use bbchain_core::{
     Amount, Block, ChainParams, Coinbase, Entry, MerkleProof, OutPoint, Transaction, TxOut, address,
 };
 use common::*;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(test: &TestNode, method: &str, uri: &str, body: Body) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .unwrap();
-    let response = app(test.state()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn get(test: &TestNode, uri: &str) -> (StatusCode, Value) {
-    call(test, "GET", uri, Body::empty()).await
-}
 
 async fn post_tx(test: &TestNode, tx: &Transaction) -> (StatusCode, Value) {
     let body = json!({"tx": hex::encode(tx.to_bytes())}).to_string();
@@ -44,12 +20,6 @@ async fn post_tx(test: &TestNode, tx: &Transaction) -> (StatusCode, Value) {
 
 async fn post_body(test: &TestNode, body: Value) -> (StatusCode, Value) {
     call(test, "POST", "/api/tx", body.to_string().into()).await
-}
-
-fn assert_error(answer: &(StatusCode, Value), status: StatusCode, says: &str) {
-    assert_eq!(answer.0, status, "{:?}", answer.1);
-    let error = answer.1["error"].as_str().expect("a JSON error");
-    assert!(error.contains(says), "'{error}' should say '{says}'");
 }
 
 const COIN: u64 = 100_000_000;

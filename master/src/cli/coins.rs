@@ -17,10 +17,10 @@ use std::path::Path;
 /// The fee rate of `--send` without `--fee`, in units per byte of the transaction: twice the
 /// nodes' minimum relay fee (`NodeLimits::min_fee_per_byte`, 1 unit per byte), so a transfer is
 /// relayed and, as blocks take transactions by fee rate, ahead of those paying the minimum.
-pub const DEFAULT_FEE_PER_BYTE: u64 = 2;
+pub const DEFAULT_FEE_PER_BYTE: u64 = 2 * crate::config::MIN_FEE_PER_BYTE;
 
 /// The least output the nodes relay (`NodeLimits::dust_units`): change under it goes to the fee.
-const DUST: Amount = Amount::from_units(1_000);
+const DUST: Amount = Amount::from_units(crate::config::DUST_UNITS);
 
 /// Prints the confirmed, immature and pending coins of `address`, or of the wallet at `wallet`.
 pub async fn balance(node: &str, address: Option<&str>, wallet: &Path) -> anyhow::Result<()> {

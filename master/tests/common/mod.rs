@@ -226,3 +226,45 @@ pub fn parse<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> T {
 pub fn as_master(value: &serde_json::Value) -> MasterMessage {
     parse(value)
 }
+
+/// One request through the router (`app()` + `oneshot`), sent as JSON: the status and the JSON body
+/// (`Null` if the body is not JSON).
+pub async fn call(
+    test: &TestNode,
+    method: &str,
+    uri: &str,
+    body: axum::body::Body,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap();
+    let response = bbchain::server::app(test.state())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, value)
+}
+
+/// `GET uri` through the router.
+pub async fn get(test: &TestNode, uri: &str) -> (axum::http::StatusCode, serde_json::Value) {
+    call(test, "GET", uri, axum::body::Body::empty()).await
+}
+
+/// Asserts an answer is a JSON error with `status` whose message contains `says`.
+pub fn assert_error(
+    answer: &(axum::http::StatusCode, serde_json::Value),
+    status: axum::http::StatusCode,
+    says: &str,
+) {
+    assert_eq!(answer.0, status, "{:?}", answer.1);
+    let error = answer.1["error"].as_str().expect("a JSON error");
+    assert!(error.contains(says), "'{error}' should say '{says}'");
+}
