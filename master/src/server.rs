@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ws/mine", get(feed::mine))
         .route("/ws/events", get(events::events))
         .fallback(web::static_file)
+        .layer(axum::middleware::map_response(web::security_headers))
         .with_state(state)
 }
 

@@ -292,6 +292,18 @@ async fn the_page_is_served_at_the_root() {
         .unwrap()
         .to_string();
     assert!(kind.starts_with("text/html"), "{kind}");
+    let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for directive in ["script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'"] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert!(
         String::from_utf8_lossy(&bytes)

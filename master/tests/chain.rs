@@ -328,3 +328,27 @@ async fn data_back_from_a_reorg_goes_first_into_the_next_block() {
     let order: Vec<&str> = template.entries.iter().filter_map(Entry::as_data).collect();
     assert_eq!(order, ["mined, then orphaned", "queued later"]);
 }
+
+#[tokio::test]
+async fn the_hashrate_leaves_out_the_gap_after_genesis() {
+    // The dev genesis block is dated long before block 1: counting that gap would make any real
+    // hashrate look like nothing for the first ten blocks.
+    let test = TestNode::start(NodeLimits::default()).await;
+    let mut branch = Branch::genesis();
+    submit(&test, &mut branch, &[], "m").await;
+    assert_eq!(
+        test.node.snapshot().hashrate,
+        0.0,
+        "one interval is no rate"
+    );
+    submit(&test, &mut branch, &[], "m").await;
+    let snapshot = test.node.snapshot();
+    let block_two = test.node.block(&snapshot.tip).unwrap().unwrap();
+    let one_block_of_work = bbchain_core::Target::from_compact(block_two.header.bits)
+        .unwrap()
+        .to_work()
+        .to_f64();
+    // Block 2 came one second after block 1: the rate is block 2's work in one second.
+    assert_eq!(snapshot.hashrate, one_block_of_work);
+    test.stop().await;
+}

@@ -414,6 +414,79 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     })
     .await;
     assert_eq!(browser.text("#hashrate").await, "0 H/s");
+
+    // The counts and the blocks this browser found are kept per browser: a reload shows them again.
+    let accepted = browser.text("#shares-accepted").await;
+    let found = "return document.querySelectorAll('#found-blocks li').length;";
+    let found_before = browser.eval(found, Value::Null).await;
+    browser.client.refresh().await.expect("reload the page");
+    eventually(PATIENCE, "the reloaded page's mining panel", || async {
+        (browser.text("#mine-status").await == "Idle.").then_some(())
+    })
+    .await;
+    assert_eq!(browser.text("#shares-accepted").await, accepted);
+    assert_eq!(browser.eval(found, Value::Null).await, found_before);
+}
+
+/// At a phone's width (390 px) every view fits with no sideways scrolling, and a form sent while
+/// the master is down says so in words, not with the browser's raw "Failed to fetch".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_fits_a_phone_and_says_when_the_master_is_down() {
+    let mut master = Master::start(&[]);
+    let browser = Browser::open(&master, "/").await;
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("phone-sized window");
+    browser.wait_for_genesis().await;
+    let width = "return window.innerWidth;";
+    let inner = browser.eval(width, Value::Null).await.as_u64().unwrap();
+    assert!(inner <= 400, "the viewport is {inner} px wide");
+    let overflow = "return document.documentElement.scrollWidth - window.innerWidth;";
+    for view in ["#/", "#/block/0"] {
+        browser
+            .eval("location.hash = arguments[0];", json!(view))
+            .await;
+        if view != "#/" {
+            eventually(PATIENCE, "the block view", || async {
+                (browser.text("#block-title").await == "Block 0").then_some(())
+            })
+            .await;
+        }
+        let extra = browser.eval(overflow, Value::Null).await;
+        assert!(
+            extra.as_i64().unwrap() <= 0,
+            "{view} is {extra} px wider than the phone"
+        );
+    }
+    let note =
+        "const p = document.getElementById('block-no-entries'); return !p.hidden && p.textContent;";
+    let note = browser.eval(note, Value::Null).await;
+    assert!(
+        note.as_str()
+            .is_some_and(|text| text.contains("No data entries")),
+        "the empty block says so: {note}"
+    );
+    let numbered = "return document.querySelectorAll('#block-entries li').length;";
+    assert_eq!(
+        browser.eval(numbered, Value::Null).await,
+        0,
+        "no numbered item for no entries"
+    );
+    browser.eval("location.hash = '#/';", Value::Null).await;
+
+    master.kill();
+    browser
+        .type_into("#data-input", "sent while the master is down")
+        .await;
+    browser.click("#data-submit").await;
+    let error = eventually(PATIENCE, "an error under the form", || async {
+        let text = browser.text("#data-error").await;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(error.contains("Cannot reach the master"), "{error}");
 }
 
 /// Browsers without WebAssembly SIMD get the scalar build (`web/pkg-scalar`); `?wasm=scalar` makes

@@ -13,7 +13,13 @@ export async function api(path, body) {
   const init = body === undefined
     ? {}
     : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-  const response = await fetch(path, init);
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    // The browser says only "Failed to fetch": the master is stopped, restarting or unreachable.
+    throw new ApiError(0, 'Cannot reach the master: it may be stopped or restarting. Try again in a moment.');
+  }
   let json = null;
   try {
     json = await response.json();

@@ -14,7 +14,8 @@ function showStatus(status) {
   setText('stat-network', status.network);
   setText('stat-height', String(status.height));
   setText('stat-difficulty', formatNumber(status.difficulty));
-  setText('stat-hashrate', formatHashrate(status.hashrate));
+  // Below height 2 there is no block interval to estimate from (the genesis gap does not count).
+  setText('stat-hashrate', status.height < 2 ? '–' : formatHashrate(status.hashrate));
   setText('stat-miners', String(status.miners));
   setText('stat-pending', String(status.pending));
   explorer.setTargetInterval(status.target_interval);

@@ -48,11 +48,15 @@ function empty(svg) {
   svg.append(svgEl('text', { class: 'axis', x: WIDTH / 2, y: HEIGHT / 2, 'text-anchor': 'middle' }, 'waiting for blocks'));
 }
 
-/** `blocks`: summaries, oldest first. Bars are the seconds between each block and its parent. */
+/**
+ * `blocks`: summaries, oldest first. Bars are the seconds between each block and its parent. The
+ * gap after the genesis block (whose time was fixed long before the chain started) is left out: it
+ * says nothing about mining and would flatten every real bar.
+ */
 export function drawIntervals(svg, blocks, targetSeconds) {
   const intervals = [];
   for (let i = 1; i < blocks.length; i++) {
-    if (blocks[i].height === blocks[i - 1].height + 1) {
+    if (blocks[i].height === blocks[i - 1].height + 1 && blocks[i - 1].height > 0) {
       intervals.push({ height: blocks[i].height, seconds: blocks[i].time - blocks[i - 1].time });
     }
   }

@@ -114,6 +114,7 @@ export class Explorer {
     setText('block-title', 'Block');
     document.getElementById('block-fields').replaceChildren(el('dd', {}, 'Loading…'));
     document.getElementById('block-entries').replaceChildren();
+    document.getElementById('block-no-entries').hidden = true;
     if (!this.dialog.open) this.dialog.showModal();
     try {
       const block = await api(`api/blocks/${match[1]}`);
@@ -140,10 +141,9 @@ export class Explorer {
     );
     const entries = block.data ?? [];
     document.getElementById('block-entries').replaceChildren(
-      ...(entries.length
-        ? entries.map((entry) =>
-            el('li', { 'data-id': entry.id }, el('div', { class: 'entry-text' }, entry.text), el('code', { class: 'entry-id' }, entry.id)))
-        : [el('li', { class: 'empty' }, 'No data entries in this block.')]),
+      ...entries.map((entry) =>
+        el('li', { 'data-id': entry.id }, el('div', { class: 'entry-text' }, entry.text), el('code', { class: 'entry-id' }, entry.id))),
     );
+    document.getElementById('block-no-entries').hidden = entries.length > 0;
   }
 }

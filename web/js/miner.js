@@ -2,6 +2,7 @@
 // of the job's nonce space with the core crate's scan loop compiled to WebAssembly.
 
 import { Feed } from './api.js';
+import { load, save } from './storage.js';
 
 const AGENT = 'bbchain-web/0.1';
 const NONCES = 2 ** 32;
@@ -10,6 +11,24 @@ const NEXT_JOB_WAIT_MS = 3000;
 /** The hashrate shown is the average over this window. */
 const RATE_WINDOW_MS = 5000;
 const FOUND_KEPT = 100;
+/** Where this browser keeps its accepted and rejected counts and the blocks it found. */
+const STATS_KEY = 'bbchain.minerStats';
+
+/** The counts and found blocks saved by an earlier visit, or fresh ones. */
+function loadStats() {
+  try {
+    const saved = JSON.parse(load(STATS_KEY) || 'null');
+    if (saved && Number.isInteger(saved.accepted) && Number.isInteger(saved.rejected) && Array.isArray(saved.found)) {
+      const found = saved.found
+        .filter((block) => Number.isInteger(block?.height) && /^[0-9a-f]{64}$/.test(block?.hash))
+        .slice(-FOUND_KEPT);
+      return { hashrate: 0, accepted: saved.accepted, rejected: saved.rejected, found };
+    }
+  } catch {
+    // Unreadable: start again.
+  }
+  return { hashrate: 0, accepted: 0, rejected: 0, found: [] };
+}
 
 /**
  * Removes up to `count` nonces from the front of `ranges` (a list of inclusive `[start, end]`
@@ -62,8 +81,9 @@ export class BrowserMiner {
     this.samples = [];
     this.state = 'idle';
     this.detail = '';
-    /** `found`: the latest blocks this miner found (at most FOUND_KEPT), oldest first. */
-    this.stats = { hashrate: 0, accepted: 0, rejected: 0, found: [] };
+    /** `found`: the latest blocks this browser found (at most FOUND_KEPT), oldest first. Kept
+     * across reloads with the counts (see `saveStats`). */
+    this.stats = loadStats();
   }
 
   get running() {
@@ -85,6 +105,7 @@ export class BrowserMiner {
         this.job = null;
         this.liveJobs.clear();
         this.pauseWorkers();
+        this.resetRate();
         this.setState('reconnecting', 'the master is unreachable; retrying');
       },
     });
@@ -197,6 +218,7 @@ export class BrowserMiner {
         this.stats.accepted += 1;
         this.stats.found.push({ height: message.height, hash: message.hash });
         if (this.stats.found.length > FOUND_KEPT) this.stats.found.shift();
+        this.saveStats();
         this.waitForNextJob();
         this.onChange();
         break;
@@ -208,6 +230,7 @@ export class BrowserMiner {
           break;
         }
         this.stats.rejected += 1;
+        this.saveStats();
         this.detail = `last block rejected: ${message.reason}`;
         if (this.submitted) this.askForWork();
         this.onChange();
@@ -265,7 +288,23 @@ export class BrowserMiner {
     this.setState('error', reason);
   }
 
+  saveStats() {
+    const { accepted, rejected, found } = this.stats;
+    save(STATS_KEY, JSON.stringify({ accepted, rejected, found }));
+  }
+
+  /** Without a job nothing is hashed: the rate shown is 0 at once, not an old figure fading out. */
+  resetRate() {
+    this.samples = [{ time: performance.now(), total: this.totalHashes }];
+    this.stats.hashrate = 0;
+    this.onChange();
+  }
+
   updateRate() {
+    if (!this.job) {
+      this.resetRate();
+      return;
+    }
     const now = performance.now();
     this.samples.push({ time: now, total: this.totalHashes });
     while (this.samples.length > 2 && now - this.samples[1].time >= RATE_WINDOW_MS) this.samples.shift();

@@ -345,7 +345,13 @@ impl Writer {
         let tip = *self.state.tip();
         let times = self.state.recent_times(&tip);
         let next_bits = expected_bits(params, &ChainState::context(tip.hash(), &tip, &times));
-        let back = tip.height.saturating_sub(HASHRATE_WINDOW);
+        // The genesis block's time was fixed long before mining began: the gap after it says
+        // nothing about hashrate, so the window starts at block 1 (and says 0 below height 2).
+        let back = tip
+            .height
+            .saturating_sub(HASHRATE_WINDOW)
+            .max(1)
+            .min(tip.height);
         let old = self.state.main_at(back).expect("main chain below the tip");
         let seconds = tip.header.time.saturating_sub(old.header.time).max(1);
         let work = Work(tip.chainwork.0 - old.chainwork.0);
