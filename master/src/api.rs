@@ -1,6 +1,6 @@
 //! The REST API: data in, chain out. Every error is JSON `{"error": "..."}` with a fitting status.
 
-use crate::node::{AddDataError, Node};
+use crate::node::{AddDataError, DataStatus, Node};
 use crate::views::{self, BlockSummary};
 use axum::Json;
 use axum::body::Bytes;
@@ -201,10 +201,21 @@ pub async fn get_data(State(node): State<Node>, Path(id): Path<String>) -> ApiRe
     let id: DataId = id
         .parse()
         .map_err(|_| AppError::bad_request("a data id is 64 hex digits"))?;
-    match node.data_status(&id)? {
-        Some(status) => Ok(Json(views::data_status(&id, &status)).into_response()),
-        None => Err(AppError::not_found(format!("unknown data entry {id}"))),
-    }
+    let Some(status) = node.data_status(&id)? else {
+        return Err(AppError::not_found(format!("unknown data entry {id}")));
+    };
+    let text = match &status {
+        DataStatus::Pending => node.pending_text(&id)?,
+        DataStatus::Confirmed { block, .. } => node.block(block)?.and_then(|block| {
+            block
+                .data()
+                .find(|text| data_id(text) == id)
+                .map(String::from)
+        }),
+    };
+    let mut answer = views::data_status(&id, &status);
+    answer["text"] = json!(text);
+    Ok(Json(answer).into_response())
 }
 
 /// `GET /api/status`.
@@ -273,7 +284,14 @@ pub async fn get_block(State(node): State<Node>, Path(id): Path<String>) -> ApiR
             };
             let spent = node.block_spent(&block.hash(), &block)?;
             let params = node.params();
-            let detail = views::block_detail(&block, height, confirmations, spent.as_ref(), params);
+            let mut detail =
+                views::block_detail(&block, height, confirmations, spent.as_ref(), params);
+            // The main-chain child, for the page's "next block" link.
+            let next = match main {
+                true => node.block_at(height + 1)?.map(|(hash, _)| hash),
+                false => None,
+            };
+            detail["next_hash"] = json!(next);
             Ok(Json(detail).into_response())
         }
         None => Err(AppError::not_found(format!("unknown block {id}"))),

@@ -28,7 +28,10 @@ async fn data_is_accepted_with_a_stable_id_and_reported_pending() {
     assert_eq!((status, &again["id"]), (StatusCode::ACCEPTED, &body["id"]));
     let (status, found) = get(&test, &format!("/api/data/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(found, json!({"id": id, "status": "pending"}));
+    assert_eq!(
+        found,
+        json!({"id": id, "status": "pending", "text": "Some data"})
+    );
     assert_eq!(get(&test, "/api/status").await.1["pending"], 1);
     test.stop().await;
 }
@@ -197,8 +200,26 @@ async fn status_blocks_and_nodes_have_the_documented_shapes() {
     assert_eq!(by_hash["confirmations"], 1);
     assert_eq!(by_hash["data"], json!([]));
     assert!(by_hash.get("merkle_root").is_some());
+    assert_eq!(
+        by_hash["next_hash"],
+        Value::Null,
+        "the tip has no child yet"
+    );
+    let header = hex::decode(by_hash["header"].as_str().unwrap()).unwrap();
+    let header = bbchain_core::Header::from_bytes(&header).unwrap();
+    assert_eq!(
+        header.block_hash().to_string(),
+        hash,
+        "the header is the block's"
+    );
+    assert!(by_hash["size"].as_u64().unwrap() > 80);
     let (_, by_height) = get(&test, "/api/blocks/1").await;
     assert_eq!(by_height, by_hash);
+    let (_, genesis) = get(&test, "/api/blocks/0").await;
+    assert_eq!(
+        genesis["next_hash"], hash,
+        "the genesis block links to block 1"
+    );
 
     let (status, nodes) = get(&test, "/api/nodes").await;
     assert_eq!(status, StatusCode::OK);

@@ -5,7 +5,7 @@
 //! Needs `web/pkg` and `web/pkg-scalar` (`make wasm`) before the master binary was built, and Debian's `chromium` and
 //! `chromedriver` (`bash scripts/setup.sh --browser`); `CHROMIUM` and `CHROMEDRIVER` override the paths.
 
-use bbchain_e2e::{Master, http_get};
+use bbchain_e2e::{Master, http_get, http_post_json, run_bbchain, spawn_bbchain, wait_for};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -207,6 +207,54 @@ impl Browser {
               .find((li) => li.querySelector('.entry-text').textContent === arguments[0]);
             return li ? { status: li.dataset.status, id: li.dataset.id } : null;";
         self.eval(script, json!(text)).await
+    }
+
+    /// Types `query` into the search box, presses Enter, and returns the page's `location.hash` once
+    /// the search has answered (it moved, or said nothing was found).
+    async fn search(&self, query: &str) -> String {
+        // Views open as modal dialogs, which make the search box inert: close them first.
+        let script =
+            "document.getElementById('search-result').textContent = ''; location.hash = '#/';";
+        self.eval(script, Value::Null).await;
+        eventually(PATIENCE, "the views to close", || async {
+            let open = self.eval(
+                "return !!document.querySelector('dialog[open]');",
+                Value::Null,
+            );
+            (open.await == false).then_some(())
+        })
+        .await;
+        let before = self.eval("return location.hash;", Value::Null).await;
+        self.type_into("#search-input", &format!("{query}\u{E007}"))
+            .await;
+        eventually(
+            PATIENCE,
+            &format!("an answer to the search {query:?}"),
+            || async {
+                let hash = self.eval("return location.hash;", Value::Null).await;
+                let said = self.text("#search-result").await;
+                (hash != before || !said.is_empty())
+                    .then(|| hash.as_str().unwrap_or_default().to_string())
+            },
+        )
+        .await
+    }
+
+    /// Opens the data view of `id` and returns its proof's state once checked (`verified`/`failed`).
+    async fn proof_state(&self, id: &str) -> String {
+        self.eval(
+            "location.hash = arguments[0];",
+            json!(format!("#/data/{id}")),
+        )
+        .await;
+        eventually(PATIENCE, "the proof checked in the page", || async {
+            let script =
+                "const p = document.getElementById('proof-result'); return p && p.dataset.state;";
+            let state = self.eval(script, Value::Null).await;
+            let state = state.as_str().unwrap_or_default().to_string();
+            matches!(state.as_str(), "verified" | "failed").then_some(state)
+        })
+        .await
     }
 
     /// Submits `text` through the form and waits until the page shows it confirmed; returns its id.
@@ -535,4 +583,143 @@ async fn the_page_works_with_storage_blocked() {
         (!entry.is_null()).then_some(())
     })
     .await;
+}
+
+/// The explorer's search box finds each of the five kinds and opens its view; a data entry's proof
+/// is checked in the page by the wasm core ("verified"), and a tampered proof shows as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_finds_each_kind_and_checks_proofs_in_the_browser() {
+    let wallets = tempfile::tempdir().unwrap();
+    let wallet = wallets.path().join("w.json");
+    let created = run_bbchain(&[
+        "--new-wallet",
+        "--wallet",
+        wallet.to_str().unwrap(),
+        "--chain",
+        "dev",
+    ]);
+    let created = String::from_utf8_lossy(&created.stdout).to_string();
+    let address = created
+        .lines()
+        .find_map(|line| line.strip_prefix("address: "))
+        .unwrap_or_else(|| panic!("no address in {created}"))
+        .to_string();
+    let master = Master::start(&[]);
+    let text = format!("explorer entry on port {}", master.port);
+    let (code, added) = http_post_json(&master.url("/api/data"), &json!({ "data": text }));
+    assert_eq!(code, 202, "{added}");
+    let id = added["id"].as_str().unwrap().to_string();
+    let mut miner = spawn_bbchain(&[
+        "--start-miner",
+        "--nodes",
+        &master.addr(),
+        "--threads",
+        "1",
+        "--address",
+        &address,
+    ]);
+    let entry = wait_for(PATIENCE, "the entry in a block", || {
+        let (_, entry) = http_get(&master.url(&format!("/api/data/{id}")));
+        (entry["status"] == "confirmed").then_some(entry)
+    });
+    miner.kill();
+    let height = entry["height"].as_u64().unwrap();
+    let block_hash = entry["block"].as_str().unwrap().to_string();
+    let (_, block) = http_get(&master.url(&format!("/api/blocks/{block_hash}")));
+    let txid = block["coinbase"]["txid"].as_str().unwrap().to_string();
+
+    let browser = Browser::open(&master, "/").await;
+    browser.wait_for_genesis().await;
+    for (query, view) in [
+        (height.to_string(), format!("#/block/{height}")),
+        (block_hash.clone(), format!("#/block/{block_hash}")),
+        (txid.clone(), format!("#/tx/{txid}")),
+        (address.clone(), format!("#/address/{address}")),
+        (id.clone(), format!("#/data/{id}")),
+    ] {
+        assert_eq!(browser.search(&query).await, view, "search for {query}");
+    }
+    assert_eq!(
+        browser.search("no such thing").await,
+        "#/",
+        "the page stays"
+    );
+    let said = browser.text("#search-result").await;
+    assert!(said.contains("Nothing found"), "{said}");
+
+    // The data view (the last search): its text, and its proof checked in the browser.
+    let proof = browser.proof_state(&id).await;
+    assert_eq!(proof, "verified", "{}", browser.text("#proof-result").await);
+    assert_eq!(browser.text("#detail-text").await, text);
+    // The views of the transaction and the address.
+    browser
+        .eval(
+            "location.hash = arguments[0];",
+            json!(format!("#/tx/{txid}")),
+        )
+        .await;
+    eventually(PATIENCE, "the transaction view", || async {
+        (browser.text("#detail-status").await == "confirmed").then_some(())
+    })
+    .await;
+    browser
+        .eval(
+            "location.hash = arguments[0];",
+            json!(format!("#/address/{address}")),
+        )
+        .await;
+    eventually(PATIENCE, "the address view", || async {
+        browser
+            .text("#detail-balance")
+            .await
+            .ends_with("coins")
+            .then_some(())
+    })
+    .await;
+
+    // At a phone's width these views fit too.
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("phone-sized window");
+    let overflow = "return document.documentElement.scrollWidth - window.innerWidth;";
+    for view in [
+        format!("#/tx/{txid}"),
+        format!("#/address/{address}"),
+        format!("#/block/{height}"),
+    ] {
+        browser
+            .eval("location.hash = arguments[0];", json!(view))
+            .await;
+        eventually(PATIENCE, "the view to load", || async {
+            let loading = "return [...document.querySelectorAll('dialog[open] dd')].some((dd) => dd.textContent === 'Loading…');";
+            (browser.eval(loading, Value::Null).await == false).then_some(())
+        })
+        .await;
+        let extra = browser.eval(overflow, Value::Null).await;
+        assert!(
+            extra.as_i64().unwrap() <= 0,
+            "{view} is {extra} px wider than the phone"
+        );
+    }
+    assert_eq!(browser.proof_state(&id).await, "verified");
+    let extra = browser.eval(overflow, Value::Null).await;
+    assert!(
+        extra.as_i64().unwrap() <= 0,
+        "the data view is {extra} px wider than the phone"
+    );
+
+    // A proof altered on its way to the page fails.
+    let script = "const original = window.fetch;
+        window.fetch = async (url, init) => {
+          const response = await original(url, init);
+          if (!String(url).includes('api/data/')) return response;
+          const entry = await response.json();
+          if (entry.proof) entry.proof.siblings[0] = '07'.repeat(32);
+          return new Response(JSON.stringify(entry), { status: response.status, headers: response.headers });
+        };
+        location.hash = '#/';";
+    browser.eval(script, Value::Null).await;
+    assert_eq!(browser.proof_state(&id).await, "failed");
 }

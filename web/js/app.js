@@ -4,11 +4,13 @@ import { api, Feed } from './api.js';
 import { formatHashrate, formatNumber, setText } from './dom.js';
 import { DataPanel } from './data-panel.js';
 import { Explorer } from './explorer.js';
+import { setupSearch } from './lookup.js';
 import { setupMiningPanel } from './mining-panel.js';
 
 const explorer = new Explorer();
 const dataPanel = new DataPanel();
 setupMiningPanel();
+setupSearch();
 
 function showStatus(status) {
   setText('stat-network', status.network);

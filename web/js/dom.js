@@ -63,3 +63,11 @@ export function isHash(text) {
 export function blockLink(hash, label) {
   return el('a', { href: isHash(hash) ? `#/block/${hash}` : '#/' }, label);
 }
+
+/** `123450000` units → `1.2345` (coins have 8 decimals; trailing zeros go). */
+export function formatCoins(units) {
+  const value = Math.max(0, Math.trunc(Number(units) || 0));
+  const whole = Math.floor(value / 1e8);
+  const fraction = String(value % 1e8).padStart(8, '0').replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : String(whole);
+}

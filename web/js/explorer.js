@@ -2,8 +2,9 @@
 // charts. Block fields come from the master, but miner names and entries are untrusted text.
 
 import { api } from './api.js';
-import { blockLink, el, formatAge, formatNumber, isHash, setText, shortHash } from './dom.js';
+import { blockLink, el, formatAge, formatCoins, formatNumber, isHash, setText, shortHash } from './dom.js';
 import { drawDifficulty, drawIntervals } from './charts.js';
+import { DetailView, addressLink, txLink } from './lookup.js';
 
 const LIVE_BLOCKS = 50;
 const PAGE = 25;
@@ -21,6 +22,7 @@ export class Explorer {
     this.tbody = document.getElementById('blocks');
     this.moreButton = document.getElementById('blocks-more');
     this.moreButton.addEventListener('click', () => this.loadOlder());
+    this.details = new DetailView();
     this.dialog = document.getElementById('block-view');
     this.dialog.addEventListener('close', () => {
       if (location.hash.startsWith('#/block/')) history.pushState(null, '', '#/');
@@ -103,10 +105,11 @@ export class Explorer {
     }
   }
 
-  /** Opens the block view for `#/block/<hash or height>`, closes it otherwise. */
+  /** Opens the view `location.hash` names (a block here, the others in `DetailView`). */
   async route() {
     const seq = ++this.routeSeq;
     const match = /^#\/block\/([0-9a-f]{64}|\d+)$/.exec(location.hash);
+    this.details.route();
     if (!match) {
       if (this.dialog.open) this.dialog.close();
       return;
@@ -115,6 +118,7 @@ export class Explorer {
     document.getElementById('block-fields').replaceChildren(el('dd', {}, 'Loading…'));
     document.getElementById('block-entries').replaceChildren();
     document.getElementById('block-no-entries').hidden = true;
+    document.getElementById('block-txs').replaceChildren();
     if (!this.dialog.open) this.dialog.showModal();
     try {
       const block = await api(`api/blocks/${match[1]}`);
@@ -129,15 +133,31 @@ export class Explorer {
     setText('block-title', `Block ${block.height}`);
     const field = (name, value, cls) => [el('dt', {}, name), el('dd', { class: cls }, value)];
     const prev = isHash(block.prev_hash) && block.height > 0 ? blockLink(block.prev_hash, block.prev_hash) : block.prev_hash;
+    const next = isHash(block.next_hash ?? '') ? blockLink(block.next_hash, block.next_hash) : 'none yet';
     document.getElementById('block-fields').replaceChildren(
       ...field('Hash', block.hash, 'mono'),
       ...field('Previous', prev, 'mono'),
+      ...field('Next', next, 'mono'),
       ...field('Merkle root', block.merkle_root, 'mono'),
       ...field('Time', `${new Date(block.time * 1000).toLocaleString()} (${formatAge(block.time)} ago)`),
       ...field('Miner', block.coinbase?.miner ?? block.miner ?? ''),
       ...field('Bits / difficulty', `${block.bits} / ${formatNumber(block.difficulty)}`),
       ...field('Nonce', String(block.nonce)),
       ...field('Confirmations', String(block.confirmations)),
+      ...field('Reward', `${formatCoins(block.reward)} coins`),
+      ...field('Size', `${formatNumber(block.size)} bytes`),
+    );
+    const txs = block.txs ?? [];
+    document.getElementById('block-txs').replaceChildren(
+      ...txs.map((tx) =>
+        el(
+          'li',
+          { 'data-txid': tx.txid },
+          txLink(tx.txid, shortHash(tx.txid)),
+          tx.coinbase ? ' reward to ' : ' pays ',
+          ...tx.outputs.flatMap((output, i) => [i ? ', ' : '', addressLink(output.address), ` ${formatCoins(output.value)}`]),
+        ),
+      ),
     );
     const entries = block.data ?? [];
     document.getElementById('block-entries').replaceChildren(

@@ -98,6 +98,8 @@ pub fn block_detail(
         .collect();
     let extra = json!({
         "merkle_root": block.header.merkle_root,
+        "header": hex::encode(block.header.to_bytes()),
+        "size": block.encoded_len(),
         "confirmations": confirmations,
         "coinbase": block.coinbase().map(|cb| coins::coinbase(cb, params)),
         "reward": block.coinbase().map_or(0, |cb| cb.outputs.iter().map(|o| o.value.units()).sum::<u64>()),
