@@ -453,6 +453,23 @@ async fn the_browser_mines_blocks_and_confirms_data_shown_as_text() {
     })
     .await;
 
+    // The charts: the network hashrate is drawn once there are blocks to estimate it from, and
+    // the interval chart leaves out the gap after the genesis block (dated long before).
+    eventually(PATIENCE, "the network hashrate chart", || async {
+        let script = "return !!document.querySelector('#chart-hashrate polyline');";
+        (browser.eval(script, Value::Null).await == true).then_some(())
+    })
+    .await;
+    let script = "return [...document.querySelectorAll('#chart-intervals title')].map((t) => t.textContent);";
+    let bars = browser.eval(script, Value::Null).await;
+    let bars = bars.as_array().expect("bar titles");
+    assert!(!bars.is_empty(), "no interval bars");
+    assert!(
+        bars.iter()
+            .all(|bar| !bar.as_str().unwrap_or_default().starts_with("block 1:")),
+        "the genesis gap is drawn: {bars:?}"
+    );
+
     // Stop: the miner leaves the master's list of miners.
     browser.click("#mine-stop").await;
     eventually(PATIENCE, "the browser miner to disconnect", || async {

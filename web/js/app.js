@@ -21,6 +21,7 @@ function showStatus(status) {
   setText('stat-miners', String(status.miners));
   setText('stat-pending', String(status.pending));
   explorer.setTargetInterval(status.target_interval);
+  explorer.setWorkScale(status.target, status.difficulty);
 }
 
 /** Re-reads /api/status, at most one request at a time. */

@@ -92,3 +92,31 @@ export function drawDifficulty(svg, blocks) {
   const points = blocks.map((b, i) => `${x(i).toFixed(1)},${y(b.difficulty).toFixed(1)}`).join(' ');
   svg.append(svgEl('polyline', { class: 'line', points }));
 }
+
+/** Blocks each hashrate point looks back over, as the header's figure does (`/api/status`). */
+const HASHRATE_WINDOW = 10;
+
+/**
+ * `blocks`: summaries, oldest first; `workAtDifficulty1`: the expected hashes of a block at
+ * difficulty 1. Each point is the work of the blocks in the window before it over the time they
+ * took (never counting the gap after the genesis block).
+ */
+export function drawHashrate(svg, blocks, workAtDifficulty1) {
+  const points = [];
+  for (let i = 1; i < blocks.length; i++) {
+    let first = Math.max(0, i - HASHRATE_WINDOW);
+    while (first < i && blocks[first].height === 0) first += 1;
+    if (first >= i || blocks[i].height - blocks[first].height !== i - first) continue;
+    const seconds = Math.max(1, blocks[i].time - blocks[first].time);
+    let difficulty = 0;
+    for (let j = first + 1; j <= i; j++) difficulty += blocks[j].difficulty;
+    points.push({ height: blocks[i].height, rate: (difficulty * workAtDifficulty1) / seconds });
+  }
+  if (points.length < 2 || !(workAtDifficulty1 > 0)) return empty(svg);
+  const max = Math.max(...points.map((p) => p.rate)) * 1.1 || 1;
+  const y = frame(svg, max, `${points[0].height}–${points.at(-1).height} (H/s)`);
+  const plotWidth = WIDTH - PAD.left - PAD.right;
+  const x = (i) => PAD.left + (plotWidth * i) / (points.length - 1);
+  const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.rate).toFixed(1)}`).join(' ');
+  svg.append(svgEl('polyline', { class: 'line', points: line }));
+}

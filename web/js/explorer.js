@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { blockLink, el, formatAge, formatCoins, formatNumber, isHash, setText, shortHash } from './dom.js';
-import { drawDifficulty, drawIntervals } from './charts.js';
+import { drawDifficulty, drawHashrate, drawIntervals } from './charts.js';
 import { DetailView, addressLink, txLink } from './lookup.js';
 
 const LIVE_BLOCKS = 50;
@@ -74,6 +74,21 @@ export class Explorer {
     this.targetInterval = seconds;
   }
 
+  /** From `/api/status`: the next block's target (hex) and difficulty give the expected hashes of
+   * a block at difficulty 1, which turns the summaries' difficulties into work. */
+  setWorkScale(targetHex, difficulty) {
+    try {
+      const work = 2n ** 256n / (BigInt(`0x${targetHex}`) + 1n);
+      const scale = Number(work) / difficulty;
+      if (Number.isFinite(scale) && scale > 0 && scale !== this.workAtDifficulty1) {
+        this.workAtDifficulty1 = scale;
+        this.drawCharts();
+      }
+    } catch {
+      // A malformed target: the chart waits for the next status.
+    }
+  }
+
   render() {
     this.tbody.replaceChildren(...this.blocks.map((block) => this.row(block)));
     this.moreButton.hidden = !this.blocks.length || this.blocks.at(-1).height === 0;
@@ -84,6 +99,7 @@ export class Explorer {
     const recent = this.blocks.slice(0, CHART_BLOCKS).reverse();
     drawIntervals(document.getElementById('chart-intervals'), recent, this.targetInterval);
     drawDifficulty(document.getElementById('chart-difficulty'), recent);
+    drawHashrate(document.getElementById('chart-hashrate'), recent, this.workAtDifficulty1);
   }
 
   row(block) {
