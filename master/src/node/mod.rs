@@ -11,6 +11,8 @@
 
 mod chain_state;
 mod coins;
+#[cfg(test)]
+mod disk_tests;
 pub mod ledger;
 mod mempool;
 mod outcomes;

@@ -507,6 +507,10 @@ impl Writer {
                 } else if (effects.queue_changed || effects.pool_changed) && refresh_at.is_none() {
                     refresh_at = Some(Instant::now() + refresh_delay);
                 }
+                if let Some(failure) = &failure {
+                    // Before the answers: whoever is refused sees storage failing.
+                    self.set_health(StorageHealth::Failing(storage_reason(failure)));
+                }
                 replies.into_iter().for_each(Reply::send);
                 if let Some(failure) = failure {
                     if !self.recover(&failure, &commands) {
