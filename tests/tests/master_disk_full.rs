@@ -2,9 +2,9 @@
 //! itself once space is back, with every acknowledged entry kept.
 //!
 //! The disk fills without root or a mount: the test lowers the running master's file-size limit
-//! (`RLIMIT_FSIZE`, through `prlimit(2)`) to the size its database has, so the next write that
-//! grows the file fails with `EFBIG` (the master ignores `SIGXFSZ`), as a full disk fails with
-//! `ENOSPC`. Raising the limit again is space coming back.
+//! (`RLIMIT_FSIZE`, through `prlimit(2)`: `Master::fill_disk`) to the size its database has, so the
+//! next write that grows the file fails with `EFBIG` (the master ignores `SIGXFSZ`), as a full disk
+//! fails with `ENOSPC`. Raising the limit again is space coming back.
 
 use bbchain_e2e::{Master, http_get, http_post_json, wait_for};
 use serde_json::{Value, json};
@@ -12,24 +12,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
-
-/// Sets the soft file-size limit of process `pid` (`None`: unlimited, up to its hard limit).
-fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
-    let pid = pid as libc::pid_t;
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain prlimit(2) calls with valid pointers to local structs.
-    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut old) };
-    assert_eq!(rc, 0, "read the limit: {}", std::io::Error::last_os_error());
-    let new = libc::rlimit {
-        rlim_cur: bytes.map_or(old.rlim_max, |b| b.min(old.rlim_max)),
-        rlim_max: old.rlim_max,
-    };
-    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &new, std::ptr::null_mut()) };
-    assert_eq!(rc, 0, "set the limit: {}", std::io::Error::last_os_error());
-}
 
 fn post_data(master: &Master, text: &str) -> (u16, Value) {
     http_post_json(&master.url("/api/data"), &json!({"data": text}))
@@ -71,7 +53,6 @@ impl FeedClient {
 #[test]
 fn a_full_disk_is_reported_refused_with_503_and_recovered_from_without_losing_entries() {
     let master = Master::start(&[]);
-    let pid = master.process.pid().expect("running");
     let _miner = master.miner("disk-miner");
     let mut acked: Vec<String> = (0..10)
         .map(|i| {
@@ -89,12 +70,7 @@ fn a_full_disk_is_reported_refused_with_503_and_recovered_from_without_losing_en
     assert_eq!(master.status()["storage"], "ok");
 
     // The disk is full: the database file may not grow any more.
-    let db = master
-        .data_dir()
-        .join(master.port.to_string())
-        .join("chain.redb");
-    let size = std::fs::metadata(&db).expect("database file").len();
-    set_file_size_limit(pid, Some(size));
+    master.fill_disk();
     let filler = "x".repeat(3000);
     let mut refused = None;
     for i in 0..2000 {
@@ -130,7 +106,7 @@ fn a_full_disk_is_reported_refused_with_503_and_recovered_from_without_losing_en
     assert_eq!(code, 503, "{body}");
 
     // Space comes back: the master recovers by itself.
-    set_file_size_limit(pid, None);
+    master.free_disk();
     wait_for(Duration::from_secs(30), "storage ok again", || {
         let (code, _) = http_get(&master.url("/api/health"));
         (code == 200).then_some(())
