@@ -6,6 +6,8 @@
 //! next write that grows the file fails with `EFBIG` (the master ignores `SIGXFSZ`), as a full disk
 //! fails with `ENOSPC`. Raising the limit again is space coming back.
 
+use bbchain_core::hash::Txid;
+use bbchain_core::{Amount, ChainParams, OutPoint, TxOut, testing};
 use bbchain_e2e::{Master, http_get, http_post_json, wait_for};
 use serde_json::{Value, json};
 use std::net::TcpStream;
@@ -15,6 +17,21 @@ use tungstenite::{Message, WebSocket};
 
 fn post_data(master: &Master, text: &str) -> (u16, Value) {
     http_post_json(&master.url("/api/data"), &json!({"data": text}))
+}
+
+/// A well-formed, signed transaction (its input is made up: only the writer would find that out).
+fn some_tx_hex() -> String {
+    let key = testing::secret_key(1);
+    let output = TxOut {
+        value: Amount::from_units(50_000),
+        key: key.public_key(),
+    };
+    let spent = OutPoint {
+        txid: Txid::from_byte_array([9; 32]),
+        vout: 0,
+    };
+    let tx = testing::signed_tx(&ChainParams::dev(), &key, &[(spent, output)], vec![output]);
+    tx.to_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn entry_status(master: &Master, id: &str) -> String {
@@ -104,6 +121,12 @@ fn a_full_disk_is_reported_refused_with_503_and_recovered_from_without_losing_en
     );
     let (code, body) = post_data(&master, "refused while full");
     assert_eq!(code, 503, "{body}");
+    let (code, body) = http_post_json(&master.url("/api/tx"), &json!({"tx": some_tx_hex()}));
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("disk is full"),
+        "{body}"
+    );
 
     // Space comes back: the master recovers by itself.
     master.free_disk();

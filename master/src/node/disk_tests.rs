@@ -2,12 +2,15 @@
 //! the node says storage is failing and takes no writes, and once writes go through again it
 //! recovers by itself from redb's last commit, with every acknowledged entry kept.
 
-use super::{AddDataError, DataStatus, Node, StorageHealth, SubmitError, SubmitOutcome};
+use super::{
+    AddDataError, AddTxError, DataStatus, Node, StorageHealth, SubmitError, SubmitOutcome,
+};
 use crate::clock::unix_now;
 use crate::config::NodeConfig;
 use crate::store::Store;
 use bbchain_core::block::data_id;
-use bbchain_core::{ChainParams, testing};
+use bbchain_core::hash::Txid;
+use bbchain_core::{Amount, ChainParams, OutPoint, TxOut, testing};
 use redb::StorageBackend;
 use redb::backends::FileBackend;
 use std::path::PathBuf;
@@ -156,6 +159,22 @@ async fn while_storage_fails_writes_are_refused_at_once_until_the_disk_takes_wri
     let refused = node.add_data("lost".into()).await;
     assert!(
         matches!(refused, Err(AddDataError::Storage(_))),
+        "{refused:?}"
+    );
+    // A transaction is refused the same way (it is never looked at: nothing can be stored).
+    let key = testing::secret_key(1);
+    let output = TxOut {
+        value: Amount::from_units(50_000),
+        key: key.public_key(),
+    };
+    let spent = OutPoint {
+        txid: Txid::from_byte_array([9; 32]),
+        vout: 0,
+    };
+    let tx = testing::signed_tx(node.params(), &key, &[(spent, output)], vec![output]);
+    let refused = node.add_tx(tx).await;
+    assert!(
+        matches!(refused, Err(AddTxError::Storage(_))),
         "{refused:?}"
     );
     // The writer keeps trying to reopen (with a backoff) but the disk is still full: every write is
