@@ -297,25 +297,23 @@ impl Store {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let owned = path.to_path_buf();
-        Store::open_with(Box::new(move || Database::create(&owned)), params).map_err(
-            |err| match err {
-                OpenError::InUse(_) => OpenError::InUse(path.display().to_string()),
-                OpenError::Other(err) => err
-                    .context(format!("cannot open {}", path.display()))
-                    .into(),
-            },
-        )
+        let opener = Box::new(move || Database::create(&owned));
+        Store::open_with(opener, params, &path.display().to_string())
     }
 
     /// Opens the database `opener` opens (and will open again on [`Store::reopen`]): a file, or in
-    /// tests a storage backend that fails on demand.
-    pub fn open_with(opener: Opener, params: &ChainParams) -> Result<Store, OpenError> {
+    /// tests a storage backend that fails on demand. `name` says which in errors.
+    pub fn open_with(opener: Opener, params: &ChainParams, name: &str) -> Result<Store, OpenError> {
         let db = match opener() {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(OpenError::InUse(String::new()));
+                return Err(OpenError::InUse(name.to_string()));
             }
-            Err(err) => return Err(anyhow::Error::new(err).into()),
+            Err(err) => {
+                return Err(anyhow::Error::new(err)
+                    .context(format!("cannot open {name}"))
+                    .into());
+            }
         };
         let store = Store {
             db: RwLock::new(Some(db)),

@@ -80,7 +80,7 @@ fn start_on_filling_disk(path: PathBuf, writes_left: Arc<AtomicU64>) -> (Node, s
             writes_left: writes_left.clone(),
         })
     };
-    let store = Store::open_with(Box::new(opener), &params).expect("open");
+    let store = Store::open_with(Box::new(opener), &params, "a filling disk").expect("open");
     Node::start_with_store(NodeConfig::new(params, path), store).expect("start")
 }
 
