@@ -56,7 +56,15 @@ impl IntoResponse for AppError {
 }
 
 impl From<anyhow::Error> for AppError {
+    /// `500`, or `503` while the database is closed or refusing reads after a storage error.
     fn from(err: anyhow::Error) -> AppError {
+        if crate::store::is_storage_unavailable(&err) {
+            tracing::debug!("read refused while storage fails: {err:#}");
+            return AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage failing: the master is reopening its database; try again later",
+            );
+        }
         tracing::error!("internal error: {err:#}");
         AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
@@ -103,10 +111,9 @@ impl From<AddDataError> for AppError {
             AddDataError::Size(EntrySizeError::Empty | EntrySizeError::SixtyFourBytes { .. })
             | AddDataError::Blank => StatusCode::BAD_REQUEST,
             AddDataError::Size(EntrySizeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            AddDataError::QueueFull(_) | AddDataError::ShuttingDown => {
+            AddDataError::QueueFull(_) | AddDataError::ShuttingDown | AddDataError::Storage(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            AddDataError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AppError::new(status, err.to_string())
     }
@@ -218,9 +225,23 @@ pub async fn get_data(State(node): State<Node>, Path(id): Path<String>) -> ApiRe
     Ok(Json(answer).into_response())
 }
 
-/// `GET /api/status`.
+/// `GET /api/status`: always `200` with the chain's state, `storage` included.
 pub async fn get_status(State(node): State<Node>) -> Json<Value> {
     Json(views::status(&node, &node.snapshot()))
+}
+
+/// `GET /api/health`, for monitoring and load balancers: `200 {"storage":"ok"}`, or `503` with
+/// `storage` ("failing: <reason>") and `error` while writes cannot be stored.
+pub async fn get_health(State(node): State<Node>) -> Response {
+    let storage = node.storage();
+    if storage.is_ok() {
+        return Json(json!({"storage": storage.to_string()})).into_response();
+    }
+    let body = json!({
+        "storage": storage.to_string(),
+        "error": format!("storage {storage}; writes are refused until it recovers"),
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// The query of `GET /api/blocks`; any other parameter is refused.

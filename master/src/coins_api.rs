@@ -16,8 +16,9 @@ type ApiResult = Result<Response, AppError>;
 impl From<AddTxError> for AppError {
     fn from(err: AddTxError) -> AppError {
         let status = match err {
-            AddTxError::MempoolFull | AddTxError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            AddTxError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AddTxError::MempoolFull | AddTxError::ShuttingDown | AddTxError::Storage(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         AppError::new(status, err.to_string())

@@ -108,3 +108,10 @@ pub fn db_file(node_dir: &std::path::Path) -> PathBuf {
 /// Read and write buffer of each WebSocket: feed messages are small, and ten thousand miners must
 /// not cost a 128 KiB buffer each (tungstenite's default).
 pub const WS_BUFFER_BYTES: usize = 4096;
+
+/// First pause before the chain writer reopens the database after a storage error (a full disk);
+/// the pauses double up to [`STORAGE_RETRY_MAX`] while it keeps failing.
+pub const STORAGE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+/// Longest pause between two attempts to reopen a failed database: how long a node may stay
+/// read-only after space came back.
+pub const STORAGE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);

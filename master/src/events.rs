@@ -49,6 +49,8 @@ pub fn event_message(app: &AppState, event: &NodeEvent) -> Value {
             "type": "tx", "txid": txid, "status": "confirmed", "height": height, "block": block,
         }),
         NodeEvent::Miners { count } => json!({"type": "miners", "count": count}),
+        // The page shows storage health from the status.
+        NodeEvent::Storage => status_message(app),
     }
 }
 

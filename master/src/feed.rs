@@ -199,16 +199,35 @@ async fn handle(
                 tip: None,
                 _guard: guard,
             });
-            Some(new.new_job(templates.borrow_and_update().clone()))
+            Some(job_unless_storage_fails(node, new, templates))
         }
         (_, None) => Some(rejected(None, "say hello first")),
         (MinerMessage::GetWork, Some(session)) => {
-            Some(session.new_job(templates.borrow_and_update().clone()))
+            Some(job_unless_storage_fails(node, session, templates))
         }
         (MinerMessage::Submit { job_id, nonce }, Some(session)) => {
             Some(submit(node, session, job_id, nonce).await)
         }
     }
+}
+
+/// A new job, or, while the database takes no writes, a `rejected` that says to wait: a block
+/// found now could not be stored. The next template (published once storage is back) brings the
+/// job.
+fn job_unless_storage_fails(
+    node: &Node,
+    miner: &mut FeedMiner,
+    templates: &mut tokio::sync::watch::Receiver<Arc<BlockTemplate>>,
+) -> MasterMessage {
+    let template = templates.borrow_and_update().clone();
+    let storage = node.storage();
+    if !storage.is_ok() {
+        return rejected(
+            None,
+            format!("no work while storage is {storage}; wait for the next job"),
+        );
+    }
+    miner.new_job(template)
 }
 
 /// Verifies a solution and hands the block to the chain writer.

@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .route("/data", axum::routing::post(api::post_data))
         .route("/data/{id}", get(api::get_data))
         .route("/status", get(api::get_status))
+        .route("/health", get(api::get_health))
         .route("/blocks", get(api::get_blocks))
         .route("/blocks/{id}", get(api::get_block))
         .route("/nodes", get(api::get_nodes))

@@ -12,8 +12,11 @@ use bbchain_core::{
     Amount, Block, BlockHash, ChainParams, CompactTarget, DataId, Header, OutPoint, Transaction,
     Work,
 };
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use std::path::Path;
+use std::sync::RwLock;
 
 /// Every block ever accepted, main chain or side branch: hash -> canonical encoding.
 pub const BLOCKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("blocks");
@@ -194,11 +197,85 @@ impl BlockInfo {
     }
 }
 
-/// The shared database handle.
-#[derive(Debug)]
+/// Opens the database file again (after a storage error, see [`Store::reopen`]).
+type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
+/// The shared database handle. After an I/O error redb refuses every later transaction until the
+/// database is closed and opened again, so the handle can be swapped: [`Store::reopen`].
 pub struct Store {
-    db: Database,
+    /// `None` only while [`Store::reopen`] swaps it, or after a reopen that failed.
+    db: RwLock<Option<Database>>,
+    opener: Opener,
     max_block_bytes: usize,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// The database is closed while the node reopens it after a storage error: answer `503`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the database is being reopened after a storage error")]
+pub struct StorageUnavailable;
+
+/// Whether `err` says the disk is full or a file may grow no more (`ENOSPC`, `EDQUOT`, `EFBIG`).
+pub fn is_disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            cause
+                .downcast_ref::<redb::StorageError>()
+                .and_then(|e| match e {
+                    redb::StorageError::Io(io) => Some(io),
+                    _ => None,
+                })
+        });
+        io.is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::QuotaExceeded
+                    | std::io::ErrorKind::FileTooLarge
+            )
+        }) || cause.to_string().contains("No space left on device")
+            || cause.to_string().contains("File too large")
+    })
+}
+
+/// Whether `err` comes from a database that is closed or refuses work after an I/O error, which
+/// the writer is reopening: worth a `503`, not a `500`.
+pub fn is_storage_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<StorageUnavailable>()
+            || matches!(
+                cause.downcast_ref::<redb::StorageError>(),
+                Some(redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed)
+            )
+            || matches!(
+                cause.downcast_ref::<redb::TransactionError>(),
+                Some(redb::TransactionError::Storage(
+                    redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed
+                ))
+            )
+            || matches!(
+                cause.downcast_ref::<redb::TableError>(),
+                Some(redb::TableError::Storage(
+                    redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed
+                ))
+            )
+    })
+}
+
+/// Stops the kernel from killing the process with `SIGXFSZ` when a file would grow past the
+/// file-size limit (`ulimit -f`): the write fails with `EFBIG` instead, which the writer treats as
+/// a full disk and recovers from once the limit is raised.
+pub fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Why a database could not be opened.
@@ -219,29 +296,68 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let db = match Database::create(path) {
+        let owned = path.to_path_buf();
+        let opener = Box::new(move || Database::create(&owned));
+        Store::open_with(opener, params, &path.display().to_string())
+    }
+
+    /// Opens the database `opener` opens (and will open again on [`Store::reopen`]): a file, or in
+    /// tests a storage backend that fails on demand. `name` says which in errors.
+    pub fn open_with(opener: Opener, params: &ChainParams, name: &str) -> Result<Store, OpenError> {
+        let db = match opener() {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(OpenError::InUse(path.display().to_string()));
+                return Err(OpenError::InUse(name.to_string()));
             }
             Err(err) => {
                 return Err(anyhow::Error::new(err)
-                    .context(format!("cannot open {}", path.display()))
+                    .context(format!("cannot open {name}"))
                     .into());
             }
         };
         let store = Store {
-            db,
+            db: RwLock::new(Some(db)),
+            opener,
             max_block_bytes: params.max_block_bytes,
         };
         store.init(params)?;
         Ok(store)
     }
 
+    /// Closes the database and opens it again: redb then recovers the file to its last committed
+    /// transaction. Readers get [`StorageUnavailable`] meanwhile, and also if opening fails (the
+    /// caller tries again later).
+    pub fn reopen(&self) -> anyhow::Result<()> {
+        let old = self.db.write().expect("lock").take();
+        if let Some(old) = old
+            && let Err(err) = old.close()
+        {
+            // Expected after an I/O error: the next open recovers the file.
+            tracing::debug!("closing the failed database: {err}");
+        }
+        let db = (self.opener)().context("cannot reopen the database")?;
+        *self.db.write().expect("lock") = Some(db);
+        Ok(())
+    }
+
+    /// Commits `bytes` bytes and then removes them again (two commits): proof that the disk takes
+    /// a write of that size, before the node says its storage is back.
+    pub fn probe(&self, bytes: usize) -> anyhow::Result<()> {
+        const PROBE_KEY: &str = "storage_probe";
+        let filler = vec![0u8; bytes];
+        let txn = self.begin_write()?;
+        txn.open_table(META)?.insert(PROBE_KEY, filler.as_slice())?;
+        txn.commit()?;
+        let txn = self.begin_write()?;
+        txn.open_table(META)?.remove(PROBE_KEY)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     fn init(&self, params: &ChainParams) -> anyhow::Result<()> {
         let genesis = params.genesis_block();
         let hash = genesis.hash();
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let known = meta.get(META_GENESIS)?.map(|v| v.value().to_vec());
@@ -284,15 +400,17 @@ impl Store {
         Ok(())
     }
 
-    /// The database, for the writer.
-    pub fn db(&self) -> &Database {
-        &self.db
+    /// A write transaction, for the writer.
+    pub fn begin_write(&self) -> anyhow::Result<WriteTransaction> {
+        let db = self.db.read().expect("lock");
+        Ok(db.as_ref().ok_or(StorageUnavailable)?.begin_write()?)
     }
 
     /// A consistent read view.
     pub fn read(&self) -> anyhow::Result<StoreReader> {
+        let db = self.db.read().expect("lock");
         Ok(StoreReader {
-            txn: self.db.begin_read()?,
+            txn: db.as_ref().ok_or(StorageUnavailable)?.begin_read()?,
             max_block_bytes: self.max_block_bytes,
         })
     }
@@ -559,7 +677,7 @@ mod tests {
             Some(record)
         );
         // A database written before the info was kept has the bare record: the block answers.
-        let txn = store.db().begin_write().unwrap();
+        let txn = store.begin_write().unwrap();
         let bare = record.to_bytes();
         txn.open_table(INDEX)
             .unwrap()

@@ -363,6 +363,26 @@ impl Master {
         self.status();
     }
 
+    /// Its database file.
+    pub fn db_file(&self) -> PathBuf {
+        self.data_dir()
+            .join(self.port.to_string())
+            .join("chain.redb")
+    }
+
+    /// Fills its disk: from now on its database file may not grow (see [`set_file_size_limit`]).
+    pub fn fill_disk(&self) {
+        let size = std::fs::metadata(self.db_file())
+            .expect("database file")
+            .len();
+        set_file_size_limit(self.process.pid().expect("running"), Some(size));
+    }
+
+    /// Gives its disk room again.
+    pub fn free_disk(&self) {
+        set_file_size_limit(self.process.pid().expect("running"), None);
+    }
+
     /// `GET /api/status`.
     pub fn status(&self) -> Value {
         let (code, body) = http_get(&self.url("/api/status"));
@@ -379,6 +399,27 @@ impl Master {
     pub fn height(&self) -> u64 {
         self.status()["height"].as_u64().expect("status.height")
     }
+}
+
+/// Sets the soft file-size limit (`RLIMIT_FSIZE`) of the running process `pid` with `prlimit(2)`
+/// (`None`: as high as its hard limit). A file it writes may not grow past the limit: the write
+/// fails with `EFBIG` as on a full disk (a master ignores `SIGXFSZ`). No root and no mount needed.
+pub fn set_file_size_limit(pid: u32, bytes: Option<u64>) {
+    let pid = pid as libc::pid_t;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit(2) with pointers to live local structs (or null: no change / no answer).
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut old) };
+    assert_eq!(rc, 0, "read the limit: {}", std::io::Error::last_os_error());
+    let new = libc::rlimit {
+        rlim_cur: bytes.map_or(old.rlim_max, |bytes| bytes.min(old.rlim_max)),
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: as above.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &new, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "set the limit: {}", std::io::Error::last_os_error());
 }
 
 fn agent() -> &'static ureq::Agent {

@@ -740,3 +740,44 @@ async fn the_explorer_finds_each_kind_and_checks_proofs_in_the_browser() {
     browser.eval(script, Value::Null).await;
     assert_eq!(browser.proof_state(&id).await, "failed");
 }
+
+/// A full disk shows on the page (the status bar and a banner, as text), and so does its recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_a_full_disk_until_the_master_recovers() {
+    let master = Master::start(&[]);
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&master.url("/"))
+        .await
+        .expect("open the page");
+    browser.wait_for_genesis().await;
+    assert_eq!(browser.text("#stat-storage").await, "ok");
+    let hidden = "return document.getElementById('storage-alert').hidden;";
+    assert_eq!(browser.eval(hidden, Value::Null).await, true);
+
+    master.fill_disk();
+    let filler = "x".repeat(3000);
+    let refused = (0..2000).find_map(|i| {
+        let body = json!({"data": format!("filling {i} {filler}")});
+        let (code, answer) = http_post_json(&master.url("/api/data"), &body);
+        (code != 202).then_some((code, answer))
+    });
+    let (code, answer) = refused.expect("a write refused once the file may not grow");
+    assert_eq!(code, 503, "{answer}");
+    let alert = eventually(PATIENCE, "the page to show storage failing", || async {
+        (browser.text("#stat-storage").await == "failing")
+            .then_some(())
+            .and(Some(browser.text("#storage-alert").await))
+    })
+    .await;
+    assert!(alert.contains("the disk is full"), "{alert}");
+    assert_eq!(browser.eval(hidden, Value::Null).await, false);
+
+    master.free_disk();
+    eventually(PATIENCE, "the page to show storage ok again", || async {
+        (browser.text("#stat-storage").await == "ok").then_some(())
+    })
+    .await;
+    assert_eq!(browser.eval(hidden, Value::Null).await, true);
+}

@@ -20,8 +20,22 @@ function showStatus(status) {
   setText('stat-hashrate', status.height < 2 ? '–' : formatHashrate(status.hashrate));
   setText('stat-miners', String(status.miners));
   setText('stat-pending', String(status.pending));
+  showStorage(status.storage);
   explorer.setTargetInterval(status.target_interval);
   explorer.setWorkScale(status.target, status.difficulty);
+}
+
+/** `storage` is "ok" or "failing: <reason>": while failing, a banner says why and that new data waits. */
+function showStorage(storage = 'ok') {
+  const failing = storage !== 'ok';
+  const stat = document.getElementById('stat-storage');
+  stat.textContent = failing ? 'failing' : 'ok';
+  stat.dataset.state = failing ? 'failing' : 'ok';
+  const alert = document.getElementById('storage-alert');
+  alert.textContent = failing
+    ? `The master cannot write to its disk (${storage}). New data, transactions and blocks are refused until it recovers by itself; nothing already accepted is lost.`
+    : '';
+  alert.hidden = !failing;
 }
 
 /** Re-reads /api/status, at most one request at a time. */

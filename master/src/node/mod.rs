@@ -11,6 +11,8 @@
 
 mod chain_state;
 mod coins;
+#[cfg(test)]
+mod disk_tests;
 pub mod ledger;
 mod mempool;
 mod outcomes;
@@ -22,8 +24,8 @@ mod writer;
 pub use chain_state::TxAdded;
 pub use coins::{ADDRESS_TXS, AddressInfo, AddressUtxo, TxDetail, TxStatus};
 pub use outcomes::{
-    AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, SubmitError, SubmitOutcome,
-    check_data,
+    AddDataError, AddTxError, ChainSnapshot, DataStatus, NodeEvent, StorageHealth, SubmitError,
+    SubmitOutcome, check_data,
 };
 pub use template::BlockTemplate;
 use writer::Command;
@@ -67,6 +69,8 @@ struct Shared {
     events: broadcast::Sender<NodeEvent>,
     snapshot: watch::Receiver<Arc<ChainSnapshot>>,
     template: watch::Receiver<Arc<BlockTemplate>>,
+    /// Whether the database takes writes (the writer reopens it after a failure).
+    storage: watch::Receiver<StorageHealth>,
     miners: Mutex<BTreeMap<u64, MinerInfo>>,
     /// The mempool as of the last commit.
     pool: Arc<Mutex<pool_index::PoolIndex>>,
@@ -102,7 +106,17 @@ impl NodeTask {
 impl Node {
     /// Opens the database and starts the writer thread.
     pub fn start(config: NodeConfig) -> Result<(Node, NodeTask), OpenError> {
-        let store = Arc::new(Store::open(&config.db_path, &config.params)?);
+        crate::store::ignore_file_size_signal();
+        let store = Store::open(&config.db_path, &config.params)?;
+        Node::start_with_store(config, store)
+    }
+
+    /// Starts the writer thread on an open database (tests give one that fails on demand).
+    pub fn start_with_store(
+        config: NodeConfig,
+        store: Store,
+    ) -> Result<(Node, NodeTask), OpenError> {
+        let store = Arc::new(store);
         let (commands, receiver) = mpsc::channel();
         let (events, _) = broadcast::channel(4096);
         let pool = Arc::new(Mutex::new(pool_index::PoolIndex::default()));
@@ -118,6 +132,7 @@ impl Node {
                 events,
                 snapshot,
                 template,
+                storage: writer.watch_storage(),
                 miners: Mutex::new(BTreeMap::new()),
                 pool,
                 sig_cache: writer.sig_cache(),
@@ -249,6 +264,12 @@ impl Node {
     /// The main chain as of the last commit.
     pub fn snapshot(&self) -> Arc<ChainSnapshot> {
         self.shared.snapshot.borrow().clone()
+    }
+
+    /// Whether the database takes writes right now: while it does not, every write is answered
+    /// with a storage error (`503`) and miners get no new work.
+    pub fn storage(&self) -> StorageHealth {
+        self.shared.storage.borrow().clone()
     }
 
     /// Follows the block template miners work on.

@@ -63,6 +63,36 @@ pub enum NodeEvent {
         /// Connected miners.
         count: usize,
     },
+    /// Storage started failing, or is back (see [`Node::storage`](super::Node::storage)).
+    Storage,
+}
+
+/// Whether the database takes writes: `/api/status` `storage`, `/api/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StorageHealth {
+    /// Writes are committed.
+    #[default]
+    Ok,
+    /// The last write failed (the reason); writes are refused with `503` until the writer has
+    /// reopened the database and a test write went through.
+    Failing(String),
+}
+
+impl StorageHealth {
+    /// Whether writes are taken.
+    pub fn is_ok(&self) -> bool {
+        *self == StorageHealth::Ok
+    }
+}
+
+impl std::fmt::Display for StorageHealth {
+    /// `ok`, or `failing: <reason>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageHealth::Ok => f.write_str("ok"),
+            StorageHealth::Failing(why) => write!(f, "failing: {why}"),
+        }
+    }
 }
 
 /// The main chain as of the last commit.
@@ -158,8 +188,8 @@ pub enum SubmitError {
         /// What is wrong with it.
         reason: BlockError,
     },
-    /// The database failed; nothing was stored.
-    #[error("storage error: {0}")]
+    /// The database failed (full disk, I/O error); nothing was stored. `503`: try again later.
+    #[error("storage failing, nothing was stored: {0}")]
     Storage(String),
     /// The node is stopping.
     #[error("the node is shutting down")]
@@ -179,8 +209,8 @@ pub enum AddDataError {
     /// The queue is at its limit.
     #[error("the data queue is full ({0} entries); try again later")]
     QueueFull(usize),
-    /// The database failed; nothing was stored.
-    #[error("storage error: {0}")]
+    /// The database failed (full disk, I/O error); nothing was stored. `503`: try again later.
+    #[error("storage failing, nothing was stored: {0}")]
     Storage(String),
     /// The node is stopping.
     #[error("the node is shutting down")]
@@ -245,8 +275,8 @@ pub enum AddTxError {
     /// The mempool is full of transactions paying at least as much per byte.
     #[error("the mempool is full; pay a higher fee rate or try again later")]
     MempoolFull,
-    /// The database failed; nothing was stored.
-    #[error("storage error: {0}")]
+    /// The database failed (full disk, I/O error); nothing was stored. `503`: try again later.
+    #[error("storage failing, nothing was stored: {0}")]
     Storage(String),
     /// The node is stopping.
     #[error("the node is shutting down")]

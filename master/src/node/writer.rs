@@ -4,16 +4,22 @@
 //! what each changes, writes those change sets in one write transaction (group commit), and answers
 //! only after the commit. If the commit fails, it answers with errors and undoes the change sets in
 //! memory, so memory never runs ahead of disk.
+//!
+//! A failed commit (a full disk, an I/O error) leaves redb refusing every later transaction until
+//! the database is reopened. So the writer then says storage is failing, answers every command at
+//! once with a storage error, and reopens the database with a backoff; once a test write goes
+//! through, it reads its state again from the last committed transaction and carries on.
 
 use super::chain_state::{ChainState, ChainStore, ChangeSet, DataAdded, TxAdded, Write};
 use super::ledger::{self, Undo};
 use super::outcomes::{
-    AddDataError, AddTxError, ChainSnapshot, NodeEvent, SubmitError, SubmitOutcome,
+    AddDataError, AddTxError, ChainSnapshot, NodeEvent, StorageHealth, SubmitError, SubmitOutcome,
 };
 use super::pool_index::PoolIndex;
 use super::template::BlockTemplate;
+use crate::backoff::Backoff;
 use crate::clock::unix_now;
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX};
 use crate::store::{
     ADDR_UTXOS, BLOCKS, BlockInfo, CONFIRMED, EntryLocation, HISTORY, INDEX, MAIN, MEMPOOL, META,
     META_NEXT_SEQ, META_TIP, PENDING, PENDING_IDS, Store, TXS, UNDO, UTXOS,
@@ -56,10 +62,22 @@ const BLOCK_OVERHEAD: usize = 80 + 9 + 1 + 4 + 8 + 9 + 64 + 1 + 40 + 1;
 /// The writer: the chain state and the database it keeps in step with.
 pub(super) struct Writer {
     store: Arc<Store>,
+    config: NodeConfig,
     events: broadcast::Sender<NodeEvent>,
     state: ChainState,
     /// The mempool readers see, updated after each commit.
     pool: Arc<std::sync::Mutex<PoolIndex>>,
+    /// Whether writes go through, for the status API and the feed.
+    health: watch::Sender<StorageHealth>,
+}
+
+/// What the status API says of a failed write: a full disk is named as such.
+fn storage_reason(err: &anyhow::Error) -> String {
+    if crate::store::is_disk_full(err) {
+        format!("the disk is full ({err:#})")
+    } else {
+        format!("{err:#}")
+    }
 }
 
 /// Every table, opened once per batch.
@@ -298,6 +316,24 @@ impl Writer {
         events: broadcast::Sender<NodeEvent>,
         pool: Arc<std::sync::Mutex<PoolIndex>>,
     ) -> anyhow::Result<Writer> {
+        let state = Writer::load_state(&store, config, &pool)?;
+        let (health, _) = watch::channel(StorageHealth::Ok);
+        Ok(Writer {
+            store,
+            config: config.clone(),
+            events,
+            state,
+            pool,
+            health,
+        })
+    }
+
+    /// The chain state as of the database's last commit; the readers' mempool follows it.
+    fn load_state(
+        store: &Store,
+        config: &NodeConfig,
+        pool: &std::sync::Mutex<PoolIndex>,
+    ) -> anyhow::Result<ChainState> {
         let reader = store.read()?;
         let next_seq = match reader.meta(META_NEXT_SEQ)? {
             Some(bytes) => Some(u64::from_le_bytes(
@@ -317,7 +353,7 @@ impl Writer {
         let stored_pool = reader.mempool()?;
         drop(reader);
         // The stored mempool is checked again against the chain, in one commit.
-        let txn = store.db().begin_write()?;
+        let txn = store.begin_write()?;
         let mut change = ChangeSet::default();
         {
             let mut tables = Tables::open(&txn)?;
@@ -325,13 +361,15 @@ impl Writer {
             tables.persist(&change.writes)?;
         }
         txn.commit()?;
-        pool.lock().expect("lock").follow(&change.writes);
-        Ok(Writer {
-            store,
-            events,
-            state,
-            pool,
-        })
+        let mut index = PoolIndex::default();
+        index.follow(&change.writes);
+        *pool.lock().expect("lock") = index;
+        Ok(state)
+    }
+
+    /// Follows whether writes go through.
+    pub(super) fn watch_storage(&self) -> watch::Receiver<StorageHealth> {
+        self.health.subscribe()
     }
 
     /// The signature cache the writer consults.
@@ -455,7 +493,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                let (effects, replies) = self.apply(batch);
+                let (effects, replies, failure) = self.apply(batch);
                 if effects.pool_changed {
                     self.pool.lock().expect("lock").follow(&effects.writes);
                 }
@@ -475,12 +513,82 @@ impl Writer {
                 } else if (effects.queue_changed || effects.pool_changed) && refresh_at.is_none() {
                     refresh_at = Some(Instant::now() + refresh_delay);
                 }
+                if let Some(failure) = &failure {
+                    // Before the answers: whoever is refused sees storage failing.
+                    self.set_health(StorageHealth::Failing(storage_reason(failure)));
+                }
                 replies.into_iter().for_each(Reply::send);
+                if let Some(failure) = failure {
+                    if !self.recover(&failure, &commands) {
+                        return;
+                    }
+                    // The state was read again: publish it whole (miners get new jobs).
+                    self.set_health(StorageHealth::Ok);
+                    snapshot.send_replace(Arc::new(self.snapshot()));
+                    template.send_replace(Arc::new(self.template()));
+                    refresh_at = None;
+                    let tip = self.state.tip();
+                    tracing::info!(
+                        "storage is back: database reopened, tip {} at height {}",
+                        tip.hash(),
+                        tip.height
+                    );
+                }
             }
             if refresh_at.is_some_and(|at| at <= Instant::now()) {
                 template.send_replace(Arc::new(self.template()));
                 refresh_at = None;
             }
+        }
+    }
+
+    /// Says storage is failing, answers every command at once with `why` (nothing can be stored),
+    /// and reopens the database with a backoff until a test write goes through; then reads the
+    /// state again from the last commit. Returns false if the node shut down meanwhile.
+    fn recover(&mut self, failure: &anyhow::Error, commands: &mpsc::Receiver<Command>) -> bool {
+        let mut why = storage_reason(failure);
+        tracing::error!("storage failing: {why}; writes are refused until the database reopens");
+        self.set_health(StorageHealth::Failing(why.clone()));
+        let mut backoff = Backoff::new(STORAGE_RETRY_FIRST, STORAGE_RETRY_MAX);
+        loop {
+            let retry_at = Instant::now() + backoff.next_delay();
+            loop {
+                match commands.recv_timeout(retry_at.saturating_duration_since(Instant::now())) {
+                    Ok(command) => split(command).1.failed(&why).send(),
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return false,
+                }
+            }
+            match self.reopen() {
+                Ok(()) => return true,
+                Err(err) => {
+                    let now = storage_reason(&err);
+                    if now != why {
+                        tracing::warn!("storage still failing: {now}");
+                        why = now;
+                        self.set_health(StorageHealth::Failing(why.clone()));
+                    } else {
+                        tracing::debug!("storage still failing: {now}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reopens the database, proves it takes a block's worth of bytes, and reads the state again.
+    fn reopen(&mut self) -> anyhow::Result<()> {
+        self.store.reopen()?;
+        self.store.probe(self.config.params.max_block_bytes)?;
+        let mut state = Writer::load_state(&self.store, &self.config, &self.pool)?;
+        state.share_sig_cache(self.state.sig_cache());
+        self.state = state;
+        Ok(())
+    }
+
+    /// Publishes a change of storage health (the status API, the feed, `/ws/events`).
+    fn set_health(&self, health: StorageHealth) {
+        if self.health.send_replace(health.clone()) != health {
+            let _ = self.events.send(NodeEvent::Storage);
         }
     }
 
@@ -509,8 +617,8 @@ impl Writer {
     }
 
     /// Applies a batch in one transaction; returns what changed and the answers to send (failures
-    /// if the commit failed).
-    fn apply(&mut self, batch: Vec<Command>) -> (ChangeSet, Vec<Reply>) {
+    /// if the commit failed, and then the error).
+    fn apply(&mut self, batch: Vec<Command>) -> (ChangeSet, Vec<Reply>, Option<anyhow::Error>) {
         let mut change = ChangeSet::default();
         let mut replies = Vec::with_capacity(batch.len());
         // Every answer slot exists before anything runs, so a storage error still answers them all.
@@ -522,7 +630,7 @@ impl Writer {
         }
         let state = &mut self.state;
         let result = (|| -> anyhow::Result<()> {
-            let txn = self.store.db().begin_write()?;
+            let txn = self.store.begin_write()?;
             let mut tables = Tables::open(&txn)?;
             for (request, reply) in work.into_iter().zip(replies.iter_mut()) {
                 let done = change.writes.len();
@@ -544,9 +652,10 @@ impl Writer {
             txn.commit()?;
             Ok(())
         })();
-        if let Err(err) = result {
+        let failure = result.err();
+        if let Some(err) = &failure {
             tracing::error!("commit failed: {err:#}");
-            let why = format!("{err:#}");
+            let why = storage_reason(err);
             replies = replies
                 .into_iter()
                 .map(|reply| reply.failed(&why))
@@ -554,6 +663,6 @@ impl Writer {
             self.state.undo(change);
             change = ChangeSet::default();
         }
-        (change, replies)
+        (change, replies, failure)
     }
 }

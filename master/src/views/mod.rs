@@ -132,6 +132,7 @@ pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
         "subsidy": snapshot.subsidy.units(),
         "mempool": {"txs": snapshot.mempool_txs, "bytes": snapshot.mempool_bytes},
         "genesis": params.genesis_hash(),
+        "storage": node.storage().to_string(),
     })
 }
 

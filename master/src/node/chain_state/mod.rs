@@ -265,6 +265,11 @@ impl ChainState {
         self.sig_cache.clone()
     }
 
+    /// Uses `cache` (a state read again after a storage error keeps the one callers fill).
+    pub(super) fn share_sig_cache(&mut self, cache: SharedSigCache) {
+        self.sig_cache = cache;
+    }
+
     /// The node's limits and mempool policy.
     pub(super) fn limits(&self) -> &NodeLimits {
         &self.limits
