@@ -5,7 +5,7 @@ use crate::views::{self, BlockSummary};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequest, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bbchain_core::block::data_id;
@@ -14,6 +14,7 @@ use bbchain_core::{BlockHash, DataId};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
 
 /// Largest page of `GET /api/blocks`.
 pub const MAX_PAGE: u32 = 100;
@@ -189,6 +190,52 @@ fn body_error(rejection: BytesRejection, node: &Node) -> AppError {
 
 type ApiResult = Result<Response, AppError>;
 
+/// The address a request came from (`None` when the router runs without one, as in tests that
+/// call it directly: those requests share one rate-limit bucket).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(ClientIp(info.map(|ConnectInfo(addr)| addr.ip())))
+    }
+}
+
+/// A `429` answer: the client at `ip` may post again in `seconds`.
+#[derive(Debug)]
+pub struct TooManyRequests {
+    ip: IpAddr,
+    seconds: u64,
+}
+
+impl IntoResponse for TooManyRequests {
+    fn into_response(self) -> Response {
+        let TooManyRequests { ip, seconds } = self;
+        let message = format!("too many requests from {ip}; try again in {seconds} s");
+        let mut response = AppError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        response
+    }
+}
+
+/// Spends what posting `bytes` of free data or a transaction costs the client at `ip`
+/// (`NodeLimits::ip_rate_bytes_per_sec`), or says when it may post again.
+pub fn take_intake(node: &Node, ip: Option<IpAddr>, bytes: usize) -> Result<(), TooManyRequests> {
+    let ip = ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let cost = bytes + crate::config::PENDING_ENTRY_OVERHEAD;
+    node.take_intake(ip, cost).map_err(|wait| TooManyRequests {
+        ip,
+        seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+    })
+}
+
 /// The body of `POST /api/data`.
 #[derive(Deserialize)]
 pub struct NewData {
@@ -197,7 +244,14 @@ pub struct NewData {
 }
 
 /// `POST /api/data` `{"data": "text"}`.
-pub async fn post_data(State(node): State<Node>, ApiJson(request): ApiJson<NewData>) -> ApiResult {
+pub async fn post_data(
+    State(node): State<Node>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<NewData>,
+) -> ApiResult {
+    if let Err(too_many) = take_intake(&node, ip, request.data.len()) {
+        return Ok(too_many.into_response());
+    }
     let id = data_id(&request.data);
     let status = node.add_data(request.data).await?;
     Ok((StatusCode::ACCEPTED, Json(views::data_status(&id, &status))).into_response())

@@ -1,6 +1,6 @@
 //! The REST API's coin endpoints: send a transaction, look one up, look up an address.
 
-use crate::api::{ApiJson, AppError};
+use crate::api::{ApiJson, AppError, ClientIp, take_intake};
 use crate::node::{AddTxError, Node, TxAdded};
 use crate::views::coins;
 use axum::Json;
@@ -33,7 +33,15 @@ pub struct NewTx {
 }
 
 /// `POST /api/tx`: `202 {"txid","status"}` once the transaction is on disk.
-pub async fn post_tx(State(node): State<Node>, ApiJson(request): ApiJson<NewTx>) -> ApiResult {
+pub async fn post_tx(
+    State(node): State<Node>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<NewTx>,
+) -> ApiResult {
+    // Half the hex: the transaction's size.
+    if let Err(too_many) = take_intake(&node, ip, request.tx.len() / 2) {
+        return Ok(too_many.into_response());
+    }
     let bytes = hex::decode(request.tx.trim())
         .map_err(|_| AppError::bad_request("malformed transaction: \"tx\" is not hex"))?;
     let tx = Transaction::from_bytes(&bytes)

@@ -8,14 +8,35 @@ use std::path::PathBuf;
 pub const DUST_UNITS: u64 = 1_000;
 /// The least fee per byte masters relay by default, shared the same way.
 pub const MIN_FEE_PER_BYTE: u64 = 1;
+/// What a queued data entry costs beyond its text, in bytes: its id and position, in memory and
+/// on disk. Counted in the queue's byte bound and in the rate limits, so that tiny entries are
+/// not free.
+pub const PENDING_ENTRY_OVERHEAD: usize = 128;
 
 /// Limits that keep one node safe from heavy or hostile clients. Each has a test that crosses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeLimits {
     /// Largest HTTP request body (`413` above it).
     pub max_body_bytes: usize,
-    /// Most data entries waiting for a block (`503` when full).
-    pub max_pending: usize,
+    /// Most bytes of data entries waiting for a block, each counted as its text plus
+    /// [`PENDING_ENTRY_OVERHEAD`] (`503` when full). Bytes, not entries: 4 KB entries and 1-byte
+    /// entries fill the queue alike, and memory holds only each entry's id and size.
+    pub max_pending_bytes: usize,
+    /// Free data and transactions one source IP may post over HTTP (`POST /api/data`,
+    /// `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
+    /// [`PENDING_ENTRY_OVERHEAD`]. Above it: `429` with `Retry-After`.
+    pub ip_rate_bytes_per_sec: u32,
+    /// What one source IP may post at once before [`NodeLimits::ip_rate_bytes_per_sec`] applies.
+    pub ip_burst_bytes: u32,
+    /// Most source IPs the HTTP rate limiter remembers; when full, IPs that are back to a full
+    /// burst are forgotten first, and newcomers beyond it share one bucket.
+    pub rate_limited_ips: usize,
+    /// Data and transactions one peer link may gossip, in bytes per second (same cost as above).
+    /// A peer above it is misbehaving and is cut.
+    pub link_rate_bytes_per_sec: u32,
+    /// What one peer link may gossip at once before [`NodeLimits::link_rate_bytes_per_sec`]
+    /// applies. A master offers at most a quarter of it per round, so honest offers never trip it.
+    pub link_burst_bytes: u32,
     /// Largest WebSocket message a client may send (the socket is closed above it).
     pub max_ws_message_bytes: usize,
     /// Most open WebSocket connections, feed and events together (`503` above it).
@@ -44,7 +65,22 @@ impl Default for NodeLimits {
     fn default() -> Self {
         NodeLimits {
             max_body_bytes: 64 * 1024,
-            max_pending: 100_000,
+            // 32 MiB: 32 blocks of nothing but data, about 5 minutes of blocks at 10 s, or 21
+            // minutes at the data share of a block (25%). Enough for bursts of real use; a flood
+            // can hold the queue full for minutes, no longer, and the disk and memory it costs stay
+            // small.
+            max_pending_bytes: 32 << 20,
+            // 4 KiB/s with a 64 KiB burst: a person or a script adding entries one at a time never
+            // meets it; one address cannot fill the queue (32 MiB) in under two hours.
+            ip_rate_bytes_per_sec: 4 << 10,
+            ip_burst_bytes: 64 << 10,
+            rate_limited_ips: 10_000,
+            // An honest master relays at most its whole queue and mempool at once (the burst:
+            // 32 MiB + 5 MB, rounded up), then what blocks take out of them, under 100 KB/s (a
+            // full block per 10 s): ten times that is the rate. The flood of issue 11 (400 MB in
+            // 10 s over one link, 40 MB/s) is cut within a second of the burst.
+            link_rate_bytes_per_sec: 1 << 20,
+            link_burst_bytes: 40 << 20,
             max_ws_message_bytes: 4096,
             max_connections: 20_000,
             hello_timeout: std::time::Duration::from_secs(10),

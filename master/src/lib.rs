@@ -17,6 +17,7 @@ pub mod feed;
 pub mod miner;
 pub mod node;
 pub mod peer;
+pub mod rate_limit;
 pub mod server;
 pub mod state;
 pub mod store;

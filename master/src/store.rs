@@ -519,23 +519,36 @@ impl StoreReader {
         Ok(out)
     }
 
-    /// The data queue, oldest first (for the writer's start-up).
-    pub fn all_pending(&self) -> anyhow::Result<Vec<(u64, String)>> {
+    /// The data queue, oldest first, as position, id and text length (for the writer's start-up):
+    /// the texts stay on disk.
+    pub fn all_pending(&self) -> anyhow::Result<Vec<(u64, DataId, usize)>> {
         let table = self.txn.open_table(PENDING)?;
         let mut out = Vec::new();
         for row in table.iter()? {
             let row = row?;
-            out.push((row.0.value(), row.1.value().to_string()));
+            let text = row.1.value();
+            out.push((
+                row.0.value(),
+                bbchain_core::block::data_id(text),
+                text.len(),
+            ));
         }
         Ok(out)
     }
 
-    /// The texts of the `limit` oldest queued entries.
-    pub fn oldest_pending(&self, limit: usize) -> anyhow::Result<Vec<String>> {
+    /// The texts of the oldest queued entries, in order, for as long as `take` accepts the next.
+    pub fn oldest_pending_while(
+        &self,
+        mut take: impl FnMut(&str) -> bool,
+    ) -> anyhow::Result<Vec<String>> {
         let table = self.txn.open_table(PENDING)?;
         let mut out = Vec::new();
-        for row in table.iter()?.take(limit) {
-            out.push(row?.1.value().to_string());
+        for row in table.iter()? {
+            let row = row?;
+            if !take(row.1.value()) {
+                break;
+            }
+            out.push(row.1.value().to_string());
         }
         Ok(out)
     }

@@ -40,7 +40,8 @@ async fn data_is_accepted_with_a_stable_id_and_reported_pending() {
 async fn bad_data_gets_a_json_error_with_the_right_status() {
     let limits = NodeLimits {
         max_body_bytes: 10_000,
-        max_pending: 2,
+        // Room for the 4096-byte entry and "two" below, each with its overhead, not "three".
+        max_pending_bytes: 4096 + 3 + 2 * bbchain::config::PENDING_ENTRY_OVERHEAD,
         ..NodeLimits::default()
     };
     let test = TestNode::start(limits).await;
@@ -93,7 +94,7 @@ async fn bad_data_gets_a_json_error_with_the_right_status() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "10000 bytes",
     );
-    // The queue holds two entries.
+    // The queue is full with two entries: it counts bytes.
     assert_eq!(
         post(&test, json!({"data": "two"}).to_string()).await.0,
         StatusCode::ACCEPTED

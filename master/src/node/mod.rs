@@ -31,6 +31,7 @@ pub use template::BlockTemplate;
 use writer::Command;
 
 use crate::config::{NodeConfig, NodeLimits};
+use crate::rate_limit::{IpLimiter, Rate};
 use crate::store::{BlockInfo, IndexRecord, OpenError, Store};
 use bbchain_core::chain::{BranchAnchor, recent_times};
 use bbchain_core::peer::locator_heights;
@@ -81,6 +82,8 @@ struct Shared {
     /// Masters linked right now (kept up to date by `peer`).
     linked: Mutex<Vec<String>>,
     next_id: AtomicU64,
+    /// What each source address may still post over HTTP.
+    intake: IpLimiter,
 }
 
 /// A cheap, cloneable handle on a running node.
@@ -139,6 +142,13 @@ impl Node {
                 genesis: config.params.genesis_hash(),
                 linked: Mutex::new(Vec::new()),
                 next_id: AtomicU64::new(1),
+                intake: IpLimiter::new(
+                    Rate::new(
+                        config.limits.ip_rate_bytes_per_sec,
+                        config.limits.ip_burst_bytes,
+                    ),
+                    config.limits.rate_limited_ips,
+                ),
             }),
         };
         let delay = config.refresh_delay;
@@ -198,9 +208,25 @@ impl Node {
         out
     }
 
-    /// The texts of the `limit` oldest queued data entries (to share with peers).
-    pub fn pending_texts(&self, limit: usize) -> anyhow::Result<Vec<String>> {
-        self.shared.store.read()?.oldest_pending(limit)
+    /// The texts of the oldest queued data entries, at most `limit` of them and `max_bytes` of
+    /// text (to share with peers).
+    pub fn pending_texts(&self, limit: usize, max_bytes: usize) -> anyhow::Result<Vec<String>> {
+        let (mut count, mut bytes) = (0, 0);
+        self.shared.store.read()?.oldest_pending_while(|text| {
+            count += 1;
+            bytes += text.len();
+            count <= limit && bytes <= max_bytes
+        })
+    }
+
+    /// Spends `cost` bytes of what the source address `ip` may post (free data and transactions,
+    /// `NodeLimits::ip_rate_bytes_per_sec`), or says how long until it may.
+    pub fn take_intake(
+        &self,
+        ip: std::net::IpAddr,
+        cost: usize,
+    ) -> Result<(), std::time::Duration> {
+        self.shared.intake.take(ip, cost)
     }
 
     /// The text of a queued data entry (for gossip to peers).

@@ -206,8 +206,8 @@ pub enum AddDataError {
     /// refuses it).
     #[error("data is only whitespace")]
     Blank,
-    /// The queue is at its limit.
-    #[error("the data queue is full ({0} entries); try again later")]
+    /// The queue is at its limit (`NodeLimits::max_pending_bytes`).
+    #[error("the data queue is full ({0} bytes); try again later")]
     QueueFull(usize),
     /// The database failed (full disk, I/O error); nothing was stored. `503`: try again later.
     #[error("storage failing, nothing was stored: {0}")]

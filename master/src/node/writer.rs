@@ -426,18 +426,26 @@ impl Writer {
         let pool = self.state.mempool();
         let (first_pick, _) = pool.select(budget - data_share);
         let mut data_room = budget - first_pick.iter().map(|p| p.size).sum::<usize>();
-        let mut data = Vec::new();
-        let mut data_leaves = Vec::new();
-        for (id, text) in self.state.pending() {
-            let entry = Entry::data(text.as_str());
-            let len = entry.encoded_len();
-            if len > data_room {
-                break;
-            }
-            data_room -= len;
-            data.push(entry);
+        // The queue's texts are on disk, read oldest first as far as they fit; the database holds
+        // what memory does (the template is built after each commit).
+        let texts = self.store.read().and_then(|reader| {
+            reader.oldest_pending_while(|text| {
+                let len = Entry::data(text).encoded_len();
+                let fits = len <= data_room;
+                data_room = data_room.saturating_sub(len);
+                fits
+            })
+        });
+        let texts = texts.unwrap_or_else(|err| {
+            tracing::error!("the queued data could not be read for a block template: {err:#}");
+            Vec::new()
+        });
+        let mut data = Vec::with_capacity(texts.len());
+        let mut data_leaves = Vec::with_capacity(texts.len());
+        for (text, (_, id, _)) in texts.into_iter().zip(self.state.pending()) {
             // A data entry's id is its merkle leaf.
             data_leaves.push(id.to_merkle_leaf());
+            data.push(Entry::data(text));
         }
         let data_bytes: usize = data.iter().map(Entry::encoded_len).sum();
         let (txs, fees) = pool.select(budget - data_bytes);

@@ -79,6 +79,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             name: name.clone(),
             outbox: outbox.clone(),
             resend_pending_at: Instant::now() + PENDING_RESEND,
+            gossip: gossip::GossipBudget::new(peers.node().limits()),
         };
         link.send(&PeerMessage::GetPeers)?;
         gossip::offer_pending_data(&link.node, &link.outbox)?;
@@ -171,6 +172,8 @@ struct Link {
     progress: watch::Receiver<u64>,
     /// When to offer the peer the data still waiting here again.
     resend_pending_at: Instant,
+    /// The data and transactions the peer may still gossip.
+    gossip: gossip::GossipBudget,
 }
 
 impl Drop for Link {
@@ -295,9 +298,11 @@ impl Link {
                 .await
             }
             PeerMessage::Data { entries } => {
-                gossip::take_data(&self.node, &self.name, entries).await
+                gossip::take_data(&self.node, &self.name, &mut self.gossip, entries).await
             }
-            PeerMessage::Txs { txs } => gossip::take_txs(&self.node, &self.name, txs).await,
+            PeerMessage::Txs { txs } => {
+                gossip::take_txs(&self.node, &self.name, &mut self.gossip, txs).await
+            }
             PeerMessage::Peers { addrs } => {
                 if addrs.len() > MAX_PEER_ADDRS {
                     return Err(misbehaved("too many addresses"));

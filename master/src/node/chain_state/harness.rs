@@ -113,7 +113,7 @@ impl MemoryStore {
 /// A dev chain's state and store holding only genesis, and a clock far ahead of every block.
 pub(super) fn start() -> (ChainState, MemoryStore) {
     start_with(NodeLimits {
-        max_pending: 100,
+        max_pending_bytes: 100 * queued_bytes(100),
         ..NodeLimits::default()
     })
 }
@@ -165,8 +165,12 @@ pub(super) fn add(state: &mut ChainState, store: &mut MemoryStore, text: &str) {
     store.persist(&change.writes);
 }
 
-pub(super) fn queue(state: &ChainState) -> Vec<&str> {
-    state.pending().map(|(_, text)| text.as_str()).collect()
+/// The queue's texts in order: the state keeps their positions, the store their texts.
+pub(super) fn queue<'s>(state: &ChainState, store: &'s MemoryStore) -> Vec<&'s str> {
+    state
+        .pending()
+        .map(|(seq, _, _)| store.pending[&seq].as_str())
+        .collect()
 }
 
 /// `count` blocks on `branch`, one second apart, each with `data` made unique by its height.

@@ -60,8 +60,8 @@ pub(super) enum Write {
     Unconfirm(DataId),
     /// A data entry joins the queue at a position.
     Queue(u64, DataId, String),
-    /// A data entry leaves the queue (its text, for undo).
-    Unqueue(u64, DataId, String),
+    /// A data entry leaves the queue (its text's length, for undo).
+    Unqueue(u64, DataId, usize),
     /// The next queue position (and the one before, for undo).
     NextSeq { old: u64, new: u64 },
     /// The main chain's tip.
@@ -125,15 +125,17 @@ pub(super) struct ChainState {
     params: ChainParams,
     genesis: BlockHash,
     limits: NodeLimits,
-    max_pending: usize,
     /// Every stored block.
     index: HashMap<BlockHash, IndexRecord>,
     /// Main chain hashes by height.
     main: Vec<BlockHash>,
-    /// The queue: position -> (id, text), lowest first into blocks.
-    pending: BTreeMap<u64, (DataId, String)>,
+    /// The queue: position -> (id, text length), lowest first into blocks. The texts stay on disk
+    /// (the store's queue tables), so memory does not grow with the queue's bytes.
+    pending: BTreeMap<u64, (DataId, usize)>,
     /// The queue by id.
     pending_ids: HashMap<DataId, u64>,
+    /// The queue's size as [`NodeLimits::max_pending_bytes`] counts it.
+    pending_bytes: usize,
     next_seq: u64,
     side: Option<SideBranch>,
     /// The unspent-output changes of the command being applied, not yet in the store.
@@ -198,19 +200,25 @@ impl<S> ChainView<'_, S> {
     }
 }
 
+/// What a queued entry of `len` bytes counts toward [`NodeLimits::max_pending_bytes`].
+pub(super) fn queued_bytes(len: usize) -> usize {
+    len + crate::config::PENDING_ENTRY_OVERHEAD
+}
+
 /// Queue position of the first entry ever queued: leaves room below it for entries that come back
 /// from reorgs, which go first.
 pub(super) const FIRST_SEQ: u64 = 1 << 32;
 
 impl ChainState {
     /// The state of a chain whose blocks are `records` (genesis among them), whose tip is `tip`, and
-    /// whose queue holds `pending` (position, text). `next_seq` is the stored next position, if any.
+    /// whose queue holds `pending` (position, id, text length). `next_seq` is the stored next
+    /// position, if any.
     pub(super) fn new(
         params: ChainParams,
         limits: NodeLimits,
         records: impl IntoIterator<Item = IndexRecord>,
         tip: BlockHash,
-        pending: impl IntoIterator<Item = (u64, String)>,
+        pending: impl IntoIterator<Item = (u64, DataId, usize)>,
         next_seq: Option<u64>,
         supply: u64,
     ) -> anyhow::Result<ChainState> {
@@ -229,7 +237,6 @@ impl ChainState {
         let mut state = ChainState {
             genesis: params.genesis_hash(),
             params,
-            max_pending: limits.max_pending,
             limits,
             utxo_overlay: HashMap::new(),
             supply,
@@ -240,13 +247,12 @@ impl ChainState {
             main,
             pending: BTreeMap::new(),
             pending_ids: HashMap::new(),
+            pending_bytes: 0,
             next_seq: 0,
             side: None,
         };
-        for (seq, text) in pending {
-            let id = data_id(&text);
-            state.pending_ids.insert(id, seq);
-            state.pending.insert(seq, (id, text));
+        for (seq, id, len) in pending {
+            state.enqueue(seq, id, len);
         }
         // New entries count up from FIRST_SEQ; entries back from a reorg count down below the queue.
         state.next_seq = next_seq
@@ -291,9 +297,32 @@ impl ChainState {
         self.main.get(height as usize).map(|hash| &self.index[hash])
     }
 
-    /// The queue, lowest position first.
-    pub(super) fn pending(&self) -> impl Iterator<Item = &(DataId, String)> {
-        self.pending.values()
+    /// The queue, lowest position first: position, id and text length (the texts are on disk).
+    pub(super) fn pending(&self) -> impl Iterator<Item = (u64, DataId, usize)> + '_ {
+        self.pending
+            .iter()
+            .map(|(seq, (id, len))| (*seq, *id, *len))
+    }
+
+    /// The queue's size as [`NodeLimits::max_pending_bytes`] counts it.
+    #[cfg(test)]
+    pub(super) fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    fn enqueue(&mut self, seq: u64, id: DataId, len: usize) {
+        self.pending_ids.insert(id, seq);
+        if let Some((_, old)) = self.pending.insert(seq, (id, len)) {
+            self.pending_bytes -= queued_bytes(old);
+        }
+        self.pending_bytes += queued_bytes(len);
+    }
+
+    fn dequeue(&mut self, seq: u64, id: &DataId) {
+        self.pending_ids.remove(id);
+        if let Some((_, len)) = self.pending.remove(&seq) {
+            self.pending_bytes -= queued_bytes(len);
+        }
     }
 
     /// How many entries wait.
@@ -339,8 +368,9 @@ impl ChainState {
         if store.confirmed(&id)?.is_some() {
             return Ok(Ok(DataAdded::Confirmed));
         }
-        if self.pending.len() >= self.max_pending {
-            return Ok(Err(AddDataError::QueueFull(self.max_pending)));
+        let max = self.limits.max_pending_bytes;
+        if self.pending_bytes + queued_bytes(text.len()) > max {
+            return Ok(Err(AddDataError::QueueFull(max)));
         }
         let seq = self.next_seq;
         self.apply(
@@ -586,8 +616,8 @@ impl ChainState {
         }
         for id in &attached_ids {
             if let Some(&seq) = self.pending_ids.get(id) {
-                let text = self.pending[&seq].1.clone();
-                self.apply(Write::Unqueue(seq, *id, text), change);
+                let len = self.pending[&seq].1;
+                self.apply(Write::Unqueue(seq, *id, len), change);
             }
         }
         // Detached data goes back to the front of the queue, oldest block first, even past the
@@ -680,14 +710,8 @@ impl ChainState {
                 debug_assert_eq!(self.main.len(), *height as usize + 1);
                 self.main.pop();
             }
-            Write::Queue(seq, id, text) => {
-                self.pending_ids.insert(*id, *seq);
-                self.pending.insert(*seq, (*id, text.clone()));
-            }
-            Write::Unqueue(seq, id, _) => {
-                self.pending_ids.remove(id);
-                self.pending.remove(seq);
-            }
+            Write::Queue(seq, id, text) => self.enqueue(*seq, *id, text.len()),
+            Write::Unqueue(seq, id, _) => self.dequeue(*seq, id),
             Write::NextSeq { new, .. } => self.next_seq = *new,
             Write::UtxoAdd(outpoint, utxo) => {
                 self.utxo_overlay.insert(*outpoint, Some(*utxo));
@@ -727,14 +751,8 @@ impl ChainState {
                     self.main.pop();
                 }
                 Write::MainRemove(_, hash) => self.main.push(hash),
-                Write::Queue(seq, id, _) => {
-                    self.pending_ids.remove(&id);
-                    self.pending.remove(&seq);
-                }
-                Write::Unqueue(seq, id, text) => {
-                    self.pending_ids.insert(id, seq);
-                    self.pending.insert(seq, (id, text));
-                }
+                Write::Queue(seq, id, _) => self.dequeue(seq, &id),
+                Write::Unqueue(seq, id, len) => self.enqueue(seq, id, len),
                 Write::NextSeq { old, .. } => self.next_seq = old,
                 // The overlay holds one command's changes: without them the store answers, as it
                 // did before the command.

@@ -17,7 +17,7 @@ fn a_heavier_branch_takes_over_and_its_left_data_returns_to_the_front_of_the_que
             SubmitOutcome::Connected { .. }
         ));
     }
-    assert_eq!(queue(&state), ["waiting"]);
+    assert_eq!(queue(&state, &store), ["waiting"]);
     let b_blocks = grow(&mut b, 3, "b", "on b");
     let mut outcomes = Vec::new();
     let mut last = ChangeSet::default();
@@ -41,7 +41,7 @@ fn a_heavier_branch_takes_over_and_its_left_data_returns_to_the_front_of_the_que
     assert_eq!(state.tip().hash(), b.tip().block_hash());
     assert_eq!(store.tip, Some(b.tip().block_hash()));
     // a's entries come back ahead of what waited, oldest block first; b's are confirmed.
-    assert_eq!(queue(&state), ["on a 1", "on a 2", "waiting"]);
+    assert_eq!(queue(&state, &store), ["on a 1", "on a 2", "waiting"]);
     assert_eq!(
         store.pending.values().collect::<Vec<_>>(),
         ["on a 1", "on a 2", "waiting"]
@@ -83,7 +83,7 @@ fn undo_puts_memory_back_as_it_was() {
     let before = (
         state.tip().hash(),
         state.main.clone(),
-        queue(&state).join("|"),
+        queue(&state, &store).join("|"),
     );
     let mut change = ChangeSet::default();
     let b_blocks = grow(&mut b, 3, "b", "on b");
@@ -105,7 +105,7 @@ fn undo_puts_memory_back_as_it_was() {
     let after = (
         state.tip().hash(),
         state.main.clone(),
-        queue(&state).join("|"),
+        queue(&state, &store).join("|"),
     );
     assert_eq!(after, before);
     assert!(state.record(&b.tip().block_hash()).is_none());
@@ -151,4 +151,59 @@ fn a_long_side_branch_and_its_reorg_read_each_block_a_bounded_number_of_times() 
             "{reads} block reads for a {length}-block reorg"
         );
     }
+}
+
+#[test]
+fn the_queue_is_bounded_by_bytes_and_a_block_makes_room_again() {
+    let (mut state, mut store) = start_with(NodeLimits {
+        max_pending_bytes: 2 * queued_bytes(100),
+        ..NodeLimits::default()
+    });
+    let offer = |state: &mut ChainState, store: &mut MemoryStore, text: &str| {
+        let mut change = ChangeSet::default();
+        let added = state.add_data(store, text.into(), &mut change).unwrap();
+        store.persist(&change.writes);
+        added
+    };
+    add(&mut state, &mut store, &"a".repeat(100));
+    add(&mut state, &mut store, &"b".repeat(60));
+    assert_eq!(state.pending_bytes(), queued_bytes(100) + queued_bytes(60));
+    // 40 bytes of text would fit, but not with an entry's overhead: bytes count, not entries.
+    let full = offer(&mut state, &mut store, &"c".repeat(40));
+    assert_eq!(full, Err(AddDataError::QueueFull(2 * queued_bytes(100))));
+    assert!(
+        offer(&mut state, &mut store, "d").is_err(),
+        "a tiny entry too"
+    );
+    assert_eq!(queue(&state, &store).len(), 2);
+    // A block that confirms the first entry makes room.
+    let mut chain = Branch::new(ChainParams::dev());
+    let time = chain.tip().time + 1;
+    let block = chain.extend(time, &["a".repeat(100).as_str()], "m");
+    connect(&mut state, &mut store, block);
+    assert_eq!(state.pending_bytes(), queued_bytes(60));
+    assert_eq!(
+        offer(&mut state, &mut store, &"c".repeat(40)),
+        Ok(DataAdded::Pending)
+    );
+    // A restart counts the stored queue again, from positions and lengths alone.
+    let stored: Vec<_> = store
+        .pending
+        .iter()
+        .map(|(seq, text)| (*seq, data_id(text), text.len()))
+        .collect();
+    let genesis = ChainParams::dev().genesis_block();
+    let record = *state.record(&genesis.hash()).unwrap();
+    let limits = state.limits().clone();
+    let again = ChainState::new(
+        ChainParams::dev(),
+        limits,
+        [record],
+        genesis.hash(),
+        stored,
+        None,
+        0,
+    )
+    .unwrap();
+    assert_eq!(again.pending_bytes(), queued_bytes(60) + queued_bytes(40));
 }
