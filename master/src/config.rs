@@ -147,4 +147,10 @@ pub mod peer_limits {
     /// first, a second link with the same `nonce` from the same IP may replace it (the one dialed
     /// by the smaller nonce wins on both sides). After that a working link is never replaced.
     pub const CROSSED_DIAL_WINDOW: Duration = Duration::from_secs(10);
+    /// Every this long a link asks its peer for its peers (`get_peers`), so a working link is
+    /// never silent for long.
+    pub const LINK_KEEPALIVE: Duration = Duration::from_secs(30);
+    /// A link that heard nothing for this long counts as dead: the same master (same nonce, same
+    /// IP) linking again replaces it.
+    pub const LINK_SILENCE: Duration = Duration::from_secs(90);
 }

@@ -13,11 +13,12 @@ use super::socket::LinkIo;
 use super::sync_state::{Action, ChainView, Now, SyncState, refuse_block};
 use super::{answers, gossip};
 use crate::clock::unix_now;
+use crate::config::peer_limits::LINK_KEEPALIVE;
 use crate::node::{Node, SubmitError, SubmitOutcome};
 use bbchain_core::peer::{MAX_PEER_ADDRS, PeerMessage};
 use bbchain_core::{Block, BlockHash, ChainParams, Work};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
@@ -51,6 +52,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             name = addr.clone();
         }
         let closed = Arc::new(Notify::new());
+        let heard = Arc::new(Mutex::new(Instant::now()));
         let guard = peers
             .register(LinkInfo {
                 addr: addr.clone(),
@@ -58,6 +60,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
                 nonce: hello.nonce,
                 outbound: matches!(direction, Direction::Outbound { .. }),
                 linked_at: Instant::now(),
+                heard: heard.clone(),
                 outbox: outbox.clone(),
                 closed: closed.clone(),
             })
@@ -78,6 +81,8 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             proved_work: false,
             outbox: outbox.clone(),
             resend_pending_at: Instant::now() + PENDING_RESEND,
+            keepalive_at: Instant::now() + LINK_KEEPALIVE,
+            heard,
         };
         link.send(&PeerMessage::GetPeers)?;
         gossip::offer_pending_data(&link.node, &link.outbox)?;
@@ -172,6 +177,10 @@ struct Link {
     progress: watch::Receiver<u64>,
     /// When to offer the peer the data still waiting here again.
     resend_pending_at: Instant,
+    /// When to ask for peers again, so the link is not silent while it works.
+    keepalive_at: Instant,
+    /// When the peer last sent a message (a link silent too long counts as dead).
+    heard: Arc<Mutex<Instant>>,
 }
 
 impl Drop for Link {
@@ -249,6 +258,11 @@ impl Link {
                     gossip::offer_pending_data(&self.node, &self.outbox)?;
                     continue;
                 }
+                () = tokio::time::sleep_until(self.keepalive_at.into()) => {
+                    self.keepalive_at = Instant::now() + LINK_KEEPALIVE;
+                    self.send(&PeerMessage::GetPeers)?;
+                    continue;
+                }
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
                 () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
                 () = self.outbox.writer_gone() => return Err(LinkError::Refused("the peer does not read what we send".into())),
@@ -263,6 +277,7 @@ impl Link {
                 }
                 text = next_text(incoming) => text?,
             };
+            *self.heard.lock().expect("lock") = Instant::now();
             let message = serde_json::from_str::<PeerMessage>(&text)
                 .map_err(|err| misbehaved(format!("bad message: {err}")))?;
             self.handle(message).await?;

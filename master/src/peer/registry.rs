@@ -8,8 +8,8 @@ use super::downloads::Scheduler;
 use super::outbox::Outbox;
 use super::slots::SocketSlots;
 use crate::config::peer_limits::{
-    CROSSED_DIAL_WINDOW, MAX_INBOUND_LINKS, MAX_INBOUND_SOCKETS, MAX_INBOUND_SOCKETS_PER_IP,
-    MAX_KNOWN,
+    CROSSED_DIAL_WINDOW, LINK_SILENCE, MAX_INBOUND_LINKS, MAX_INBOUND_SOCKETS,
+    MAX_INBOUND_SOCKETS_PER_IP, MAX_KNOWN,
 };
 use crate::node::Node;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -33,6 +33,8 @@ pub(super) struct LinkInfo {
     pub(super) outbound: bool,
     /// When it linked.
     pub(super) linked_at: Instant,
+    /// When the peer last sent a message on it.
+    pub(super) heard: Arc<Mutex<Instant>>,
     /// Its outbox.
     pub(super) outbox: Outbox,
     /// Told when the link must end (a crossed dial to the same master replaced it).
@@ -41,15 +43,17 @@ pub(super) struct LinkInfo {
 
 /// Whether a new link to a master we are linked to already (same `nonce`, same IP: a crossed dial)
 /// replaces the live one. Anyone can replay a master's nonce, so that claim alone never displaces
-/// a link: a link from another IP is a different peer (both stay), and from the same IP only in
-/// the moments after the first link, to settle two masters dialing each other at once the same
-/// way on both sides (the link dialed by the smaller nonce stays). `ours` is our own nonce.
+/// a link: a link from another IP is a different peer (both stay). From the same IP, the new link
+/// replaces one that is dead (silent for [`LINK_SILENCE`]), or, in the moments after the first
+/// link, settles two masters dialing each other at once the same way on both sides (the link
+/// dialed by the smaller nonce stays). `ours` is our own nonce.
 pub(super) fn replaces(old: &LinkInfo, new: &LinkInfo, ours: u64, now: Instant) -> bool {
     let dialer = |l: &LinkInfo| if l.outbound { ours } else { l.nonce };
-    old.ip == new.ip
-        && old.nonce == new.nonce
-        && now.saturating_duration_since(old.linked_at) < CROSSED_DIAL_WINDOW
-        && dialer(new) < dialer(old)
+    let heard = *old.heard.lock().expect("lock");
+    let dead = now.saturating_duration_since(heard) >= LINK_SILENCE;
+    let crossed = now.saturating_duration_since(old.linked_at) < CROSSED_DIAL_WINDOW
+        && dialer(new) < dialer(old);
+    old.ip == new.ip && old.nonce == new.nonce && (dead || crossed)
 }
 
 /// Who we know, dial, are linked to, and refuse.
@@ -286,6 +290,7 @@ mod tests {
             nonce,
             outbound,
             linked_at,
+            heard: Arc::new(Mutex::new(linked_at)),
             outbox: Outbox::new().0,
             closed: Arc::new(Notify::new()),
         }
@@ -312,6 +317,25 @@ mod tests {
         let same_host = link([127, 0, 0, 1], 7, false, later);
         assert_eq!(
             table.admit(&same_host, OURS),
+            Err("already linked to this master")
+        );
+    }
+
+    #[test]
+    fn a_dead_link_gives_way_to_the_same_master_from_the_same_ip() {
+        let now = Instant::now();
+        let table = table(vec![link([127, 0, 0, 1], 7, true, now)]);
+        let later = now + LINK_SILENCE + Duration::from_secs(1);
+        let again = link([127, 0, 0, 1], 7, false, later);
+        assert_eq!(
+            table.admit(&again, OURS),
+            Ok(Some(0)),
+            "silent since it linked"
+        );
+        // Heard from lately: alive, it stays.
+        *table.links[&0].heard.lock().unwrap() = later - Duration::from_secs(1);
+        assert_eq!(
+            table.admit(&again, OURS),
             Err("already linked to this master")
         );
     }
