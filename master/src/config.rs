@@ -151,3 +151,49 @@ pub const STORAGE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_m
 /// Longest pause between two attempts to reopen a failed database: how long a node may stay
 /// read-only after space came back.
 pub const STORAGE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Peer links (`/ws/peer`): how many, from where, and how misbehaviour is paid for. Not per node:
+/// every master of a network should keep the same rules.
+pub mod peer_limits {
+    use std::time::Duration;
+
+    /// Most addresses a master remembers (from `--nodes` and peer lists).
+    pub const MAX_KNOWN: usize = 256;
+    /// Most addresses learned from peers that a master dials at once; `--nodes` addresses are
+    /// dialed on top of these, so peer lists never crowd them out.
+    pub const MAX_OUTBOUND: usize = 16;
+    /// Most linked masters that dialed us. Links we dialed have their own budget
+    /// (`MAX_OUTBOUND` plus the `--nodes` list), which inbound traffic cannot take.
+    pub const MAX_INBOUND_LINKS: usize = 48;
+    /// Most `/ws/peer` sockets that dialed us open at once, linked or still before `hello`.
+    pub const MAX_INBOUND_SOCKETS: usize = 128;
+    /// Most of those sockets from one IP address, so one address cannot take every slot.
+    pub const MAX_INBOUND_SOCKETS_PER_IP: usize = 8;
+    /// A learned address that fails this many dials in a row without ever completing a handshake
+    /// is forgotten (`--nodes` addresses never are).
+    pub const FORGET_AFTER_FAILURES: u32 = 5;
+    /// The first pause before dialing an address again, and the longest.
+    pub const REDIAL_FIRST: Duration = Duration::from_secs(1);
+    pub const REDIAL_MAX: Duration = Duration::from_secs(60);
+    /// How long an IP address that misbehaved is refused.
+    pub const BAN_DURATION: Duration = Duration::from_secs(10 * 60);
+    /// Loopback addresses and the `--nodes` masters are never banned for `BAN_DURATION`: a
+    /// misbehaving link is dropped and the address refused for this long, doubling with each
+    /// offence up to `PROTECTED_BAN_MAX`.
+    pub const PROTECTED_BAN_FIRST: Duration = Duration::from_secs(30);
+    pub const PROTECTED_BAN_MAX: Duration = Duration::from_secs(5 * 60);
+    /// Offences are forgotten after this long without a new one.
+    pub const OFFENCE_MEMORY: Duration = Duration::from_secs(60 * 60);
+    /// Most IP addresses the ban list remembers.
+    pub const MAX_BAN_ENTRIES: usize = 4096;
+    /// Two masters that dial each other at once end up with two links; within this long of the
+    /// first, a second link with the same `nonce` from the same IP may replace it (the one dialed
+    /// by the smaller nonce wins on both sides). After that a working link is never replaced.
+    pub const CROSSED_DIAL_WINDOW: Duration = Duration::from_secs(10);
+    /// Every this long a link asks its peer for its peers (`get_peers`), so a working link is
+    /// never silent for long.
+    pub const LINK_KEEPALIVE: Duration = Duration::from_secs(30);
+    /// A link that heard nothing for this long counts as dead: the same master (same nonce, same
+    /// IP) linking again replaces it.
+    pub const LINK_SILENCE: Duration = Duration::from_secs(90);
+}

@@ -480,3 +480,22 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A TCP connection to `127.0.0.1:port` from the loopback address `source` (`[127, 0, 0, 2]`, …), to
+/// stand in for a client on another IP.
+pub fn tcp_from(source: [u8; 4], port: u16) -> std::net::TcpStream {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+    use std::os::fd::AsRawFd;
+    assert_eq!(source[0], 127, "loopback only");
+    let socket = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("a TCP socket");
+    let [a, b, c, d] = source;
+    bind(socket.as_raw_fd(), &SockaddrIn::new(a, b, c, d, 0)).expect("bind the source address");
+    connect(socket.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).expect("connect");
+    std::net::TcpStream::from(socket)
+}

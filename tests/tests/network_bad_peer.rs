@@ -4,7 +4,7 @@
 use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
 use bbchain_core::testing;
 use bbchain_core::{Block, ChainParams, Entry, Header, Target, TxMerkleNode, Work};
-use bbchain_e2e::{DeadPort, Master, http_get, wait_for};
+use bbchain_e2e::{DeadPort, Master, http_get, tcp_from, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,9 +18,31 @@ struct FakePeer {
     listen: DeadPort,
 }
 
+/// Opens `/ws/peer` on `master` from the loopback address `source`; the HTTP refusal if any.
+fn open_from(
+    master: &Master,
+    source: [u8; 4],
+) -> Result<WebSocket<MaybeTlsStream<TcpStream>>, (u16, Value)> {
+    let stream = MaybeTlsStream::Plain(tcp_from(source, master.port));
+    match tungstenite::client(master.ws_url("/ws/peer"), stream) {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            let body = serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                .expect("json error body");
+            Err((response.status().as_u16(), body))
+        }
+        Err(err) => panic!("no answer to the upgrade: {err}"),
+    }
+}
+
 impl FakePeer {
     fn connect(master: &Master) -> FakePeer {
-        let (socket, _) = tungstenite::connect(master.ws_url("/ws/peer")).expect("connect");
+        FakePeer::connect_from(master, [127, 0, 0, 1])
+    }
+
+    /// Links from the loopback address `source`, standing in for a peer on another IP.
+    fn connect_from(master: &Master, source: [u8; 4]) -> FakePeer {
+        let socket = open_from(master, source).expect("upgraded");
         if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream
                 .set_read_timeout(Some(Duration::from_secs(10)))
@@ -134,8 +156,9 @@ fn headers_without_proof_of_work_get_the_peer_dropped_and_banned() {
     let claimed = DeadPort::new();
     let port = claimed.port();
 
-    // The fake claims more work; the master asks for headers and gets one with a bad hash.
-    let mut fake = FakePeer::connect(&master);
+    // The fake (on 127.0.0.2) claims more work; the master asks for headers and gets one with a
+    // bad hash.
+    let mut fake = FakePeer::connect_from(&master, [127, 0, 0, 2]);
     fake.send(&hello(port, Work::from_be_bytes([0xff; 32]), &params));
     assert_eq!(
         fake.expect("hello")["genesis"],
@@ -154,17 +177,13 @@ fn headers_without_proof_of_work_get_the_peer_dropped_and_banned() {
     );
     fake.expect_closed();
 
-    // Kept away: the same peer (same listening address) is refused at its next hello.
-    let mut again = FakePeer::connect(&master);
-    again.send(&hello(port, Work::ZERO, &params));
-    let reject = again.expect("reject");
-    assert!(
-        reject["reason"].as_str().unwrap().contains("banned"),
-        "{reject}"
-    );
-    again.expect_closed();
+    // Kept away: its IP is refused before the upgrade.
+    let (code, body) = open_from(&master, [127, 0, 0, 2]).expect_err("refused");
+    assert_eq!(code, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("banned"), "{body}");
 
-    // The master carries on: its API answers and an honest master links and syncs with it.
+    // The master carries on: its API answers and an honest master (on 127.0.0.1) links and syncs
+    // with it.
     assert_alive(&master);
     assert_eq!(master.height(), 0);
     let honest = Master::start(&["--nodes", &master.addr()]);
@@ -179,7 +198,7 @@ fn headers_without_proof_of_work_get_the_peer_dropped_and_banned() {
 fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
-    let mut fake = FakePeer::connect(&master);
+    let mut fake = FakePeer::connect_from(&master, [127, 0, 0, 2]);
     fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
 
@@ -205,7 +224,7 @@ fn an_invalid_new_block_gets_the_peer_dropped_and_the_block_refused() {
     let (code, _) = http_get(&master.url(&format!("/api/blocks/{hash}")));
     assert_eq!(code, 404, "the bad block was not stored");
 
-    // A valid block from a well-behaved peer is taken, through the same path.
+    // A valid block from a well-behaved peer (on another IP) is taken, through the same path.
     let mut good = FakePeer::connect(&master);
     good.send(&hello(good.listen.port(), Work::ZERO, &params));
     good.expect("hello");
@@ -227,8 +246,8 @@ fn garbage_and_strangers_are_dropped() {
     let params = ChainParams::dev();
     let master = Master::start(&[]);
 
-    // Not JSON after the handshake.
-    let mut fake = FakePeer::connect(&master);
+    // Not JSON after the handshake. (Each peer on its own IP: the one that misbehaves is banned.)
+    let mut fake = FakePeer::connect_from(&master, [127, 0, 0, 2]);
     fake.send(&hello(fake.listen.port(), Work::ZERO, &params));
     fake.expect("hello");
     fake.send_text("this is not a peer message");
@@ -240,7 +259,7 @@ fn garbage_and_strangers_are_dropped() {
     fake.expect_closed();
 
     // Another chain: refused at the handshake.
-    let mut stranger = FakePeer::connect(&master);
+    let mut stranger = FakePeer::connect_from(&master, [127, 0, 0, 3]);
     stranger.send(&hello(
         stranger.listen.port(),
         Work::ZERO,
@@ -254,7 +273,7 @@ fn garbage_and_strangers_are_dropped() {
     stranger.expect_closed();
 
     // Something other than a hello first.
-    let mut rude = FakePeer::connect(&master);
+    let mut rude = FakePeer::connect_from(&master, [127, 0, 0, 4]);
     rude.send(&PeerMessage::GetPeers);
     rude.expect("reject");
     rude.expect_closed();
@@ -263,25 +282,25 @@ fn garbage_and_strangers_are_dropped() {
     assert_eq!(master.status()["peers"], 0);
 }
 
+/// `MAX_INBOUND_SOCKETS` and `MAX_INBOUND_SOCKETS_PER_IP` in `master/src/config.rs`.
+const MAX_SOCKETS: usize = 128;
+const MAX_SOCKETS_PER_IP: usize = 8;
+
 #[test]
 fn peer_sockets_are_limited_before_the_handshake() {
     let master = Master::start(&[]);
-    // Sockets that never say hello: each holds a slot until its handshake times out.
-    let mut silent: Vec<FakePeer> = (0..128).map(|_| FakePeer::connect(&master)).collect();
-    match tungstenite::connect(master.ws_url("/ws/peer")) {
-        Err(tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 503);
-            let body: Value =
-                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
-                    .expect("json error body");
-            assert!(
-                body["error"].as_str().unwrap().contains("too many"),
-                "{body}"
-            );
-        }
-        Err(err) => panic!("expected a 503, got {err}"),
-        Ok(_) => panic!("the 129th peer socket was accepted"),
-    }
+    // Sockets that never say hello, each from one of 16 addresses up to its share: each holds a
+    // slot until its handshake times out.
+    let sources = MAX_SOCKETS / MAX_SOCKETS_PER_IP;
+    let mut silent: Vec<FakePeer> = (0..MAX_SOCKETS)
+        .map(|i| FakePeer::connect_from(&master, [127, 0, 1, (i % sources) as u8 + 1]))
+        .collect();
+    let (code, body) = open_from(&master, [127, 0, 2, 1]).expect_err("the 129th refused");
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("too many"),
+        "{body}"
+    );
     assert_alive(&master);
 
     // Closed sockets free their slots.
@@ -290,14 +309,13 @@ fn peer_sockets_are_limited_before_the_handshake() {
     }
     drop(silent);
     let params = ChainParams::dev();
-    let mut peer = wait_for(Duration::from_secs(10), "a free peer slot", || {
-        tungstenite::connect(master.ws_url("/ws/peer"))
-            .ok()
-            .map(|(socket, _)| FakePeer {
-                socket,
-                listen: DeadPort::new(),
-            })
+    let socket = wait_for(Duration::from_secs(10), "a free peer slot", || {
+        open_from(&master, [127, 0, 2, 1]).ok()
     });
+    let mut peer = FakePeer {
+        socket,
+        listen: DeadPort::new(),
+    };
     peer.send(&hello(peer.listen.port(), Work::ZERO, &params));
     peer.expect("hello");
 }

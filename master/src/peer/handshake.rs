@@ -1,5 +1,5 @@
 //! The first exchange on a link: both sides say hello; the link is refused for another network, a
-//! master that dialed itself, or a banned peer.
+//! master that dialed itself, or a banned IP.
 
 use super::link_end::{LinkError, encode, misbehaved};
 use super::outbox::Outbox;
@@ -21,8 +21,17 @@ pub(super) type Incoming = Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Se
 pub(super) enum Direction {
     /// It dialed us from this socket address.
     Inbound(SocketAddr),
-    /// We dialed this `host:port`.
-    Outbound(String),
+    /// We dialed `addr` (`host:port`), which resolved to `remote`.
+    Outbound { addr: String, remote: SocketAddr },
+}
+
+impl Direction {
+    /// The IP of the other end: where its socket came from, or what we dialed. Bans go by it.
+    pub(super) fn ip(&self) -> std::net::IpAddr {
+        match self {
+            Direction::Inbound(remote) | Direction::Outbound { remote, .. } => remote.ip(),
+        }
+    }
 }
 
 /// Exchanges hellos; returns the peer's and the address it accepts peers on.
@@ -62,14 +71,14 @@ pub(super) async fn handshake(
         Err(err) => return Err(misbehaved(format!("bad hello: {err}"))),
     };
     let addr = match direction {
-        Direction::Outbound(addr) => addr.clone(),
+        Direction::Outbound { addr, .. } => addr.clone(),
         Direction::Inbound(remote) => match theirs.listen_port {
             Some(port) if port != 0 => SocketAddr::new(remote.ip(), port).to_string(),
             _ => String::new(),
         },
     };
     if let Err(err) = ours.check_peer(&theirs) {
-        if let (HelloError::SelfConnection, Direction::Outbound(addr)) = (&err, direction) {
+        if let (HelloError::SelfConnection, Direction::Outbound { addr, .. }) = (&err, direction) {
             peers.mark_myself(addr);
         }
         if let HelloError::Network { expected, got } = err {
@@ -86,7 +95,7 @@ pub(super) async fn handshake(
         }
         return Err(LinkError::Refused(err.to_string()));
     }
-    if !addr.is_empty() && peers.banned_until(&addr).is_some() {
+    if peers.banned_until(direction.ip()).is_some() {
         return Err(LinkError::Refused("banned for misbehaving".into()));
     }
     Ok((theirs, addr))

@@ -1,6 +1,7 @@
 //! One link to another master, as a socket loop: after the handshake it reads a frame, answers a
 //! request or hands a sync message to the link's [`SyncState`], and performs what that returns.
 
+use super::book::Source;
 use super::downloads::Downloads;
 pub(super) use super::handshake::Direction;
 use super::handshake::{Incoming, handshake, next_text};
@@ -12,11 +13,12 @@ use super::socket::LinkIo;
 use super::sync_state::{Action, ChainView, Now, SyncState, refuse_block};
 use super::{answers, gossip};
 use crate::clock::unix_now;
-use crate::node::{Node, SubmitError};
+use crate::config::peer_limits::LINK_KEEPALIVE;
+use crate::node::{Node, SubmitError, SubmitOutcome};
 use bbchain_core::peer::{MAX_PEER_ADDRS, PeerMessage};
 use bbchain_core::{Block, BlockHash, ChainParams, Work};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
@@ -41,26 +43,24 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
     let (outbox, writer) = Outbox::spawn(outgoing);
     let mut name = match &direction {
         Direction::Inbound(remote) => remote.to_string(),
-        Direction::Outbound(addr) => addr.clone(),
-    };
-    // Bans go by the address a peer accepts links on; one that never said is only dropped.
-    let mut ban_key = match &direction {
-        Direction::Inbound(_) => None,
-        Direction::Outbound(addr) => Some(addr.clone()),
+        Direction::Outbound { addr, .. } => addr.clone(),
     };
     let mut linked = false;
     let result = async {
         let (hello, addr) = handshake(&peers, &mut incoming, &outbox, &direction).await?;
         if !addr.is_empty() {
             name = addr.clone();
-            ban_key = Some(addr.clone());
         }
         let closed = Arc::new(Notify::new());
+        let heard = Arc::new(Mutex::new(Instant::now()));
         let guard = peers
             .register(LinkInfo {
                 addr: addr.clone(),
+                ip: direction.ip(),
                 nonce: hello.nonce,
-                outbound: matches!(direction, Direction::Outbound(_)),
+                outbound: matches!(direction, Direction::Outbound { .. }),
+                linked_at: Instant::now(),
+                heard: heard.clone(),
                 outbox: outbox.clone(),
                 closed: closed.clone(),
             })
@@ -77,9 +77,13 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             sync: SyncState::new(guard.id, name.clone(), hello.chainwork),
             peers: peers.clone(),
             name: name.clone(),
+            from_loopback: direction.ip().is_loopback(),
+            proved_work: false,
             outbox: outbox.clone(),
             resend_pending_at: Instant::now() + PENDING_RESEND,
             gossip: gossip::GossipBudget::new(peers.node().limits()),
+            keepalive_at: Instant::now() + LINK_KEEPALIVE,
+            heard,
         };
         link.send(&PeerMessage::GetPeers)?;
         gossip::offer_pending_data(&link.node, &link.outbox)?;
@@ -105,9 +109,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
         }
         Err(LinkError::Misbehaved(why)) => {
             tracing::warn!("peer {name} misbehaved: {why}");
-            if let Some(key) = &ban_key {
-                peers.ban(key);
-            }
+            peers.misbehaved(direction.ip(), &name);
             outbox.try_queue(encode(&PeerMessage::Reject { reason: why }));
         }
     }
@@ -164,8 +166,12 @@ fn now() -> Now {
 struct Link {
     node: Node,
     peers: Peers,
-    /// The peer's address, for the log and bans.
+    /// The peer's address, for the log and the address book.
     name: String,
+    /// Whether the peer is on loopback (it may name loopback addresses).
+    from_loopback: bool,
+    /// Whether the peer sent a block that became our tip: addresses it names are preferred.
+    proved_work: bool,
     outbox: Outbox,
     sync: SyncState,
     /// Moves when another link stored or gave back blocks.
@@ -174,6 +180,10 @@ struct Link {
     resend_pending_at: Instant,
     /// The data and transactions the peer may still gossip.
     gossip: gossip::GossipBudget,
+    /// When to ask for peers again, so the link is not silent while it works.
+    keepalive_at: Instant,
+    /// When the peer last sent a message (a link silent too long counts as dead).
+    heard: Arc<Mutex<Instant>>,
 }
 
 impl Drop for Link {
@@ -251,6 +261,11 @@ impl Link {
                     gossip::offer_pending_data(&self.node, &self.outbox)?;
                     continue;
                 }
+                () = tokio::time::sleep_until(self.keepalive_at.into()) => {
+                    self.keepalive_at = Instant::now() + LINK_KEEPALIVE;
+                    self.send(&PeerMessage::GetPeers)?;
+                    continue;
+                }
                 () = closed.notified() => return Err(LinkError::Refused("replaced by a newer link".into())),
                 () = self.peers.stopped() => return Err(LinkError::Refused("the master is stopping".into())),
                 () = self.outbox.writer_gone() => return Err(LinkError::Refused("the peer does not read what we send".into())),
@@ -265,6 +280,7 @@ impl Link {
                 }
                 text = next_text(incoming) => text?,
             };
+            *self.heard.lock().expect("lock") = Instant::now();
             let message = serde_json::from_str::<PeerMessage>(&text)
                 .map_err(|err| misbehaved(format!("bad message: {err}")))?;
             self.handle(message).await?;
@@ -307,8 +323,12 @@ impl Link {
                 if addrs.len() > MAX_PEER_ADDRS {
                     return Err(misbehaved("too many addresses"));
                 }
+                let from = Source {
+                    proven: self.proved_work || self.peers.is_proven(&self.name),
+                    loopback: self.from_loopback,
+                };
                 for addr in &addrs {
-                    self.peers.learn(addr);
+                    self.peers.learn(addr, from);
                 }
                 Ok(())
             }
@@ -320,9 +340,13 @@ impl Link {
     }
 
     /// Hands blocks to the chain writer in one go (one commit); any invalid block bans the peer.
-    async fn submit(&self, blocks: Vec<Block>) -> Result<(), LinkError> {
+    async fn submit(&mut self, blocks: Vec<Block>) -> Result<(), LinkError> {
         for result in self.node.submit_blocks(blocks).await {
             match result {
+                Ok(SubmitOutcome::Connected { .. }) if !self.proved_work => {
+                    self.proved_work = true;
+                    self.peers.proved_work(&self.name);
+                }
                 Ok(_) => {}
                 Err(SubmitError::Invalid(err)) => {
                     return Err(ended(refuse_block(&err, format!("invalid block: {err}"))));

@@ -1,5 +1,5 @@
-//! Master-to-master links: the `/ws/peer` route, outgoing links with reconnect backoff, peer lists,
-//! bans, and the relay of new blocks and data entries to every linked master.
+//! Master-to-master links: the `/ws/peer` route, outgoing links with reconnect backoff, the address
+//! book ([`book`]), bans by IP ([`bans`]), socket slots per IP ([`slots`]), and the relay of new blocks and data entries to every linked master.
 //!
 //! Each link runs [`link::run`]: a handshake (network id, genesis, listening port), then
 //! headers-first sync ([`sync_state::SyncState`]) and gossip. The links of a master share one
@@ -13,6 +13,8 @@
 //! ```
 
 mod answers;
+mod bans;
+mod book;
 pub mod downloads;
 mod gossip;
 mod handshake;
@@ -21,6 +23,7 @@ mod link;
 mod link_end;
 mod outbox;
 mod registry;
+mod slots;
 mod socket;
 pub mod sync;
 pub mod sync_state;
@@ -28,7 +31,6 @@ pub mod sync_state;
 pub use registry::Peers;
 
 use crate::addr::check_node_addr;
-use crate::backoff::Backoff;
 use crate::node::{Node, NodeEvent};
 use axum::Router;
 use axum::extract::State;
@@ -41,7 +43,8 @@ use axum::routing::get;
 use bbchain_core::DataId;
 use bbchain_core::hash::Txid;
 use bbchain_core::peer::{MAX_DATA_ENTRIES, MAX_GOSSIP_TXS, MAX_PEER_MESSAGE_BYTES, PeerMessage};
-use registry::{MAX_INBOUND_SOCKETS, MAX_KNOWN, MAX_OUTBOUND};
+use book::{Dialed, Source};
+use slots::Slot;
 use socket::LinkIo;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -49,9 +52,6 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The first pause before dialing a master again, and the longest.
-const REDIAL_FIRST: Duration = Duration::from_secs(1);
-const REDIAL_MAX: Duration = Duration::from_secs(60);
 /// A link that stayed up this long resets the redial delay.
 const LASTING_LINK: Duration = Duration::from_secs(10);
 /// How long to wait for a dialed master to answer.
@@ -71,7 +71,7 @@ impl Peers {
         let peers = Peers::new(node, listen_port, stop, tasks);
         peers.inner.tasks.spawn(relay(peers.clone()));
         for seed in seeds {
-            peers.learn(seed);
+            peers.add_seed(seed);
         }
         peers
     }
@@ -85,19 +85,58 @@ impl Peers {
             .with_state(self.clone())
     }
 
-    /// Remembers a master's address and dials it (unless known, ourselves, or too many).
-    fn learn(&self, addr: &str) {
+    /// Remembers a `--nodes` address and dials it for as long as the master runs.
+    fn add_seed(&self, addr: &str) {
         let addr = addr.trim();
         if check_node_addr(addr).is_err() {
             return;
         }
-        let mut state = self.inner.state.lock().expect("lock");
-        if state.myself.contains(addr) || state.known.len() >= MAX_KNOWN {
+        self.inner.state.lock().expect("lock").book.add_seed(addr);
+        self.dial_more();
+    }
+
+    /// Remembers an address a peer named, and dials it if there is room (see [`book`]).
+    fn learn(&self, addr: &str, from: Source) {
+        let addr = addr.trim();
+        let taken = {
+            let mut state = self.inner.state.lock().expect("lock");
+            if state.myself.contains(addr) {
+                return;
+            }
+            state.book.learn(addr, from)
+        };
+        match taken {
+            Ok(()) => self.dial_more(),
+            Err(why) => tracing::debug!("peer address {addr:?} not taken: {why:?}"),
+        }
+    }
+
+    /// Starts a dial loop for each address the book wants dialed now.
+    fn dial_more(&self) {
+        if self.inner.stop.is_cancelled() {
             return;
         }
-        state.known.insert(addr.to_string());
-        if state.dialing.len() < MAX_OUTBOUND && state.dialing.insert(addr.to_string()) {
-            self.inner.tasks.spawn(dial(self.clone(), addr.to_string()));
+        let addrs = self.inner.state.lock().expect("lock").book.start_dialing();
+        for addr in addrs {
+            self.inner.tasks.spawn(dial(self.clone(), addr));
+        }
+    }
+
+    /// How a dial of `addr` went; the pause before the next, `None` when it is forgotten.
+    fn dialed(&self, addr: &str, how: Dialed) -> Option<Duration> {
+        self.inner
+            .state
+            .lock()
+            .expect("lock")
+            .book
+            .dialed(addr, how)
+    }
+
+    /// `addr` resolved to `ip`: a `--nodes` master's IP is protected from long bans.
+    fn resolved(&self, addr: &str, ip: std::net::IpAddr) {
+        let mut state = self.inner.state.lock().expect("lock");
+        if state.book.is_seed(addr) {
+            state.protected.insert(ip);
         }
     }
 }
@@ -107,7 +146,8 @@ async fn sync_stats(State(peers): State<Peers>) -> axum::Json<downloads::Downloa
     axum::Json(peers.inner.scheduler.stats())
 }
 
-/// `GET /ws/peer`: a master dialing us. Refused with `503` when too many peer sockets are open.
+/// `GET /ws/peer`: a master dialing us. Refused with `403` while its IP is banned, and with `503`
+/// when too many peer sockets are open, in all or from its IP.
 async fn accept(
     State(peers): State<Peers>,
     extensions: Extensions,
@@ -127,13 +167,25 @@ async fn accept(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let Ok(permit) = peers.inner.inbound_sockets.clone().try_acquire_owned() else {
-        let error = format!("too many peer connections (limit {MAX_INBOUND_SOCKETS})");
+    // Refused by the IP the socket really comes from, whatever port it will claim.
+    if let Some(until) = peers.banned_until(remote.ip()) {
+        let left = until.saturating_duration_since(Instant::now()).as_secs() + 1;
+        let error = format!("banned for misbehaving ({left} s left)");
         return (
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::FORBIDDEN,
             axum::Json(serde_json::json!({ "error": error })),
         )
             .into_response();
+    }
+    let permit = match Slot::take(&peers.inner.inbound_sockets, remote.ip()) {
+        Ok(slot) => slot,
+        Err(full) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "error": full.to_string() })),
+            )
+                .into_response();
+        }
     };
     // Counts as one of the master's tasks until the link ends.
     let tracked = peers.inner.tasks.token();
@@ -146,7 +198,8 @@ async fn accept(
         })
 }
 
-/// Keeps a link to `addr` up: dials, runs the link, waits (with backoff), dials again.
+/// Keeps a link to `addr` up: dials, runs the link, waits (with backoff), dials again, until the
+/// address book forgets `addr`; then another address may be dialed in its place.
 async fn dial(peers: Peers, addr: String) {
     tokio::select! {
         () = dial_loop(peers.clone(), addr.clone()) => {}
@@ -157,56 +210,86 @@ async fn dial(peers: Peers, addr: String) {
         .state
         .lock()
         .expect("lock")
-        .dialing
-        .remove(&addr);
+        .book
+        .dial_ended(&addr);
+    peers.dial_more();
 }
 
 async fn dial_loop(peers: Peers, addr: String) {
-    let mut backoff = Backoff::new(REDIAL_FIRST, REDIAL_MAX);
     loop {
-        if peers
-            .inner
-            .state
-            .lock()
-            .expect("lock")
-            .myself
-            .contains(&addr)
         {
-            break;
+            let state = peers.inner.state.lock().expect("lock");
+            if state.myself.contains(&addr) || !state.book.contains(&addr) {
+                break;
+            }
         }
-        if let Some(until) = peers.banned_until(&addr) {
-            tokio::time::sleep_until(until.into()).await;
-            continue;
-        }
-        if peers.is_linked(&addr) {
-            // Linked the other way round (it dialed us): check again later.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            continue;
-        }
-        match connect(&addr).await {
-            Ok(io) => {
-                let started = Instant::now();
-                let linked =
-                    link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await;
-                // Only a link that lasted resets the delay: a peer that hangs up at once (it
-                // banned us, or we are a duplicate) is not dialed in a tight loop.
-                if linked && started.elapsed() >= LASTING_LINK {
-                    backoff.reset();
+        let how = match resolve(&addr).await {
+            Err(err) => {
+                tracing::debug!("cannot resolve peer {addr}: {err:#}");
+                Dialed::Failed
+            }
+            Ok(target) => {
+                peers.resolved(&addr, target.ip());
+                if let Some(until) = peers.banned_until(target.ip()) {
+                    tokio::time::sleep_until(until.into()).await;
+                    continue;
+                }
+                if peers.is_linked(&addr) {
+                    // Linked the other way round (it dialed us): check again later.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+                match connect(target).await {
+                    Ok(io) => {
+                        let started = Instant::now();
+                        let direction = link::Direction::Outbound {
+                            addr: addr.clone(),
+                            remote: target,
+                        };
+                        // Only a link that lasted resets the delay: a peer that hangs up at once
+                        // (it banned us, or we are a duplicate) is not dialed in a tight loop.
+                        if link::run(peers.clone(), io, direction).await {
+                            Dialed::Linked {
+                                lasted: started.elapsed() >= LASTING_LINK,
+                            }
+                        } else {
+                            Dialed::Failed
+                        }
+                    }
+                    Err(err) => {
+                        tracing::debug!("cannot reach peer {addr}: {err:#}");
+                        Dialed::Failed
+                    }
                 }
             }
-            Err(err) => tracing::debug!("cannot reach peer {addr}: {err:#}"),
-        }
-        tokio::time::sleep(backoff.next_delay()).await;
+        };
+        let Some(pause) = peers.dialed(&addr, how) else {
+            tracing::info!("peer address {addr} forgotten: it never answered as a master");
+            break;
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
-/// Opens a WebSocket to `ws://addr/ws/peer`.
-async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
+/// The socket address `addr` (`host:port`) names: the first its lookup gives.
+async fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(socket) = addr.parse() {
+        return Ok(socket);
+    }
+    tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host(addr))
+        .await
+        .map_err(|_| anyhow::anyhow!("lookup timed out"))??
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no address"))
+}
+
+/// Opens a WebSocket to `ws://target/ws/peer`.
+async fn connect(target: SocketAddr) -> anyhow::Result<LinkIo> {
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_PEER_MESSAGE_BYTES));
-    let url = format!("ws://{addr}/ws/peer");
+    let url = format!("ws://{target}/ws/peer");
     let (socket, _) = tokio::time::timeout(
         CONNECT_TIMEOUT,
         tokio_tungstenite::connect_async_with_config(url, Some(config), true),

@@ -30,7 +30,7 @@ pub(super) struct Outbox {
 
 impl Outbox {
     /// The outbox and the receiving end its writer drains.
-    fn new() -> (Outbox, mpsc::Receiver<String>) {
+    pub(super) fn new() -> (Outbox, mpsc::Receiver<String>) {
         let (sender, receiver) = mpsc::channel(OUTBOX);
         let outbox = Outbox {
             sender,

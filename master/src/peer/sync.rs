@@ -1,11 +1,10 @@
-//! The bookkeeping of one link's block download and the ban list: pure state, no I/O, so each rule
+//! The bookkeeping of one link's block download: pure state, no I/O, so each rule
 //! has a unit test. Which link fetches a block is decided by the shared [`Downloads`].
 
 use super::downloads::{Downloads, Fetch, LinkId};
 use bbchain_core::peer::{MAX_BLOCKS_BYTES, MAX_BLOCKS_PER_REQUEST};
 use bbchain_core::{Block, BlockHash};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant};
 
 /// How many `get_blocks` requests a link keeps open at once: the peer prepares the next batch
 /// while we store this one.
@@ -205,28 +204,6 @@ impl BlockQueue {
     }
 }
 
-/// Peers that misbehaved, by the address they accept peers on, and until when they are refused.
-#[derive(Debug, Default)]
-pub struct BanList {
-    until: HashMap<String, Instant>,
-}
-
-impl BanList {
-    /// How long a misbehaving peer is kept away.
-    pub const DURATION: Duration = Duration::from_secs(10 * 60);
-
-    /// Refuses `addr` until `now + DURATION`.
-    pub fn ban(&mut self, addr: &str, now: Instant) {
-        self.until.retain(|_, until| *until > now);
-        self.until.insert(addr.to_string(), now + Self::DURATION);
-    }
-
-    /// When the ban on `addr` ends, if it is banned at `now`.
-    pub fn banned_until(&self, addr: &str, now: Instant) -> Option<Instant> {
-        self.until.get(addr).copied().filter(|until| *until > now)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,16 +400,5 @@ mod tests {
             queue.receive(vec![blocks[1].clone()], &mut downloads),
             Err(DownloadError::Unrequested(blocks[1].hash()))
         );
-    }
-
-    #[test]
-    fn bans_expire() {
-        let mut bans = BanList::default();
-        let now = Instant::now();
-        bans.ban("127.0.0.1:9", now);
-        assert!(bans.banned_until("127.0.0.1:9", now).is_some());
-        assert!(bans.banned_until("127.0.0.1:10", now).is_none());
-        let later = now + BanList::DURATION + Duration::from_secs(1);
-        assert!(bans.banned_until("127.0.0.1:9", later).is_none());
     }
 }
