@@ -29,6 +29,8 @@ pub use registry::Peers;
 
 use crate::addr::check_node_addr;
 use crate::backoff::Backoff;
+use crate::conn_limit::ConnTicket;
+use crate::keepalive::KeepAliveTimes;
 use crate::node::{Node, NodeEvent};
 use axum::Router;
 use axum::extract::State;
@@ -137,10 +139,18 @@ async fn accept(
     };
     // Counts as one of the master's tasks until the link ends.
     let tracked = peers.inner.tasks.token();
+    // A stranger's socket is read no further than a hello until that hello has been checked.
+    let limits = peers.node().limits();
+    let connection = extensions.get::<ConnTicket>().cloned();
+    if let Some(connection) = &connection {
+        connection.limit_reads(limits.max_peer_hello_bytes);
+    }
+    let times = KeepAliveTimes::of(limits);
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let io = LinkIo::new(socket);
+            let mut io = LinkIo::new(socket, times);
+            io.before_hello = connection;
             link::run(peers, io, link::Direction::Inbound(remote)).await;
             drop((permit, tracked));
         })
@@ -183,7 +193,7 @@ async fn dial_loop(peers: Peers, addr: String) {
             tokio::time::sleep(Duration::from_secs(2)).await;
             continue;
         }
-        match connect(&addr).await {
+        match connect(&addr, KeepAliveTimes::of(peers.node().limits())).await {
             Ok(io) => {
                 let started = Instant::now();
                 let linked =
@@ -201,7 +211,7 @@ async fn dial_loop(peers: Peers, addr: String) {
 }
 
 /// Opens a WebSocket to `ws://addr/ws/peer`.
-async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
+async fn connect(addr: &str, times: KeepAliveTimes) -> anyhow::Result<LinkIo> {
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
@@ -213,7 +223,7 @@ async fn connect(addr: &str) -> anyhow::Result<LinkIo> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("timed out"))??;
-    Ok(LinkIo::new(socket))
+    Ok(LinkIo::new(socket, times))
 }
 
 /// Relays node events to every link: the new tip as it changes, and newly queued data entries.
