@@ -214,7 +214,6 @@ fn check_node(node: &str) -> anyhow::Result<()> {
 }
 
 async fn start_master(cli: &Cli) -> anyhow::Result<()> {
-    crate::conn_limit::raise_open_files_limit();
     let params = ChainParams::by_name(&cli.chain)
         .with_context(|| format!("unknown chain '{}' (use main or dev)", cli.chain))?;
     for node in &cli.nodes {

@@ -21,18 +21,43 @@ pub fn refused(limit: &'static str) {
     tracing::debug!(limit, "connection refused");
 }
 
-/// Raises the soft open-file limit to the hard limit and logs both; returns the limit in force.
-pub fn raise_open_files_limit() -> u64 {
+/// The open-file limit before and after [`raise_open_files_limit`].
+#[derive(Debug)]
+pub struct OpenFiles {
+    pub before: u64,
+    /// The soft limit in force now.
+    pub now: u64,
+    /// Why it could not be raised.
+    pub error: Option<String>,
+}
+
+impl OpenFiles {
+    /// Logs what was raised (once the master has started, so a failed start prints one line).
+    pub fn log(&self) {
+        match &self.error {
+            None => tracing::info!("open files: soft limit {} (was {})", self.now, self.before),
+            Some(err) => tracing::warn!(
+                "open files: cannot raise the soft limit {}: {err}",
+                self.before
+            ),
+        }
+    }
+}
+
+/// Raises the soft open-file limit of this process to the hard limit.
+pub fn raise_open_files_limit() -> OpenFiles {
     let before = open_files_limit();
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(now) => {
-            tracing::info!("open files: soft limit {now} (was {before})");
-            now
-        }
-        Err(err) => {
-            tracing::warn!("open files: cannot raise the soft limit {before}: {err}");
-            before
-        }
+        Ok(now) => OpenFiles {
+            before,
+            now,
+            error: None,
+        },
+        Err(err) => OpenFiles {
+            before,
+            now: before,
+            error: Some(err.to_string()),
+        },
     }
 }
 

@@ -94,8 +94,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningMaster> {
     let addr = listener.local_addr()?;
-    config.limits = crate::conn_limit::sized(config.limits, crate::conn_limit::open_files_limit());
-    log_connection_limits(&config.limits);
+    let open_files = crate::conn_limit::raise_open_files_limit();
+    config.limits = crate::conn_limit::sized(config.limits, open_files.now);
     let seeds = config.peers.clone();
     let (node, task) = Node::start(config)?;
     let state = AppState::new(node.clone(), shutdown.clone());
@@ -108,6 +108,8 @@ pub async fn start(
         tasks.clone(),
     );
     let snapshot = node.snapshot();
+    open_files.log();
+    log_connection_limits(node.limits());
     tracing::info!(
         "master on http://{addr} ({} chain, height {}, tip {})",
         node.params().name,
