@@ -393,3 +393,51 @@ async fn a_feed_client_that_never_reads_is_dropped_at_the_send_timeout() {
     .await;
     test.stop().await;
 }
+
+#[tokio::test]
+async fn a_peer_link_that_goes_silent_is_dropped() {
+    use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
+    use bbchain_core::{ChainParams, Work};
+    use futures_util::SinkExt;
+    let test = TestNode::start(limits(|l| {
+        l.ws_ping_interval = Duration::from_millis(100);
+        l.ws_idle_timeout = Duration::from_millis(500);
+    }))
+    .await;
+    // The port it claims to accept peers on: bound, never listening.
+    let claimed = TcpSocket::new_v4().unwrap();
+    claimed.bind(([127, 0, 0, 2], 0).into()).unwrap();
+    let port = claimed.local_addr().unwrap().port();
+    let stream = connect_from(2, test.addr).await;
+    let url = format!("ws://{}/ws/peer", test.addr);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    let params = ChainParams::dev();
+    let hello = PeerMessage::Hello(Hello {
+        version: PEER_PROTOCOL_VERSION,
+        network_id: params.network_id,
+        genesis: params.genesis_hash(),
+        listen_port: Some(port),
+        tip: params.genesis_hash(),
+        height: 0,
+        chainwork: Work::ZERO,
+        agent: "silent-peer".into(),
+        nonce: 42,
+    });
+    let text = serde_json::to_string(&hello).unwrap();
+    ws.send(Message::Text(text.into())).await.unwrap();
+    let addr = format!("127.0.0.2:{port}");
+    until("the peer is linked", || {
+        test.node.linked_masters() == [addr.clone()]
+    })
+    .await;
+    // It reads nothing from now on, so it answers no ping.
+    until("the silent link is dropped", || {
+        test.node.linked_masters().is_empty()
+    })
+    .await;
+    drop(ws);
+    test.stop().await;
+}
