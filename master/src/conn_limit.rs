@@ -164,6 +164,7 @@ impl ConnTable {
 
     /// Takes a slot for a new connection from `ip`, or says which limit refuses it.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnTicket, Refusal> {
+        let ip = client_key(ip);
         let limits = &self.limits;
         let exempt = limits.per_ip_exempt.contains(&ip);
         let mut counts = self.counts.lock().expect("lock");
@@ -213,6 +214,18 @@ impl ConnTable {
     }
 }
 
+/// The address per-address limits count by: an IPv4 address (also when it comes mapped into
+/// IPv6 on a dual-stack listener), or an IPv6 address's /64, the least a host is given.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// One open connection's slot, released when its last clone goes (the socket holds one; so do its
 /// requests).
 #[derive(Debug, Clone)]
@@ -236,7 +249,7 @@ impl Drop for Ticket {
 }
 
 impl ConnTicket {
-    /// The client's address.
+    /// The address the connection counts under (see `client_key`).
     pub fn ip(&self) -> IpAddr {
         self.0.ip
     }
@@ -378,6 +391,18 @@ mod tests {
             Refusal::Total,
             "exempt too"
         );
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let table = table(10, 0, 2, 2);
+        let host = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+        let _a = table.admit(host(1)).unwrap();
+        let _b = table.admit(host(2)).unwrap();
+        assert_eq!(table.admit(host(3)).unwrap_err(), Refusal::HttpPerIp);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let exempt: Vec<_> = (0..5).map(|_| table.admit(mapped).unwrap()).collect();
+        assert_eq!(exempt[0].ip(), ip(1));
     }
 
     #[test]
