@@ -39,10 +39,47 @@ pub struct NodeLimits {
     pub link_burst_bytes: u32,
     /// Largest WebSocket message a client may send (the socket is closed above it).
     pub max_ws_message_bytes: usize,
-    /// Most open WebSocket connections, feed and events together (`503` above it).
+    /// Most open WebSocket connections, feed and events together (`503` above it). At start it is
+    /// lowered to fit the open-file limit ([`crate::conn_limit::sized`]): at most
+    /// `max_tcp_connections - api_reserve`.
     pub max_connections: usize,
-    /// How long a `/ws/mine` socket may stay open without saying hello (then close code 1008).
+    /// How long a `/ws/mine` or `/ws/peer` socket may stay open without saying hello (then close
+    /// code 1008 on the feed, a `reject` on a peer link).
     pub hello_timeout: std::time::Duration,
+    /// Most TCP connections open at once, of every kind (`503` and close above it). At start it is
+    /// lowered to the open-file limit less `fd_reserve`.
+    pub max_tcp_connections: usize,
+    /// Descriptors never given to client connections: the database, the log, outbound peer links,
+    /// the runtime and the `503` answers themselves.
+    pub fd_reserve: usize,
+    /// Connections kept for the API and the page: WebSockets never take them, and while they are
+    /// all that is left, an address gets one only if it holds no other HTTP connection. At start
+    /// it is lowered to a quarter of `max_tcp_connections` at most.
+    pub api_reserve: usize,
+    /// Most plain HTTP connections (keep-alive and `/ws/peer` included) one client address holds.
+    pub max_http_per_ip: usize,
+    /// Most feed and event WebSockets one client address holds.
+    pub max_ws_per_ip: usize,
+    /// Addresses no per-address limit applies to: this machine itself (its operator, or a reverse
+    /// proxy in front of the master, through which every client would share one address).
+    pub per_ip_exempt: Vec<std::net::IpAddr>,
+    /// How long a client has to send a request's headers, from the connection's start or the
+    /// end of the previous answer (then the connection is closed).
+    pub header_read_timeout: std::time::Duration,
+    /// How long a request may take from its headers to its answer, its body included (`408`).
+    pub request_timeout: std::time::Duration,
+    /// How long a keep-alive connection with no request in progress may stay silent.
+    pub idle_timeout: std::time::Duration,
+    /// How often a WebSocket (feed, events, peer link) is pinged.
+    pub ws_ping_interval: std::time::Duration,
+    /// How long a WebSocket may stay silent (no message, no pong) before it is dropped.
+    pub ws_idle_timeout: std::time::Duration,
+    /// How long one message to a feed or event socket may take to go out; a client that does not
+    /// read is dropped after it.
+    pub ws_send_timeout: std::time::Duration,
+    /// Most bytes read from a `/ws/peer` socket before its hello has been checked: until then the
+    /// socket is not read further, so a stranger cannot make the master buffer a large frame.
+    pub max_peer_hello_bytes: usize,
     /// Largest transaction the node takes into its mempool and relays.
     pub max_tx_bytes: usize,
     /// Most bytes of transactions in the mempool; when full, the lowest fee rate is evicted (or a
@@ -84,6 +121,22 @@ impl Default for NodeLimits {
             max_ws_message_bytes: 4096,
             max_connections: 20_000,
             hello_timeout: std::time::Duration::from_secs(10),
+            max_tcp_connections: 25_000,
+            fd_reserve: 128,
+            api_reserve: 256,
+            max_http_per_ip: 64,
+            max_ws_per_ip: 1_000,
+            per_ip_exempt: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(5),
+            ws_ping_interval: std::time::Duration::from_secs(20),
+            ws_idle_timeout: std::time::Duration::from_secs(60),
+            ws_send_timeout: std::time::Duration::from_secs(10),
+            max_peer_hello_bytes: 16 * 1024,
             max_tx_bytes: 100_000,
             max_mempool_bytes: 5_000_000,
             min_fee_per_byte: MIN_FEE_PER_BYTE,
@@ -197,3 +250,11 @@ pub mod peer_limits {
     /// IP) linking again replaces it.
     pub const LINK_SILENCE: Duration = Duration::from_secs(90);
 }
+
+/// Sockets at most being told `503` at once (each kept up to [`REFUSAL_LINGER`] so the client reads
+/// the answer before the close); past it a refused socket is closed straight after the answer.
+pub const MAX_REFUSING: usize = 32;
+/// How long a refused socket is kept to let the client read its `503`.
+pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+/// The pause after a failed `accept` (out of descriptors, say) before the next one.
+pub const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);

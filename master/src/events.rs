@@ -1,5 +1,6 @@
 //! The event feed `/ws/events`: the page's live view of the chain (see `docs/protocol.md`).
 
+use crate::keepalive::WsKeepAlive;
 use crate::node::NodeEvent;
 use crate::state::{AppState, close_after_error, say_goodbye};
 use crate::views::{self, BlockSummary};
@@ -15,9 +16,10 @@ use tokio::sync::broadcast::error::RecvError;
 pub async fn events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     State(app): State<AppState>,
 ) -> Response {
-    app.upgrade(ws, &headers, run)
+    app.upgrade(ws, &headers, &extensions, run)
 }
 
 fn status_message(app: &AppState) -> Value {
@@ -57,10 +59,11 @@ pub fn event_message(app: &AppState, event: &NodeEvent) -> Value {
 async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
     let mut events = app.node.subscribe();
     let mut next = Some(status_message(&app));
+    let mut alive = WsKeepAlive::new(app.node.limits());
     loop {
         if let Some(message) = next.take() {
             let text = message.to_string();
-            if socket.send(Message::Text(text.into())).await.is_err() {
+            if !alive.send(&mut socket, Message::Text(text.into())).await {
                 break;
             }
         }
@@ -71,7 +74,7 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                 Err(RecvError::Lagged(_)) => Some(status_message(&app)),
                 Err(RecvError::Closed) => break,
             },
-            message = socket.recv() => match message {
+            message = alive.recv(&mut socket) => match message {
                 Some(Err(err)) => {
                     close_after_error(&mut socket, &err).await;
                     break;

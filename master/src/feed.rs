@@ -5,6 +5,7 @@
 //! branch, so a new tip costs O(log n) hashes per miner.
 
 use crate::clock::unix_now;
+use crate::keepalive::WsKeepAlive;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
 use crate::state::{AppState, close_after_error, close_with, say_goodbye};
 use axum::extract::State;
@@ -41,9 +42,10 @@ fn next_extra_nonce() -> u64 {
 pub async fn mine(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     State(app): State<AppState>,
 ) -> Response {
-    app.upgrade(ws, &headers, run)
+    app.upgrade(ws, &headers, &extensions, run)
 }
 
 /// One job handed to this miner.
@@ -104,13 +106,14 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
     // A socket that never says hello holds a connection slot for nothing: it gets this long.
     let hello_by = tokio::time::sleep(node.limits().hello_timeout);
     tokio::pin!(hello_by);
+    let mut alive = WsKeepAlive::new(node.limits());
     loop {
         let reply = tokio::select! {
             () = &mut hello_by, if session.is_none() => {
                 close_with(&mut socket, 1008, "no hello in time").await;
                 break;
             }
-            message = socket.recv() => match message {
+            message = alive.recv(&mut socket) => match message {
                 Some(Ok(Message::Text(text))) => handle(&node, &mut session, &mut templates, text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => Some(rejected(None, "binary messages are not supported; send JSON text")),
                 Some(Err(err)) => {
@@ -134,7 +137,7 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
         };
         if let Some(reply) = reply {
             let text = serde_json::to_string(&reply).expect("messages serialize");
-            if socket.send(Message::Text(text.into())).await.is_err() {
+            if !alive.send(&mut socket, Message::Text(text.into())).await {
                 break;
             }
         }

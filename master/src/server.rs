@@ -92,10 +92,12 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// `shutdown` is cancelled.
 pub async fn start(
     listener: TcpListener,
-    config: NodeConfig,
+    mut config: NodeConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningMaster> {
     let addr = listener.local_addr()?;
+    let open_files = crate::conn_limit::raise_open_files_limit();
+    config.limits = crate::conn_limit::sized(config.limits, open_files.now);
     let seeds = config.peers.clone();
     let (node, task) = Node::start(config)?;
     let state = AppState::new(node.clone(), shutdown.clone());
@@ -108,6 +110,8 @@ pub async fn start(
         tasks.clone(),
     );
     let snapshot = node.snapshot();
+    open_files.log();
+    log_connection_limits(node.limits());
     tracing::info!(
         "master on http://{addr} ({} chain, height {}, tip {})",
         node.params().name,
@@ -116,16 +120,10 @@ pub async fn start(
     );
     let router = app(state).merge(peers.routes());
     drop(peers);
+    let limits = node.limits().clone();
     let served = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.cancelled().await;
-            tracing::info!("stopping");
-        })
-        .await;
+        crate::http_conn::serve(listener, router, &limits, shutdown, tasks.clone()).await;
+        tracing::info!("stopping");
         tasks.close();
         if tokio::time::timeout(STOP_GRACE, tasks.wait())
             .await
@@ -134,10 +132,20 @@ pub async fn start(
             tracing::warn!("{} sockets did not close in time", tasks.len());
         }
         tokio::task::spawn_blocking(move || task.shutdown()).await?;
-        served?;
         Ok(())
     });
     Ok(RunningMaster { node, addr, served })
+}
+
+fn log_connection_limits(limits: &crate::config::NodeLimits) {
+    tracing::info!(
+        "connections: at most {} ({} kept for the API), {} WebSockets; per address {} HTTP and {} WebSockets",
+        limits.max_tcp_connections,
+        limits.api_reserve,
+        limits.max_connections,
+        limits.max_http_per_ip,
+        limits.max_ws_per_ip
+    );
 }
 
 /// A token cancelled on SIGINT (Ctrl-C) or SIGTERM: the one way a master is told to stop.

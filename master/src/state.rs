@@ -3,6 +3,7 @@
 //! (`feed`, `events`) both depend on it and not on each other.
 
 use crate::api::AppError;
+use crate::conn_limit::{ConnTicket, refused};
 use crate::node::Node;
 use axum::extract::FromRef;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -45,12 +46,14 @@ impl AppState {
         }
     }
 
-    /// Accepts a feed or event WebSocket within the node's connection and message limits, then
-    /// hands it to `run` together with its connection permit.
+    /// Accepts a feed or event WebSocket within the node's connection and message limits (in
+    /// total, and per client address when the request carries its connection's
+    /// [`ConnTicket`]), then hands it to `run` together with its connection permit.
     pub fn upgrade<F, Fut>(
         self,
         ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
         headers: &axum::http::HeaderMap,
+        extensions: &axum::http::Extensions,
         run: F,
     ) -> Response
     where
@@ -65,7 +68,11 @@ impl AppState {
             let why = "WebSocket from another site's page: only this master's own page may connect";
             return AppError::new(StatusCode::FORBIDDEN, why).into_response();
         }
-        match self.connection_permit() {
+        let permit = self.connection_permit().and_then(|permit| {
+            self.websocket_of_address(extensions)?;
+            Ok(permit)
+        });
+        match permit {
             Ok(permit) => ws
                 .max_message_size(self.node.limits().max_ws_message_bytes)
                 .read_buffer_size(crate::config::WS_BUFFER_BYTES)
@@ -78,9 +85,25 @@ impl AppState {
         }
     }
 
+    /// Counts the connection as a WebSocket of its address, or `503` when the address holds its
+    /// most already.
+    fn websocket_of_address(&self, extensions: &axum::http::Extensions) -> Result<(), AppError> {
+        let Some(ticket) = extensions.get::<ConnTicket>() else {
+            return Ok(());
+        };
+        ticket.become_websocket().map_err(|refusal| {
+            refused(refusal.limit());
+            AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                refusal.message(self.node.limits()),
+            )
+        })
+    }
+
     /// A WebSocket slot, or `503` when all are taken.
     pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
         self.connections.clone().try_acquire_owned().map_err(|_| {
+            refused("max_connections");
             AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(

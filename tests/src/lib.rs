@@ -153,6 +153,18 @@ impl SharedLog {
     }
 }
 
+/// Makes `command` start with the open-file limit `soft` (what `ulimit -n` shows) under `hard`.
+pub fn with_open_files(command: &mut Command, soft: u64, hard: u64) {
+    use nix::sys::resource::{Resource, setrlimit};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent's.
+    unsafe {
+        command.pre_exec(move || {
+            setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(std::io::Error::from)
+        });
+    }
+}
+
 /// A running `bbchain` process whose output (stdout and stderr) is collected; killed on drop.
 pub struct Process {
     child: Option<Child>,
@@ -163,15 +175,21 @@ pub struct Process {
 
 /// Starts `bbchain` with `args` in the background.
 pub fn spawn_bbchain(args: &[&str]) -> Process {
+    spawn_bbchain_with(args, |_| {})
+}
+
+/// Starts `bbchain` with `args` in the background, its command changed by `configure` first.
+pub fn spawn_bbchain_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Process {
     let data_root = own_data_root();
-    let mut child = Command::new(bbchain_bin())
+    let mut command = Command::new(bbchain_bin());
+    command
         .args(args)
         .env("BBCHAIN_DATA_DIR", data_root.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bbchain");
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("start bbchain");
     let log = Arc::new(SharedLog::default());
     log.clone().collect(child.stdout.take().expect("stdout"));
     log.clone().collect(child.stderr.take().expect("stderr"));

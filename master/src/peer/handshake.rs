@@ -9,10 +9,6 @@ use bbchain_core::peer::{Hello, HelloError, PEER_PROTOCOL_VERSION, PeerMessage};
 use futures_util::{Stream, StreamExt};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::Duration;
-
-/// How long the other side has to say hello.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A link's incoming frames.
 pub(super) type Incoming = Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>;
@@ -57,9 +53,10 @@ pub(super) async fn handshake(
     if !outbox.try_queue(encode(&PeerMessage::Hello(ours.clone()))) {
         return Err(LinkError::Closed);
     }
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(incoming))
+    let hello_timeout = node.limits().hello_timeout;
+    let first = tokio::time::timeout(hello_timeout, next_text(incoming))
         .await
-        .map_err(|_| LinkError::Refused("no hello within 10 s".into()))??;
+        .map_err(|_| LinkError::Refused(format!("no hello within {hello_timeout:?}")))??;
     let theirs = match serde_json::from_str::<PeerMessage>(&first) {
         Ok(PeerMessage::Hello(hello)) => hello,
         Ok(PeerMessage::Reject { reason }) => {

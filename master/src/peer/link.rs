@@ -39,6 +39,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
     let LinkIo {
         mut incoming,
         outgoing,
+        before_hello,
     } = io;
     let (outbox, writer) = Outbox::spawn(outgoing);
     let mut name = match &direction {
@@ -48,6 +49,9 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
     let mut linked = false;
     let result = async {
         let (hello, addr) = handshake(&peers, &mut incoming, &outbox, &direction).await?;
+        if let Some(connection) = &before_hello {
+            connection.lift_read_limit();
+        }
         if !addr.is_empty() {
             name = addr.clone();
         }

@@ -31,6 +31,8 @@ pub mod sync_state;
 pub use registry::Peers;
 
 use crate::addr::check_node_addr;
+use crate::conn_limit::ConnTicket;
+use crate::keepalive::KeepAliveTimes;
 use crate::node::{Node, NodeEvent};
 use axum::Router;
 use axum::extract::State;
@@ -189,10 +191,18 @@ async fn accept(
     };
     // Counts as one of the master's tasks until the link ends.
     let tracked = peers.inner.tasks.token();
+    // A stranger's socket is read no further than a hello until that hello has been checked.
+    let limits = peers.node().limits();
+    let connection = extensions.get::<ConnTicket>().cloned();
+    if let Some(connection) = &connection {
+        connection.limit_reads(limits.max_peer_hello_bytes);
+    }
+    let times = KeepAliveTimes::of(limits);
     ws.max_message_size(MAX_PEER_MESSAGE_BYTES)
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let io = LinkIo::new(socket);
+            let mut io = LinkIo::new(socket, times);
+            io.before_hello = connection;
             link::run(peers, io, link::Direction::Inbound(remote)).await;
             drop((permit, tracked));
         })
@@ -239,7 +249,7 @@ async fn dial_loop(peers: Peers, addr: String) {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                     continue;
                 }
-                match connect(target).await {
+                match connect(target, KeepAliveTimes::of(peers.node().limits())).await {
                     Ok(io) => {
                         let started = Instant::now();
                         let direction = link::Direction::Outbound {
@@ -284,7 +294,7 @@ async fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
 }
 
 /// Opens a WebSocket to `ws://target/ws/peer`.
-async fn connect(target: SocketAddr) -> anyhow::Result<LinkIo> {
+async fn connect(target: SocketAddr, times: KeepAliveTimes) -> anyhow::Result<LinkIo> {
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_PEER_MESSAGE_BYTES))
@@ -296,7 +306,7 @@ async fn connect(target: SocketAddr) -> anyhow::Result<LinkIo> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("timed out"))??;
-    Ok(LinkIo::new(socket))
+    Ok(LinkIo::new(socket, times))
 }
 
 /// Relays node events to every link: the new tip as it changes, and newly queued data entries.

@@ -1,6 +1,8 @@
 //! A peer link's socket, whichever WebSocket library carried it: axum's for masters that dial us,
 //! tokio-tungstenite's for masters we dial. The link sees text frames in and text out, nothing else.
 
+use crate::conn_limit::ConnTicket;
+use crate::keepalive::{KeepAliveTimes, PingMessage, Pinged};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::pin::Pin;
 
@@ -16,6 +18,9 @@ pub(super) enum Frame {
 pub(super) struct LinkIo {
     pub incoming: Pin<Box<dyn Stream<Item = anyhow::Result<Frame>> + Send>>,
     pub outgoing: Pin<Box<dyn Sink<String, Error = anyhow::Error> + Send>>,
+    /// An inbound socket's connection, read only up to `NodeLimits::max_peer_hello_bytes` until
+    /// the link lifts that limit after a good hello.
+    pub before_hello: Option<ConnTicket>,
 }
 
 /// What a link needs of a WebSocket library's message type.
@@ -59,14 +64,15 @@ impl WsMessage for tokio_tungstenite::tungstenite::Message {
 }
 
 impl LinkIo {
-    /// Splits a WebSocket of either library into the link's two halves.
-    pub(super) fn new<S, M, E>(socket: S) -> LinkIo
+    /// Splits a WebSocket of either library into the link's two halves, pinged and dropped when
+    /// silent as `times` say.
+    pub(super) fn new<S, M, E>(socket: S, times: KeepAliveTimes) -> LinkIo
     where
-        S: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Send + 'static,
-        M: WsMessage,
+        S: Stream<Item = Result<M, E>> + Sink<M, Error = E> + Send + Unpin + 'static,
+        M: WsMessage + PingMessage,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let (sink, stream) = socket.split();
+        let (sink, stream) = Pinged::new(socket, times).split();
         let incoming =
             stream.map(|message| message.map(M::into_frame).map_err(anyhow::Error::from));
         let outgoing = sink
@@ -75,6 +81,7 @@ impl LinkIo {
         LinkIo {
             incoming: Box::pin(incoming),
             outgoing: Box::pin(outgoing),
+            before_hello: None,
         }
     }
 }
