@@ -4,7 +4,8 @@
 //! A `--nodes` address is kept and dialed for as long as the master runs. An address learned from
 //! a peer must be a plain routable `IP:port` (loopback only from a peer on loopback itself), is
 //! dialed with a doubling pause, and is forgotten after [`FORGET_AFTER_FAILURES`] failed dials in a
-//! row (three times as many once it has linked). The table is bounded; when it is full, an address
+//! row (three times as many once it has linked), and not taken again while it is among the last
+//! [`MAX_KNOWN`] forgotten. The table is bounded; when it is full, an address
 //! learned from a peer that proved work (it sent blocks we stored) takes the place of one that
 //! never linked and came from a peer that did not.
 
@@ -12,7 +13,7 @@ use crate::backoff::Backoff;
 use crate::config::peer_limits::{
     FORGET_AFTER_FAILURES, MAX_KNOWN, MAX_OUTBOUND, REDIAL_FIRST, REDIAL_MAX,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub(super) enum Unfit {
     Unroutable,
     /// The table is full of addresses at least as good.
     Full,
+    /// Forgotten lately after failing every dial: peers naming it again do not bring it back.
+    Forgotten,
 }
 
 /// Where an address came from.
@@ -78,6 +81,9 @@ impl Entry {
 #[derive(Debug, Default)]
 pub(super) struct AddrBook {
     entries: BTreeMap<String, Entry>,
+    /// The last [`MAX_KNOWN`] addresses forgotten for failing, oldest first.
+    forgotten: VecDeque<String>,
+    forgotten_set: HashSet<String>,
 }
 
 impl AddrBook {
@@ -94,6 +100,9 @@ impl AddrBook {
     /// An address a peer named.
     pub(super) fn learn(&mut self, addr: &str, from: Source) -> Result<(), Unfit> {
         dialable(addr, from.loopback)?;
+        if self.forgotten_set.contains(addr) {
+            return Err(Unfit::Forgotten);
+        }
         if let Some(entry) = self.entries.get_mut(addr) {
             entry.proven |= from.proven;
             return Ok(());
@@ -173,6 +182,13 @@ impl AddrBook {
                 };
                 if !entry.seed && entry.failures >= limit {
                     self.entries.remove(addr);
+                    if self.forgotten.len() >= MAX_KNOWN
+                        && let Some(oldest) = self.forgotten.pop_front()
+                    {
+                        self.forgotten_set.remove(&oldest);
+                    }
+                    self.forgotten.push_back(addr.to_string());
+                    self.forgotten_set.insert(addr.to_string());
                     return None;
                 }
             }
@@ -320,6 +336,12 @@ mod tests {
         assert_eq!(pauses, [1, 2, 4, 8]);
         assert_eq!(pauses.len() as u32 + 1, FORGET_AFTER_FAILURES);
         assert!(!book.contains("10.0.0.1:8000"));
+        assert!(book.start_dialing().is_empty());
+        // A peer naming it again does not bring it back.
+        assert_eq!(
+            book.learn("10.0.0.1:8000", FROM_PROVEN),
+            Err(Unfit::Forgotten)
+        );
         assert!(book.start_dialing().is_empty());
     }
 
