@@ -14,6 +14,7 @@ pub mod config;
 pub mod dev;
 pub mod events;
 pub mod feed;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod peer;

@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api", api)
         .route("/ws/mine", get(feed::mine))
         .route("/ws/events", get(events::events))
+        .route("/metrics", get(crate::metrics::scrape))
         .fallback(web::static_file)
         .with_state(state)
 }
@@ -112,7 +113,10 @@ pub async fn start(
         snapshot.height,
         snapshot.tip
     );
-    let router = app(state).merge(peers.routes());
+    crate::metrics::install();
+    let router = app(state)
+        .merge(peers.routes())
+        .layer(axum::middleware::from_fn(crate::metrics::count_request));
     drop(peers);
     let served = tokio::spawn(async move {
         let served = axum::serve(

@@ -81,6 +81,7 @@ impl AppState {
     /// A WebSocket slot, or `503` when all are taken.
     pub fn connection_permit(&self) -> Result<OwnedSemaphorePermit, AppError> {
         self.connections.clone().try_acquire_owned().map_err(|_| {
+            crate::metrics::connection_refused("max_connections");
             AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(

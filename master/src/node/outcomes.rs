@@ -84,6 +84,8 @@ pub struct ChainSnapshot {
     pub hashrate: f64,
     /// Data entries waiting.
     pub pending: usize,
+    /// Bytes of the queued data entries' texts.
+    pub pending_bytes: usize,
     /// The sum of all unspent outputs.
     pub supply: Amount,
     /// The next block's subsidy.

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// The first pause before dialing a master again, and the longest.
 const REDIAL_FIRST: Duration = Duration::from_secs(1);
@@ -128,6 +129,7 @@ async fn accept(
         .map(|info| info.0)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let Ok(permit) = peers.inner.inbound_sockets.clone().try_acquire_owned() else {
+        crate::metrics::connection_refused("max_inbound_peer_sockets");
         let error = format!("too many peer connections (limit {MAX_INBOUND_SOCKETS})");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -141,7 +143,10 @@ async fn accept(
         .max_frame_size(MAX_PEER_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let io = LinkIo::new(socket);
-            link::run(peers, io, link::Direction::Inbound(remote)).await;
+            let span = tracing::info_span!("peer", addr = %remote, direction = "in");
+            link::run(peers, io, link::Direction::Inbound(remote))
+                .instrument(span)
+                .await;
             drop((permit, tracked));
         })
 }
@@ -186,8 +191,10 @@ async fn dial_loop(peers: Peers, addr: String) {
         match connect(&addr).await {
             Ok(io) => {
                 let started = Instant::now();
-                let linked =
-                    link::run(peers.clone(), io, link::Direction::Outbound(addr.clone())).await;
+                let span = tracing::info_span!("peer", addr = %addr, direction = "out");
+                let linked = link::run(peers.clone(), io, link::Direction::Outbound(addr.clone()))
+                    .instrument(span)
+                    .await;
                 // Only a link that lasted resets the delay: a peer that hangs up at once (it
                 // banned us, or we are a duplicate) is not dialed in a tight loop.
                 if linked && started.elapsed() >= LASTING_LINK {

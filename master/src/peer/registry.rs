@@ -119,6 +119,7 @@ impl Peers {
     pub(super) fn ban(&self, addr: &str) {
         let mut state = self.inner.state.lock().expect("lock");
         state.bans.ban(addr, Instant::now());
+        crate::metrics::ban("misbehaved");
         tracing::warn!(
             "peer {addr} is banned for {} s",
             BanList::DURATION.as_secs()
@@ -210,6 +211,8 @@ impl Drop for LinkGuard {
 
 /// Tells the node which masters are linked (for `/api/nodes` and `/api/status`).
 fn publish_links(node: &Node, state: &PeerTable) {
+    let outbound = state.links.values().filter(|l| l.outbound).count();
+    crate::metrics::peers(state.links.len() - outbound, outbound);
     let set: BTreeSet<String> = state
         .links
         .values()
