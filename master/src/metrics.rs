@@ -168,8 +168,21 @@ pub fn block_result(result: &Result<SubmitOutcome, SubmitError>) {
             counter!("bbchain_blocks_accepted_total", "branch" => "side").increment(1);
         }
         Ok(SubmitOutcome::Duplicate { .. }) => block_rejected("duplicate"),
+        Err(SubmitError::Invalid(rule)) => {
+            let reason = format!("invalid:{}", variant_name(rule));
+            counter!("bbchain_blocks_rejected_total", "reason" => reason).increment(1);
+        }
         Err(err) => block_rejected(rejection_reason(err)),
     }
+}
+
+/// The name of the enum variant `value` is (`HighHash` of `HighHash(…)`): a label from a fixed
+/// set, never text a peer chose.
+fn variant_name(value: &impl std::fmt::Debug) -> String {
+    let text = format!("{value:?}");
+    text.chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
 }
 
 /// A block refused for `reason` (a short fixed name).
@@ -229,6 +242,14 @@ pub async fn count_request(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invalid_block_counts_by_the_rule_it_breaks() {
+        let error = bbchain_core::validation::BlockError::DuplicateEntry(3);
+        assert_eq!(variant_name(&error), "DuplicateEntry");
+        let error = bbchain_core::validation::BlockError::NoCoinbase;
+        assert_eq!(variant_name(&error), "NoCoinbase");
+    }
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;

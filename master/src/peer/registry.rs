@@ -150,6 +150,7 @@ impl Peers {
             .find(|(_, l)| l.nonce == info.nonce)
             .map(|(id, l)| (*id, dialer(l.outbound, l.nonce)));
         if existing.is_none() && state.links.len() >= MAX_LINKS {
+            crate::metrics::connection_refused("max_links");
             return Err("too many peers");
         }
         if let Some((old_id, old_dialer)) = existing {
