@@ -37,7 +37,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    output::init_logging(cli.mode());
+    output::init_logging(cli.mode(), cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -47,6 +47,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `bbchain --print | head`: the reader has what it wanted; end quietly.
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let text = format!("{err:#}").replace('\n', " ");
             eprintln!("bbchain: {text}");
@@ -104,7 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let data = cli.add.as_deref().unwrap_or_default();
             add::run(&target_node(&cli)?, data, wait(&cli)).await
         }
-        Mode::Print => chain::print(&target_node(&cli)?).await,
+        Mode::Print => chain::print(&target_node(&cli)?, cli.json).await,
         Mode::Clean => clean::run(&cli.data_dir, cli.port, cli.yes).await,
         Mode::Completions => {
             output::completions(cli.completions.expect("the completions mode has a shell"));
@@ -230,6 +232,7 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
     let dir = config::node_dir(&cli.data_dir, listener.local_addr()?.port());
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
+    config.limits = cli.limits.clone();
     server::run(listener, config, shutdown).await
 }
 

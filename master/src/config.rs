@@ -14,88 +14,133 @@ pub const MIN_FEE_PER_BYTE: u64 = 1;
 pub const PENDING_ENTRY_OVERHEAD: usize = 128;
 
 /// Limits that keep one node safe from heavy or hostile clients. Each has a test that crosses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Every limit is also a flag of `bbchain --start-master` (clap flattens this struct into the
+/// command line), with its default in `--help`. A new limit is one field here: its doc comment
+/// (the flag's help), its value in [`Default`], and
+/// `#[arg(long, default_value_t = NodeLimits::default().FIELD)]` (a duration:
+/// `#[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]`).
+/// `config::tests::the_flag_defaults_are_the_defaults` checks the two agree.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Limits (--start-master)")]
 pub struct NodeLimits {
-    /// Largest HTTP request body (`413` above it).
+    /// Largest HTTP request body in bytes (413 above it).
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_body_bytes)]
     pub max_body_bytes: usize,
     /// Most bytes of data entries waiting for a block, each counted as its text plus
     /// [`PENDING_ENTRY_OVERHEAD`] (`503` when full). Bytes, not entries: 4 KB entries and 1-byte
     /// entries fill the queue alike, and memory holds only each entry's id and size.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_pending_bytes)]
     pub max_pending_bytes: usize,
     /// Free data and transactions one source IP may post over HTTP (`POST /api/data`,
     /// `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
     /// [`PENDING_ENTRY_OVERHEAD`]. Above it: `429` with `Retry-After`.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().ip_rate_bytes_per_sec)]
     pub ip_rate_bytes_per_sec: u32,
     /// What one source IP may post at once before [`NodeLimits::ip_rate_bytes_per_sec`] applies.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().ip_burst_bytes)]
     pub ip_burst_bytes: u32,
     /// Most source IPs the HTTP rate limiter remembers; when full, IPs that are back to a full
     /// burst are forgotten first, and newcomers beyond it share one bucket.
+    #[arg(long, value_name = "IPS", default_value_t = NodeLimits::default().rate_limited_ips)]
     pub rate_limited_ips: usize,
     /// Data and transactions one peer link may gossip, in bytes per second (same cost as above).
     /// A peer above it is misbehaving and is cut.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().link_rate_bytes_per_sec)]
     pub link_rate_bytes_per_sec: u32,
     /// What one peer link may gossip at once before [`NodeLimits::link_rate_bytes_per_sec`]
     /// applies. A master offers at most a quarter of it per round, so honest offers never trip it.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().link_burst_bytes)]
     pub link_burst_bytes: u32,
     /// Largest WebSocket message a client may send (the socket is closed above it).
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_ws_message_bytes)]
     pub max_ws_message_bytes: usize,
     /// Most open WebSocket connections, feed and events together (`503` above it). At start it is
     /// lowered to fit the open-file limit ([`crate::conn_limit::sized`]): at most
     /// `max_tcp_connections - api_reserve`.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_connections)]
     pub max_connections: usize,
     /// How long a `/ws/mine` or `/ws/peer` socket may stay open without saying hello (then close
     /// code 1008 on the feed, a `reject` on a peer link).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub hello_timeout: std::time::Duration,
     /// Most TCP connections open at once, of every kind (`503` and close above it). At start it is
     /// lowered to the open-file limit less `fd_reserve`.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_tcp_connections)]
     pub max_tcp_connections: usize,
     /// Descriptors never given to client connections: the database, the log, outbound peer links,
     /// the runtime and the `503` answers themselves.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().fd_reserve)]
     pub fd_reserve: usize,
     /// Connections kept for the API and the page: WebSockets never take them, and while they are
     /// all that is left, an address gets one only if it holds no other HTTP connection. At start
     /// it is lowered to a quarter of `max_tcp_connections` at most.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().api_reserve)]
     pub api_reserve: usize,
     /// Most plain HTTP connections (keep-alive and `/ws/peer` included) one client address holds.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_http_per_ip)]
     pub max_http_per_ip: usize,
     /// Most feed and event WebSockets one client address holds.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_ws_per_ip)]
     pub max_ws_per_ip: usize,
     /// Addresses no per-address limit applies to: this machine itself (its operator, or a reverse
     /// proxy in front of the master, through which every client would share one address).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',', default_values_t = NodeLimits::default().per_ip_exempt)]
     pub per_ip_exempt: Vec<std::net::IpAddr>,
     /// How long a client has to send a request's headers, from the connection's start or the
     /// end of the previous answer (then the connection is closed).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub header_read_timeout: std::time::Duration,
     /// How long a request may take from its headers to its answer, its body included (`408`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
     pub request_timeout: std::time::Duration,
     /// How long a keep-alive connection with no request in progress may stay silent.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5s")]
     pub idle_timeout: std::time::Duration,
     /// How often a WebSocket (feed, events, peer link) is pinged.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "20s")]
     pub ws_ping_interval: std::time::Duration,
     /// How long a WebSocket may stay silent (no message, no pong) before it is dropped.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
     pub ws_idle_timeout: std::time::Duration,
     /// How long one message to a feed or event socket may take to go out; a client that does not
     /// read is dropped after it.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub ws_send_timeout: std::time::Duration,
     /// Most bytes read from a `/ws/peer` socket before its hello has been checked: until then the
     /// socket is not read further, so a stranger cannot make the master buffer a large frame.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_peer_hello_bytes)]
     pub max_peer_hello_bytes: usize,
-    /// Largest transaction the node takes into its mempool and relays.
+    /// Largest transaction the node takes into its mempool and relays, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_tx_bytes)]
     pub max_tx_bytes: usize,
     /// Most bytes of transactions in the mempool; when full, the lowest fee rate is evicted (or a
-    /// new transaction paying less is refused with `503`).
+    /// new transaction paying less is refused with 503).
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_mempool_bytes)]
     pub max_mempool_bytes: usize,
     /// The least fee a transaction pays per byte of its encoding, in units.
+    #[arg(long, value_name = "UNITS", default_value_t = NodeLimits::default().min_fee_per_byte)]
     pub min_fee_per_byte: u64,
     /// Longest chain of pending transactions a new one may extend (itself included): it bounds
     /// the work of choosing a block's transactions, a child only after its parents.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_pending_chain)]
     pub max_pending_chain: u32,
     /// The least value of a transaction output, in units: smaller outputs cost more to spend than
     /// they hold.
+    #[arg(long, value_name = "UNITS", default_value_t = NodeLimits::default().dust_units)]
     pub dust_units: u64,
     /// The share of a block (percent) kept for free data entries before transactions take it; what
     /// either side leaves unused goes to the other.
+    #[arg(long, value_name = "PERCENT", value_parser = percent, default_value_t = NodeLimits::default().data_share_percent)]
     pub data_share_percent: usize,
+}
+
+/// A whole percentage, 0 to 100.
+fn percent(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= 100 => Ok(n),
+        _ => Err("it is a percentage: a whole number from 0 to 100".into()),
+    }
 }
 
 impl Default for NodeLimits {
@@ -258,3 +303,52 @@ pub const MAX_REFUSING: usize = 32;
 pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 /// The pause after a failed `accept` (out of descriptors, say) before the next one.
 pub const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct LimitsOnly {
+        #[command(flatten)]
+        limits: NodeLimits,
+    }
+
+    fn parse(flags: &[&str]) -> Result<NodeLimits, clap::Error> {
+        LimitsOnly::try_parse_from(std::iter::once("bbchain").chain(flags.iter().copied()))
+            .map(|only| only.limits)
+    }
+
+    #[test]
+    fn the_flag_defaults_are_the_defaults() {
+        assert_eq!(parse(&[]).unwrap(), NodeLimits::default());
+    }
+
+    #[test]
+    fn each_limit_is_set_by_its_flag() {
+        let limits = parse(&[
+            "--max-body-bytes",
+            "100",
+            "--hello-timeout",
+            "1m 30s",
+            "--data-share-percent",
+            "40",
+        ])
+        .unwrap();
+        assert_eq!(limits.max_body_bytes, 100);
+        assert_eq!(limits.hello_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(limits.data_share_percent, 40);
+        assert_eq!(
+            limits.max_pending_bytes,
+            NodeLimits::default().max_pending_bytes
+        );
+        for bad in [
+            &["--data-share-percent", "101"][..],
+            &["--hello-timeout", "10"],
+            &["--max-body-bytes", "-1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

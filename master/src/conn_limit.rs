@@ -15,10 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-/// Counts one connection refused by `limit` (the name in [`Refusal::limit`]). Logged at DEBUG; the
-/// metrics hook in here.
+/// Counts one connection refused by `limit` (the name in [`Refusal::limit`]): logged at DEBUG and
+/// counted in `/metrics`.
 pub fn refused(limit: &'static str) {
     tracing::debug!(limit, "connection refused");
+    crate::metrics::connection_refused(limit);
 }
 
 /// The open-file limit before and after [`raise_open_files_limit`].

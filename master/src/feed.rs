@@ -38,14 +38,22 @@ fn next_extra_nonce() -> u64 {
     EXTRA_NONCE.fetch_add(1, Ordering::Relaxed)
 }
 
-/// `GET /ws/mine`.
+/// `GET /ws/mine`. The connection's log lines carry its remote address, and its miner's name
+/// after the hello.
 pub async fn mine(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
     State(app): State<AppState>,
 ) -> Response {
-    app.upgrade(ws, &headers, &extensions, run)
+    let remote = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!("feed", remote = %remote, miner = tracing::field::Empty);
+    app.upgrade(ws, &headers, &extensions, move |socket, app, permit| {
+        tracing::Instrument::instrument(run(socket, app, permit), span)
+    })
 }
 
 /// One job handed to this miner.
@@ -108,6 +116,8 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
     tokio::pin!(hello_by);
     let mut alive = WsKeepAlive::new(node.limits());
     loop {
+        // Set when the reply is the job for a new template (the fan-out latency counts to its send).
+        let mut new_template = None;
         let reply = tokio::select! {
             () = &mut hello_by, if session.is_none() => {
                 close_with(&mut socket, 1008, "no hello in time").await;
@@ -128,6 +138,7 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
                     break;
                 }
                 let template = templates.borrow_and_update().clone();
+                new_template = Some(template.made);
                 session.as_mut().map(|s| s.new_job(template))
             }
             () = app.shutdown.cancelled() => {
@@ -139,6 +150,9 @@ async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit
             let text = serde_json::to_string(&reply).expect("messages serialize");
             if !alive.send(&mut socket, Message::Text(text.into())).await {
                 break;
+            }
+            if matches!(reply, MasterMessage::Job(_)) {
+                crate::metrics::job_sent(new_template.map(|made| made.elapsed()));
             }
         }
     }
@@ -191,6 +205,8 @@ async fn handle(
                 Some(Ok(key)) => Some(key),
                 Some(Err(err)) => return Some(rejected(None, format!("bad address: {err}"))),
             };
+            tracing::Span::current().record("miner", name.as_str());
+            tracing::debug!("miner said hello");
             let guard = node.register_miner(MinerInfo {
                 name: name.clone(),
                 agent,
@@ -209,7 +225,9 @@ async fn handle(
             Some(job_unless_storage_fails(node, session, templates))
         }
         (MinerMessage::Submit { job_id, nonce }, Some(session)) => {
-            Some(submit(node, session, job_id, nonce).await)
+            let (result, answer) = submit(node, session, job_id, nonce).await;
+            crate::metrics::submit(result);
+            Some(answer)
         }
     }
 }
@@ -233,10 +251,16 @@ fn job_unless_storage_fails(
     miner.new_job(template)
 }
 
-/// Verifies a solution and hands the block to the chain writer.
-async fn submit(node: &Node, session: &FeedMiner, job_id: String, nonce: u32) -> MasterMessage {
+/// Verifies a solution and hands the block to the chain writer; answers with the result's name
+/// for `/metrics` and the message for the miner.
+async fn submit(
+    node: &Node,
+    session: &FeedMiner,
+    job_id: String,
+    nonce: u32,
+) -> (&'static str, MasterMessage) {
     let Some(job) = session.jobs.iter().find(|job| job.id == job_id) else {
-        return rejected(Some(job_id), "unknown or stale job");
+        return ("stale", rejected(Some(job_id), "unknown or stale job"));
     };
     let header = Header {
         nonce,
@@ -244,21 +268,30 @@ async fn submit(node: &Node, session: &FeedMiner, job_id: String, nonce: u32) ->
     };
     // Proof of work first: a wrong nonce costs two hashes, not a copy of the block's entries.
     if let Err(err) = check_proof_of_work(&header, node.params()) {
-        return rejected(Some(job_id), err.to_string());
+        return ("bad_pow", rejected(Some(job_id), err.to_string()));
     }
     let block = job.template.block(job.coinbase.clone(), header);
     match node.submit_block(block).await {
-        Ok(SubmitOutcome::Connected { height, hash }) => MasterMessage::Accepted {
-            job_id,
-            hash: hash.to_string(),
-            height,
-        },
-        Ok(SubmitOutcome::SideBranch { .. }) => rejected(
-            Some(job_id),
-            "stale job: the block is stored on a side branch",
+        Ok(SubmitOutcome::Connected { height, hash }) => {
+            tracing::info!("found block {hash} at height {height}");
+            let accepted = MasterMessage::Accepted {
+                job_id,
+                hash: hash.to_string(),
+                height,
+            };
+            ("accepted", accepted)
+        }
+        Ok(SubmitOutcome::SideBranch { .. }) => (
+            "side_branch",
+            rejected(
+                Some(job_id),
+                "stale job: the block is stored on a side branch",
+            ),
         ),
-        Ok(SubmitOutcome::Duplicate { .. }) => rejected(Some(job_id), "duplicate block"),
-        Err(SubmitError::Invalid(err)) => rejected(Some(job_id), err.to_string()),
-        Err(err) => rejected(Some(job_id), err.to_string()),
+        Ok(SubmitOutcome::Duplicate { .. }) => {
+            ("duplicate", rejected(Some(job_id), "duplicate block"))
+        }
+        Err(SubmitError::Invalid(err)) => ("invalid", rejected(Some(job_id), err.to_string())),
+        Err(err) => ("error", rejected(Some(job_id), err.to_string())),
     }
 }

@@ -17,6 +17,7 @@ pub mod events;
 pub mod feed;
 pub mod http_conn;
 pub mod keepalive;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod peer;

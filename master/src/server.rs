@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api", api)
         .route("/ws/mine", get(feed::mine))
         .route("/ws/events", get(events::events))
+        .route("/metrics", get(crate::metrics::scrape))
         .fallback(web::static_file)
         .layer(axum::middleware::map_response(web::security_headers))
         .with_state(state)
@@ -118,7 +119,10 @@ pub async fn start(
         snapshot.height,
         snapshot.tip
     );
-    let router = app(state).merge(peers.routes());
+    crate::metrics::install();
+    let router = app(state)
+        .merge(peers.routes())
+        .layer(axum::middleware::from_fn(crate::metrics::count_request));
     drop(peers);
     let limits = node.limits().clone();
     let served = tokio::spawn(async move {

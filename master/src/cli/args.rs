@@ -3,7 +3,7 @@
 use crate::config;
 use clap::builder::TypedValueParser;
 use clap::parser::ValueSource;
-use clap::{ArgAction, ArgGroup, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{ArgAction, ArgGroup, ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 use clap_complete::Shell;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -27,10 +27,10 @@ Examples:
 Exit status: 0 done, 1 failed, 2 bad command line, 3 --wait-timeout passed (the data stays queued).";
 
 const USAGE: &str = "\
-bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev]
+bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev] [--max-… LIMITS]
        bbchain --start-miner (-n HOST:PORT,... | -p PORT) [-t N] [--name NAME] [--address ADDR | --wallet FILE]
        bbchain [-n HOST:PORT | -p PORT] --add DATA [--wait] [--wait-timeout SECS]
-       bbchain [-n HOST:PORT | -p PORT] --print
+       bbchain [-n HOST:PORT | -p PORT] --print [--json]
        bbchain [-p PORT] --clean [--yes]
        bbchain --benchmark [-t N]
        bbchain (--new-wallet | --restore-wallet WORDS | --address) [--wallet FILE] [--chain main|dev]
@@ -150,6 +150,19 @@ pub struct Cli {
     #[arg(long, value_name = "AMOUNT", value_parser = utf8(), help_heading = "Wallet")]
     pub fee: Option<String>,
 
+    /// With --print: one JSON object per block and line (newest first), for scripts.
+    #[arg(long, help_heading = "Client (--add, --print, --clean)")]
+    pub json: bool,
+
+    /// How a master or miner logs to stderr: text, or json (one JSON object per line, with the
+    /// peer link or feed connection it is about).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, help_heading = "General")]
+    pub log_format: LogFormat,
+
+    /// Every limit of a master, each its own flag (`--max-body-bytes`, `--hello-timeout`, …).
+    #[command(flatten)]
+    pub limits: config::NodeLimits,
+
     /// Print help.
     #[arg(short, long, action = ArgAction::Help, help_heading = "General")]
     help: Option<bool>,
@@ -192,6 +205,15 @@ fn utf8() -> impl TypedValueParser<Value = String> {
             .into_string()
             .map_err(|_| "it is not valid UTF-8".to_string())
     })
+}
+
+/// The log records' format (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (a miner's status lines, a master's tracing records).
+    Text,
+    /// One JSON object per record, with its spans (which peer link, which feed connection).
+    Json,
 }
 
 /// What the command line asks for.
@@ -264,14 +286,21 @@ impl Mode {
     /// The other flags (clap ids) the mode takes.
     fn takes(self) -> &'static [&'static str] {
         match self {
-            Mode::Master => &["port", "nodes", "host", "chain", "data_dir"],
+            Mode::Master => &["port", "nodes", "host", "chain", "data_dir", "log_format"],
             // `--start-miner --port N` and `--port N --print` are forms of the original project.
             Mode::Miner => &[
-                "port", "nodes", "threads", "name", "address", "wallet", "data_dir",
+                "port",
+                "nodes",
+                "threads",
+                "name",
+                "address",
+                "wallet",
+                "data_dir",
+                "log_format",
             ],
             Mode::Benchmark => &["threads"],
             Mode::Add => &["port", "nodes", "wait", "wait_timeout"],
-            Mode::Print => &["port", "nodes"],
+            Mode::Print => &["port", "nodes", "json"],
             Mode::Clean => &["port", "data_dir", "yes"],
             Mode::Completions | Mode::ManPage => &[],
             Mode::BenchFeed => &["connections"],
@@ -381,18 +410,29 @@ fn given(matches: &ArgMatches, id: &str) -> bool {
     matches.value_source(id) == Some(ValueSource::CommandLine)
 }
 
+/// Whether `mode` takes the flag with clap id `id`: its own list, and every limit for a master.
+fn mode_takes(mode: Mode, id: &str) -> bool {
+    if mode.takes().contains(&id) {
+        return true;
+    }
+    mode == Mode::Master
+        && config::NodeLimits::augment_args(clap::Command::new("limits"))
+            .get_arguments()
+            .any(|arg| arg.get_id() == id)
+}
+
 fn check_flags(matches: &ArgMatches, mode: Mode) -> Result<(), String> {
     let command = Cli::command();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();
         let exclusive_mode = Mode::ALL.iter().any(|m| m.exclusive() && m.id() == id);
-        if !given(matches, id) || id == mode.id() || exclusive_mode || mode.takes().contains(&id) {
+        if !given(matches, id) || id == mode.id() || exclusive_mode || mode_takes(mode, id) {
             continue;
         }
         let flag = format!("--{}", arg.get_long().unwrap_or(id));
         let takers: Vec<&str> = Mode::ALL
             .iter()
-            .filter(|m| m.takes().contains(&id))
+            .filter(|m| mode_takes(**m, id))
             .map(|m| m.flag())
             .collect();
         if takers.is_empty() {

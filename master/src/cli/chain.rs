@@ -1,12 +1,17 @@
 //! `--print`: the chain of a master, newest block first, with each block's reward and transaction
 //! count, and its data escaped so no text can move the cursor or colour the terminal.
+//!
+//! `--print --json` writes JSON lines instead: one object per block (the fields of
+//! `GET /api/blocks`, plus `data`, the texts of its entries), newest first. Lines, not one
+//! document, so a script can stop reading early (`| head -n 10`) or stream a long chain.
 
 use crate::client::{self, error_text};
 use anyhow::bail;
 use bbchain_core::amount::Amount;
 
-/// Prints the chain of `node`, newest block first, each data entry escaped.
-pub async fn print(node: &str) -> anyhow::Result<()> {
+/// Prints the chain of `node`, newest block first: for people (each data entry escaped) or, with
+/// `json`, as JSON lines.
+pub async fn print(node: &str, json: bool) -> anyhow::Result<()> {
     let mut before: Option<u64> = None;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
@@ -21,8 +26,18 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
         }
         let blocks = answer["blocks"].as_array().cloned().unwrap_or_default();
         for block in &blocks {
-            let height = block["height"].as_u64().unwrap_or(0);
             let hash = block["hash"].as_str().unwrap_or("?");
+            let texts = match block["entries"].as_u64().unwrap_or(0) {
+                0 => Vec::new(),
+                _ => data_texts(node, hash).await?,
+            };
+            if json {
+                let mut line = block.clone();
+                line["data"] = serde_json::json!(texts);
+                writeln!(out, "{line}")?;
+                continue;
+            }
+            let height = block["height"].as_u64().unwrap_or(0);
             let time = format_time(block["time"].as_u64().unwrap_or(0));
             let miner = block["miner"].as_str().unwrap_or("");
             writeln!(
@@ -31,18 +46,11 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
                 reward_and_txs(block),
                 miner.escape_debug()
             )?;
-            if block["entries"].as_u64().unwrap_or(0) > 0 {
-                let (status, detail) =
-                    client::call(node, "GET", &format!("/api/blocks/{hash}"), None).await?;
-                if status != 200 {
-                    bail!("{node} answered {status}: {}", error_text(&detail));
-                }
-                for entry in detail["data"].as_array().cloned().unwrap_or_default() {
-                    let text = entry["text"].as_str().unwrap_or("");
-                    writeln!(out, "         {text:?}")?;
-                }
+            for text in texts {
+                writeln!(out, "         {text:?}")?;
             }
         }
+        out.flush()?;
         match blocks.last().and_then(|b| b["height"].as_u64()) {
             // Each page must go lower, so a master that repeats itself cannot keep us here.
             Some(lowest) if before.is_some_and(|b| lowest >= b) => {
@@ -52,6 +60,19 @@ pub async fn print(node: &str) -> anyhow::Result<()> {
             _ => return Ok(()),
         }
     }
+}
+
+/// The texts of the data entries of block `hash`.
+async fn data_texts(node: &str, hash: &str) -> anyhow::Result<Vec<String>> {
+    let (status, detail) = client::call(node, "GET", &format!("/api/blocks/{hash}"), None).await?;
+    if status != 200 {
+        bail!("{node} answered {status}: {}", error_text(&detail));
+    }
+    let entries = detail["data"].as_array().cloned().unwrap_or_default();
+    Ok(entries
+        .iter()
+        .map(|entry| entry["text"].as_str().unwrap_or("").to_string())
+        .collect())
 }
 
 /// `reward 50 coins, 2 txs` from a block summary (its `reward` in units, its `txs` count).

@@ -1,7 +1,7 @@
 //! What the command line writes besides its answers: logging (tracing records for a master's logs,
 //! plain status lines for miners and clients), completion scripts and the man page.
 
-use super::args::{Cli, Mode};
+use super::args::{Cli, LogFormat, Mode};
 use clap::CommandFactory;
 use std::io::IsTerminal;
 use tracing::{Event, Level, Subscriber};
@@ -9,8 +9,10 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Sets up logging to stderr for `mode`; `RUST_LOG` overrides the level.
-pub fn init_logging(mode: Mode) {
+/// Sets up logging to stderr for `mode` in `format`; `RUST_LOG` overrides the level. JSON records
+/// carry their spans (`"spans":[{"name":"peer","addr":…,"direction":"in"}]`) so a log reader can
+/// tell which peer link or feed connection a line is about.
+pub fn init_logging(mode: Mode, format: LogFormat) {
     let (level, records) = match mode {
         Mode::Master | Mode::BenchFeed | Mode::Generate => ("info", true),
         Mode::Miner => ("info", false),
@@ -21,7 +23,9 @@ pub fn init_logging(mode: Mode) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if records {
+    if format == LogFormat::Json {
+        builder.json().with_current_span(false).init();
+    } else if records {
         builder.with_ansi(std::io::stderr().is_terminal()).init();
     } else {
         builder.with_ansi(false).event_format(StatusLines).init();
@@ -51,6 +55,15 @@ where
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }
+}
+
+/// Whether `err` comes from writing to a closed pipe (`bbchain --print | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Prints the completion script for `shell` (`bbchain --completions bash > ...`).

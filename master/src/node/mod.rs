@@ -200,10 +200,12 @@ impl Node {
             .collect();
         let mut out = Vec::with_capacity(answers.len());
         for answer in answers {
-            out.push(match answer {
+            let result = match answer {
                 Ok(answer) => answer.await.unwrap_or(Err(SubmitError::ShuttingDown)),
                 Err(err) => Err(err),
-            });
+            };
+            crate::metrics::block_result(&result);
+            out.push(result);
         }
         out
     }

@@ -114,6 +114,8 @@ pub struct ChainSnapshot {
     pub hashrate: f64,
     /// Data entries waiting.
     pub pending: usize,
+    /// The queue's size as `NodeLimits::max_pending_bytes` counts it (texts plus a fixed cost each).
+    pub pending_bytes: usize,
     /// The sum of all unspent outputs.
     pub supply: Amount,
     /// The next block's subsidy.

@@ -26,6 +26,8 @@ pub struct BlockTemplate {
     pub entries: Arc<Vec<Entry>>,
     /// Merkle branch of leaf 0 (the coinbase); it does not depend on the coinbase itself.
     pub branch: Vec<TxMerkleNode>,
+    /// When it was made: the feed's fan-out latency (`/metrics`) counts from here.
+    pub made: std::time::Instant,
 }
 
 impl BlockTemplate {
@@ -57,6 +59,7 @@ impl BlockTemplate {
             reward,
             entries: Arc::new(entries),
             branch,
+            made: std::time::Instant::now(),
         }
     }
 

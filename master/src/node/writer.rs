@@ -403,6 +403,7 @@ impl Writer {
                 .unwrap_or(params.pow_limit_target()),
             hashrate: work.to_f64() / f64::from(seconds),
             pending: self.state.pending_len(),
+            pending_bytes: self.state.pending_bytes(),
             supply: self.state.supply(),
             subsidy: params.subsidy(tip.height + 1),
             mempool_txs: self.state.mempool().len(),

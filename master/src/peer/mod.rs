@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// A link that stayed up this long resets the redial delay.
 const LASTING_LINK: Duration = Duration::from_secs(10);
@@ -203,7 +204,10 @@ async fn accept(
         .on_upgrade(move |socket| async move {
             let mut io = LinkIo::new(socket, times);
             io.before_hello = connection;
-            link::run(peers, io, link::Direction::Inbound(remote)).await;
+            let span = tracing::info_span!("peer", addr = %remote, direction = "in");
+            link::run(peers, io, link::Direction::Inbound(remote))
+                .instrument(span)
+                .await;
             drop((permit, tracked));
         })
 }
@@ -258,7 +262,11 @@ async fn dial_loop(peers: Peers, addr: String) {
                         };
                         // Only a link that lasted resets the delay: a peer that hangs up at once
                         // (it banned us, or we are a duplicate) is not dialed in a tight loop.
-                        if link::run(peers.clone(), io, direction).await {
+                        let span = tracing::info_span!("peer", addr = %addr, direction = "out");
+                        if link::run(peers.clone(), io, direction)
+                            .instrument(span)
+                            .await
+                        {
                             Dialed::Linked {
                                 lasted: started.elapsed() >= LASTING_LINK,
                             }

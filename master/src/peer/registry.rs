@@ -167,6 +167,7 @@ impl Peers {
         let mut state = self.inner.state.lock().expect("lock");
         let protected = ip.is_loopback() || state.protected.contains(&ip);
         let length = state.bans.misbehaved(ip, protected, Instant::now());
+        crate::metrics::ban("misbehaved");
         tracing::warn!("peer {name} ({ip}) is refused for {} s", length.as_secs());
     }
 
@@ -254,6 +255,8 @@ impl Drop for LinkGuard {
 
 /// Tells the node which masters are linked (for `/api/nodes` and `/api/status`).
 fn publish_links(node: &Node, state: &PeerTable) {
+    let outbound = state.links.values().filter(|l| l.outbound).count();
+    crate::metrics::peers(state.links.len() - outbound, outbound);
     let set: BTreeSet<String> = state
         .links
         .values()

@@ -305,7 +305,6 @@ impl ChainState {
     }
 
     /// The queue's size as [`NodeLimits::max_pending_bytes`] counts it.
-    #[cfg(test)]
     pub(super) fn pending_bytes(&self) -> usize {
         self.pending_bytes
     }
