@@ -22,8 +22,8 @@ pub struct NodeLimits {
     /// [`PENDING_ENTRY_OVERHEAD`] (`503` when full). Bytes, not entries: 4 KB entries and 1-byte
     /// entries fill the queue alike, and memory holds only each entry's id and size.
     pub max_pending_bytes: usize,
-    /// Free data and transactions one source IP may post over HTTP (`POST /api/data`,
-    /// `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
+    /// Free data and transactions one source IP (an IPv6 address by its /64) may post over HTTP
+    /// (`POST /api/data`, `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
     /// [`PENDING_ENTRY_OVERHEAD`]. Above it: `429` with `Retry-After`.
     pub ip_rate_bytes_per_sec: u32,
     /// What one source IP may post at once before [`NodeLimits::ip_rate_bytes_per_sec`] applies.
