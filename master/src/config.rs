@@ -32,8 +32,8 @@ pub struct NodeLimits {
     /// entries fill the queue alike, and memory holds only each entry's id and size.
     #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_pending_bytes)]
     pub max_pending_bytes: usize,
-    /// Free data and transactions one source IP may post over HTTP (`POST /api/data`,
-    /// `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
+    /// Free data and transactions one source IP (an IPv6 address by its /64) may post over HTTP
+    /// (`POST /api/data`, `POST /api/tx`), in bytes per second; each request costs its entry or transaction plus
     /// [`PENDING_ENTRY_OVERHEAD`]. Above it: `429` with `Retry-After`.
     #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().ip_rate_bytes_per_sec)]
     pub ip_rate_bytes_per_sec: u32,

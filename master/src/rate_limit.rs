@@ -90,6 +90,7 @@ impl IpLimiter {
 
     /// Spends `cost` bytes of `ip`'s bucket, or says how long until it holds them.
     pub fn take(&self, ip: IpAddr, cost: usize) -> Result<(), Duration> {
+        let ip = client_key(ip);
         let now = Instant::now();
         let rate = self.rate;
         let mut buckets = self.buckets.lock().expect("lock");
@@ -114,6 +115,18 @@ impl IpLimiter {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The bucket an address uses: an IPv6 address by its /64 network, which one subscriber usually
+/// holds whole (one bucket per address there would be one bucket per request).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(network))
+        }
+        v4 => v4,
     }
 }
 
@@ -161,5 +174,19 @@ mod tests {
             limiter.take(ip(3), 60).is_err(),
             "127.0.0.3 kept its own bucket"
         );
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_bucket() {
+        let limiter = IpLimiter::new(Rate::new(1, 100), 10);
+        let host = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+        assert_eq!(limiter.take(host(1), 100), Ok(()));
+        assert!(limiter.take(host(2), 1).is_err(), "the same /64");
+        let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert_eq!(limiter.take(elsewhere, 100), Ok(()));
+        // An IPv4-mapped address is its IPv4 address.
+        assert_eq!(limiter.take(ip(9), 100), Ok(()));
+        let mapped = IpAddr::V6(std::net::Ipv4Addr::new(127, 0, 0, 9).to_ipv6_mapped());
+        assert!(limiter.take(mapped, 1).is_err());
     }
 }
