@@ -11,7 +11,9 @@
 //! 3. data ingest: concurrent `POST /api/data` of distinct entries, then a check that every
 //!    acknowledged entry is queued.
 //!
-//! Each side needs one file descriptor per connection: raise `ulimit -n` above N.
+//! Each side needs one file descriptor per connection: raise `ulimit -n` above N. With
+//! `BBCHAIN_BENCH_MASTER=<path to another build>` that build is the master under test, so two
+//! builds are measured with the same load generator.
 
 use crate::client;
 use anyhow::{Context, bail};
@@ -63,7 +65,12 @@ impl BenchMaster {
             .local_addr()?
             .port();
         let dir = std::env::temp_dir().join(format!("bbchain-bench-{}", std::process::id()));
-        let child = std::process::Command::new(std::env::current_exe()?)
+        // Another build as the master under test (the same load generator for both builds).
+        let binary = match std::env::var_os("BBCHAIN_BENCH_MASTER") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::env::current_exe()?,
+        };
+        let child = std::process::Command::new(binary)
             .args([
                 "--start-master",
                 "--chain",
@@ -101,6 +108,17 @@ impl BenchMaster {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Time a process has spent on a CPU, all its threads together (`/proc/<pid>/task/*/schedstat`):
+/// on a shared machine this says what a fan-out costs, whatever the load.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
 }
 
 /// `VmHWM` (peak resident memory) of a process, in MiB.
@@ -293,6 +311,7 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         let nonce = solve(&job)?;
         let height = job.height;
         arrivals.expect(height + 1);
+        let cpu_before = (cpu_time(pid), cpu_time(std::process::id()));
         let sent = Instant::now();
         send(
             &mut finder,
@@ -311,9 +330,15 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         }
         answers.push(sent.elapsed());
         let mut times = arrivals.wait_all(sent).await?;
+        let cpu = match (cpu_before, (cpu_time(pid), cpu_time(std::process::id()))) {
+            ((Some(m0), Some(c0)), (Some(m1), Some(c1))) => {
+                format!("CPU master {}, client {}", ms(m1 - m0), ms(c1 - c0))
+            }
+            _ => "CPU unknown".into(),
+        };
         times.sort();
         println!(
-            "fan-out round {}: finder answered after {}; every connection had its new job after {} (p50 {}, p99 {})",
+            "fan-out round {}: finder answered after {}; every connection had its new job after {} (p50 {}, p99 {}); {cpu}",
             round + 1,
             ms(answers[round]),
             ms(*times.last().expect("times")),
