@@ -463,17 +463,13 @@ impl Writer {
                 for event in effects.events {
                     let _ = self.events.send(event);
                 }
-                // The new template is built before anyone hears of the block, but the finder is
-                // answered before it goes out: otherwise its `accepted` waits behind every miner's
-                // new job (10,000 tasks woken at once).
-                let next = effects.tip_changed.then(|| Arc::new(self.template()));
-                replies.into_iter().for_each(Reply::send);
-                if let Some(next) = next {
-                    template.send_replace(next);
+                if effects.tip_changed {
+                    template.send_replace(Arc::new(self.template()));
                     refresh_at = None;
                 } else if (effects.queue_changed || effects.pool_changed) && refresh_at.is_none() {
                     refresh_at = Some(Instant::now() + refresh_delay);
                 }
+                replies.into_iter().for_each(Reply::send);
             }
             if refresh_at.is_some_and(|at| at <= Instant::now()) {
                 template.send_replace(Arc::new(self.template()));
