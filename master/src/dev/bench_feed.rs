@@ -3,14 +3,17 @@
 //! It starts a dev-chain master of this same binary on a free port with a throw-away data dir, then
 //! measures, over loopback:
 //! 1. fan-out: N feed connections say hello; a separate miner finds a block; the time from its submit
-//!    until each connection holds a clean job for the new tip (p50/p99/max over several tips), and
-//!    the master's peak memory (VmHWM);
+//!    until each connection has received (client side) the clean job for the new tip (p50/p99/max
+//!    over several tips), the time until the finder hears `accepted`, and the master's peak memory
+//!    (VmHWM);
 //! 2. submit validation: wrong-work submits pipelined on one connection (each fully checked), and
 //!    valid blocks mined one after another (check, store, commit, new job);
 //! 3. data ingest: concurrent `POST /api/data` of distinct entries, then a check that every
 //!    acknowledged entry is queued.
 //!
-//! Each side needs one file descriptor per connection: raise `ulimit -n` above N.
+//! Each side needs one file descriptor per connection: raise `ulimit -n` above N. With
+//! `BBCHAIN_BENCH_MASTER=<path to another build>` that build is the master under test, so two
+//! builds are measured with the same load generator.
 
 use crate::client;
 use anyhow::{Context, bail};
@@ -18,10 +21,10 @@ use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
 use bbchain_core::{Midstate, scan};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -62,14 +65,31 @@ impl BenchMaster {
             .local_addr()?
             .port();
         let dir = std::env::temp_dir().join(format!("bbchain-bench-{}", std::process::id()));
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .args([
-                "--start-master",
-                "--chain",
-                "dev",
-                "--port",
-                &port.to_string(),
-            ])
+        // Another build as the master under test (the same load generator for both builds).
+        let (binary, other_build) = match std::env::var_os("BBCHAIN_BENCH_MASTER") {
+            Some(path) => (std::path::PathBuf::from(path), true),
+            None => (std::env::current_exe()?, false),
+        };
+        let mut command = std::process::Command::new(binary);
+        command.args([
+            "--start-master",
+            "--chain",
+            "dev",
+            "--port",
+            &port.to_string(),
+        ]);
+        if !other_build {
+            // The ingest step posts 50,000 entries from one address: far above the per-address
+            // rate a public master allows (an older build has neither the limit nor the flags).
+            let unlimited = u32::MAX.to_string();
+            command.args([
+                "--ip-rate-bytes-per-sec",
+                &unlimited,
+                "--ip-burst-bytes",
+                &unlimited,
+            ]);
+        }
+        let child = command
             .arg("--data-dir")
             .arg(&dir)
             .env("RUST_LOG", "warn")
@@ -100,6 +120,17 @@ impl BenchMaster {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Time a process has spent on a CPU, all its threads together (`/proc/<pid>/task/*/schedstat`):
+/// on a shared machine this says what a fan-out costs, whatever the load.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
 }
 
 /// `VmHWM` (peak resident memory) of a process, in MiB.
@@ -179,10 +210,79 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Where the feed connections note when their clean job for the round's new tip arrived.
+struct Arrivals {
+    /// The clock every arrival is counted from.
+    base: Instant,
+    /// The height whose clean job the round waits for.
+    height: AtomicU32,
+    /// Per connection: nanoseconds after `base` at which its job arrived.
+    at: Vec<AtomicU64>,
+    /// Connections that have their job this round; the last one wakes the round.
+    count: AtomicUsize,
+    all_in: Notify,
+}
+
+impl Arrivals {
+    fn new(connections: usize) -> Arrivals {
+        Arrivals {
+            base: Instant::now(),
+            height: AtomicU32::new(u32::MAX),
+            at: (0..connections).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicUsize::new(0),
+            all_in: Notify::new(),
+        }
+    }
+
+    /// Connection `index` received a frame: if it is the clean job the round waits for, note when.
+    fn note(&self, index: usize, frame: &str) {
+        // Only what tells the job apart is read, but it is read from the frame as a miner gets it.
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: &'a str,
+            #[serde(default)]
+            clean: bool,
+            #[serde(default)]
+            height: u32,
+        }
+        let Ok(head) = serde_json::from_str::<Head>(frame) else {
+            return;
+        };
+        if head.kind == "job" && head.clean && head.height == self.height.load(Ordering::Acquire) {
+            let nanos = self.base.elapsed().as_nanos() as u64;
+            self.at[index].store(nanos, Ordering::Relaxed);
+            if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.at.len() {
+                self.all_in.notify_one();
+            }
+        }
+    }
+
+    /// Starts a round that waits for clean jobs at `height`.
+    fn expect(&self, height: u32) {
+        self.count.store(0, Ordering::Release);
+        self.height.store(height, Ordering::Release);
+    }
+
+    /// Every connection's delay from `sent`, once all have their job.
+    async fn wait_all(&self, sent: Instant) -> anyhow::Result<Vec<Duration>> {
+        tokio::time::timeout(Duration::from_secs(30), self.all_in.notified())
+            .await
+            .context("connections did not all get a job within 30 s")?;
+        let sent = sent.saturating_duration_since(self.base);
+        Ok(self
+            .at
+            .iter()
+            .map(|at| Duration::from_nanos(at.load(Ordering::Relaxed)).saturating_sub(sent))
+            .collect())
+    }
+}
+
+/// The fan-out: the time from a finder's submit until each of `connections` feed connections has
+/// received, on the client side, the clean job for the new tip.
 async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()> {
     println!("fan-out: opening {connections} feed connections...");
-    let (arrivals, mut received) = mpsc::unbounded_channel::<(u32, Instant)>();
-    let ready = Arc::new(AtomicUsize::new(0));
+    let arrivals = Arc::new(Arrivals::new(connections));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for chunk in 0..connections.div_ceil(RAMP) {
@@ -198,13 +298,13 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         for task in opening {
             let mut ws = task.await??;
             let arrivals = arrivals.clone();
-            ready.fetch_add(1, Ordering::Relaxed);
+            let index = tasks.len();
             tasks.push(tokio::spawn(async move {
-                while let Ok(message) = next(&mut ws).await {
-                    if let MasterMessage::Job(job) = message
-                        && job.clean
-                    {
-                        let _ = arrivals.send((job.height, Instant::now()));
+                while let Some(Ok(message)) = ws.next().await {
+                    match message {
+                        Message::Text(text) => arrivals.note(index, &text),
+                        Message::Close(_) => break,
+                        _ => {}
                     }
                 }
             }));
@@ -212,15 +312,18 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
     }
     println!(
         "fan-out: {} connections ready in {:.1} s",
-        ready.load(Ordering::Relaxed),
+        tasks.len(),
         started.elapsed().as_secs_f64()
     );
     let mut finder = connect(addr).await?;
     let mut job = hello(&mut finder, "finder").await?;
     let mut all = Vec::new();
+    let mut answers = Vec::new();
     for round in 0..ROUNDS {
         let nonce = solve(&job)?;
         let height = job.height;
+        arrivals.expect(height + 1);
+        let cpu_before = (cpu_time(pid), cpu_time(std::process::id()));
         let sent = Instant::now();
         send(
             &mut finder,
@@ -230,20 +333,26 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
             },
         )
         .await?;
-        let mut times = Vec::with_capacity(connections);
-        while times.len() < connections {
-            let (got, at) = tokio::time::timeout(Duration::from_secs(30), received.recv())
-                .await
-                .context("connections did not all get a job within 30 s")?
-                .context("arrivals closed")?;
-            if got == height + 1 {
-                times.push(at.saturating_duration_since(sent));
+        loop {
+            match next(&mut finder).await? {
+                MasterMessage::Accepted { .. } => break,
+                MasterMessage::Rejected { reason, .. } => bail!("block refused: {reason}"),
+                _ => {}
             }
         }
+        answers.push(sent.elapsed());
+        let mut times = arrivals.wait_all(sent).await?;
+        let cpu = match (cpu_before, (cpu_time(pid), cpu_time(std::process::id()))) {
+            ((Some(m0), Some(c0)), (Some(m1), Some(c1))) => {
+                format!("CPU master {}, client {}", ms(m1 - m0), ms(c1 - c0))
+            }
+            _ => "CPU unknown".into(),
+        };
         times.sort();
         println!(
-            "fan-out round {}: every connection had its new job after {} (p50 {}, p99 {})",
+            "fan-out round {}: finder answered after {}; every connection had its new job after {} (p50 {}, p99 {}); {cpu}",
             round + 1,
+            ms(answers[round]),
             ms(*times.last().expect("times")),
             ms(percentile(&times, 0.5)),
             ms(percentile(&times, 0.99))
@@ -255,11 +364,13 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         }
     }
     all.sort();
+    answers.sort();
     println!(
-        "fan-out: {connections} connections x {ROUNDS} tips: p50 {}, p99 {}, max {}",
+        "fan-out: {connections} connections x {ROUNDS} tips: p50 {}, p99 {}, max {}; finder's accepted: median {}",
         ms(percentile(&all, 0.5)),
         ms(percentile(&all, 0.99)),
-        ms(*all.last().expect("samples"))
+        ms(*all.last().expect("samples")),
+        ms(percentile(&answers, 0.5))
     );
     match peak_mib(pid) {
         Some(mib) => println!("fan-out: master peak memory (VmHWM) {mib:.0} MiB"),

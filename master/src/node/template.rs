@@ -18,6 +18,8 @@ pub struct BlockTemplate {
     pub bits: CompactTarget,
     /// The target those bits stand for.
     pub target: Target,
+    /// `target` as the 64 hex digits a job carries: written once here, not once per miner.
+    pub target_hex: String,
     /// Earliest allowed header time: median time past + 1.
     pub min_time: u32,
     /// What the coinbase may claim: the subsidy plus the fees of `entries`.
@@ -50,11 +52,13 @@ impl BlockTemplate {
         let branch = merkle::MerkleProof::build(&leaves, 0)
             .map(|proof| proof.siblings)
             .unwrap_or_default();
+        let target = Target::from_compact(bits).unwrap_or(Target::MAX);
         BlockTemplate {
             height,
             prev_hash,
             bits,
-            target: Target::from_compact(bits).unwrap_or(Target::MAX),
+            target_hex: target.to_hex(),
+            target,
             min_time,
             reward,
             entries: Arc::new(entries),
