@@ -42,6 +42,12 @@ pub fn address_problem(text: &str, network: &str) -> Result<Option<String>, JsEr
         .map(|err| err.to_string()))
 }
 
+/// The fee rate wallets suggest, in units per byte (the core's, as `bbchain --send` uses).
+#[wasm_bindgen(js_name = suggestedFeePerByte)]
+pub fn suggested_fee_per_byte() -> u32 {
+    transfer::DEFAULT_FEE_PER_BYTE as u32
+}
+
 /// A signed transfer, ready for `POST /api/tx`.
 #[wasm_bindgen]
 pub struct SignedTransfer {
