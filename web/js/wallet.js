@@ -79,6 +79,7 @@ function showError(text) {
 
 function setAddress(next) {
   address = next;
+  setText('wallet-address', next ?? '');
   for (const listener of listeners) listener(address);
 }
 
