@@ -866,6 +866,33 @@ async fn the_page_wallet_is_paid_by_the_tab_sends_to_the_cli_and_restores() {
     );
     browser.click("#mine-stop").await;
 
+    // Stored encrypted; locked, it cannot send; a wrong password is refused, the right one unlocks.
+    let stored = browser
+        .eval("return JSON.stringify(localStorage);", Value::Null)
+        .await;
+    let stored = stored.as_str().unwrap_or_default().to_string();
+    assert!(
+        stored.contains("PBKDF2-SHA256") && !stored.contains(&phrase),
+        "{stored}"
+    );
+    browser.click("#wallet-lock").await;
+    let send_hidden = "return document.getElementById('wallet-send').hidden;";
+    assert_eq!(browser.eval(send_hidden, Value::Null).await, true);
+    browser.type_into("#wallet-unlock-password", "not it").await;
+    browser.click("#wallet-unlock").await;
+    eventually(PATIENCE, "a wrong password refused", || async {
+        (browser.text("#wallet-error").await == "Wrong password.").then_some(())
+    })
+    .await;
+    browser
+        .type_into("#wallet-unlock-password", "correct horse battery")
+        .await;
+    browser.click("#wallet-unlock").await;
+    eventually(PATIENCE, "the wallet unlocked", || async {
+        (browser.eval(send_hidden, Value::Null).await == false).then_some(())
+    })
+    .await;
+
     // No secret left the page: neither the words nor the key in any body or message.
     let sent = browser.eval("return window.sentBodies;", Value::Null).await;
     let sent = sent.as_array().expect("recorded traffic");
