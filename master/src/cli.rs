@@ -4,14 +4,13 @@
 //! - [`args`]: the flags, grouped help, and which flags each mode takes;
 //! - `add`, `chain`, `clean`: the client calls;
 //! - `wallet`: `--new-wallet`, `--restore-wallet`, `--address`, and the miner's default payout;
-//! - `coins`, `coin_select`: `--balance` and `--send`;
+//! - `coins`: `--balance` and `--send` (coin selection and signing are `bbchain_core::transfer`);
 //! - `output`: status-line logging for miners and clients, completions and the man page.
 
 mod add;
 pub mod args;
 mod chain;
 mod clean;
-mod coin_select;
 mod coins;
 mod output;
 mod wallet;

@@ -3,11 +3,9 @@
 use bbchain_core::ChainParams;
 use std::path::PathBuf;
 
-/// The least value of a transaction output, in units, that masters relay by default: the one
-/// figure the node's policy and `bbchain --send` (which folds smaller change into the fee) share.
-pub const DUST_UNITS: u64 = 1_000;
-/// The least fee per byte masters relay by default, shared the same way.
-pub const MIN_FEE_PER_BYTE: u64 = 1;
+/// The dust limit and minimum fee rate masters relay by default, shared with the CLI's and the page's
+/// wallets: they live in the core (`bbchain_core::transfer`).
+pub use bbchain_core::transfer::{DUST_UNITS, MIN_FEE_PER_BYTE};
 /// What a queued data entry costs beyond its text, in bytes: its id and position, in memory and
 /// on disk. Counted in the queue's byte bound and in the rate limits, so that tiny entries are
 /// not free.

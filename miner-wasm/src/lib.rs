@@ -1,9 +1,11 @@
 //! The browser miner's only Rust: a thin wasm-bindgen wrapper around [`bbchain_core::scan`], so the
 //! page hashes with exactly the loop the native miner runs. Everything else (the work feed, workers,
-//! nonce ranges, throttling) lives in `web/js/`.
+//! nonce ranges, throttling) lives in `web/js/`. [`wallet`] holds the page wallet's key work.
 //!
 //! `make wasm` builds it with `-C target-feature=+simd128`, which switches `sha2` to its WebAssembly
 //! SIMD backend (measured faster in Chromium; see docs/BENCHMARKS.md).
+
+pub mod wallet;
 
 use bbchain_core::protocol::Job;
 use bbchain_core::{Midstate, Target, scan};

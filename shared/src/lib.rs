@@ -29,6 +29,7 @@ pub mod spend;
 pub mod target;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod transfer;
 pub mod tx;
 pub mod validation;
 pub mod wallet;

@@ -781,3 +781,221 @@ async fn the_page_shows_a_full_disk_until_the_master_recovers() {
     .await;
     assert_eq!(browser.eval(hidden, Value::Null).await, true);
 }
+
+/// Records, in `window.sentBodies`, every HTTP body and WebSocket message the page sends from now
+/// on (the miner's and the event feed's sockets included).
+const RECORD_TRAFFIC: &str = "
+    window.sentBodies = [];
+    const realFetch = window.fetch;
+    window.fetch = (input, init) => {
+      window.sentBodies.push(String(input) + ' ' + String(init?.body ?? ''));
+      return realFetch(input, init);
+    };
+    const realSend = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      window.sentBodies.push(String(data));
+      return realSend.call(this, data);
+    };";
+
+/// The wallet's secret key, in hex, the documented way (docs/protocol.md): the tagged hash of
+/// the BIP-39 seed.
+fn key_hex(phrase: &str) -> String {
+    let mnemonic = bip39::Mnemonic::parse_normalized(phrase).expect("a BIP-39 phrase");
+    let seed = mnemonic.to_seed_normalized("");
+    let secret = bbchain_core::keys::tagged_hash(bbchain_core::wallet::WALLET_KEY_TAG, &[&seed]);
+    hex::encode(secret)
+}
+
+/// Coins as `--balance` prints them on its `label` line.
+fn cli_balance(master: &Master, wallet: &str, label: &str) -> String {
+    let out = run_bbchain(&["--balance", "--wallet", wallet, "--nodes", &master.addr()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix(label))
+        .map(|rest| rest.trim().trim_end_matches(" coins").to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_wallet_is_paid_by_the_tab_sends_to_the_cli_and_restores() {
+    let master = Master::start(&[]);
+    let browser = Browser::open(&master, "/").await;
+    browser.wait_for_genesis().await;
+    browser.eval(RECORD_TRAFFIC, Value::Null).await;
+
+    // Create: the words show once, then the wallet opens with its address.
+    browser
+        .type_into("#wallet-password", "correct horse battery")
+        .await;
+    browser.click("#wallet-create").await;
+    let phrase = eventually(PATIENCE, "the words of the new wallet", || async {
+        let words = browser.text("#wallet-mnemonic").await;
+        (words.split(' ').count() == 24).then_some(words)
+    })
+    .await;
+    browser.click("#wallet-confirm").await;
+    let address = eventually(PATIENCE, "the wallet's address", || async {
+        let error = browser.text("#wallet-error").await;
+        assert!(error.is_empty(), "the wallet says: {error}");
+        let text = browser.text("#wallet-address").await;
+        text.starts_with("bbd").then_some(text)
+    })
+    .await;
+    assert_eq!(browser.text("#wallet-mnemonic").await, "", "shown once");
+    let payout = browser.text("#mine-payout").await;
+    assert!(
+        payout.contains("pay 1 coins to your wallet; rewards mature after 5 blocks"),
+        "{payout}"
+    );
+
+    // Mine into it, one worker, until a reward has matured.
+    browser
+        .start_mining(&format!("wallet-e2e-{}", master.port))
+        .await;
+    eventually(
+        Duration::from_secs(240),
+        "a matured reward in the page",
+        || async {
+            let confirmed: f64 = browser.text("#wallet-balance").await.parse().unwrap_or(0.0);
+            (confirmed >= 1.0).then_some(())
+        },
+    )
+    .await;
+
+    // Send 0.5 coins to a CLI wallet, with a check of the address and a confirmation step.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cli_wallet = dir.path().join("cli.json");
+    let cli_wallet = cli_wallet.to_str().unwrap();
+    let out = run_bbchain(&["--new-wallet", "--wallet", cli_wallet, "--chain", "dev"]);
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    let to = out
+        .lines()
+        .find_map(|line| line.strip_prefix("address: "))
+        .unwrap_or_else(|| panic!("no address in {out}"))
+        .to_string();
+    let last = if to.ends_with('q') { "p" } else { "q" };
+    let typo = format!("{}{last}", &to[..to.len() - 1]);
+    browser.type_into("#send-to", &typo).await;
+    eventually(PATIENCE, "a bad checksum named", || async {
+        browser
+            .text("#send-to-check")
+            .await
+            .contains("checksum")
+            .then_some(())
+    })
+    .await;
+    browser.type_into("#send-to", &to).await;
+    eventually(PATIENCE, "the address accepted", || async {
+        (browser.text("#send-to-check").await == "A valid address.").then_some(())
+    })
+    .await;
+    browser.type_into("#send-amount", "0.5").await;
+    browser.click("#send-submit").await;
+    eventually(PATIENCE, "the confirmation step", || async {
+        browser
+            .text("#send-summary")
+            .await
+            .contains("fee")
+            .then_some(())
+    })
+    .await;
+    browser.click("#send-confirm").await;
+    let txid = eventually(PATIENCE, "the sent transaction's link", || async {
+        let txid = browser.text("#send-txid").await;
+        (txid.len() == 64).then_some(txid)
+    })
+    .await;
+    eventually(
+        Duration::from_secs(240),
+        "the CLI wallet's confirmed 0.5 coins",
+        || async { (cli_balance(&master, cli_wallet, "confirmed:") == "0.5").then_some(()) },
+    )
+    .await;
+    let (code, tx) = http_get(&master.url(&format!("/api/tx/{txid}")));
+    assert_eq!(
+        (code, tx["status"].as_str()),
+        (200, Some("confirmed")),
+        "{tx}"
+    );
+    browser.click("#mine-stop").await;
+
+    // Stored encrypted; locked, it cannot send; a wrong password is refused, the right one unlocks.
+    let stored = browser
+        .eval("return JSON.stringify(localStorage);", Value::Null)
+        .await;
+    let stored = stored.as_str().unwrap_or_default().to_string();
+    assert!(
+        stored.contains("PBKDF2-SHA256") && !stored.contains(&phrase),
+        "{stored}"
+    );
+    browser.click("#wallet-lock").await;
+    let send_hidden = "return document.getElementById('wallet-send').hidden;";
+    assert_eq!(browser.eval(send_hidden, Value::Null).await, true);
+    browser.type_into("#wallet-unlock-password", "not it").await;
+    browser.click("#wallet-unlock").await;
+    eventually(PATIENCE, "a wrong password refused", || async {
+        (browser.text("#wallet-error").await == "Wrong password.").then_some(())
+    })
+    .await;
+    browser
+        .type_into("#wallet-unlock-password", "correct horse battery")
+        .await;
+    browser.click("#wallet-unlock").await;
+    eventually(PATIENCE, "the wallet unlocked", || async {
+        (browser.eval(send_hidden, Value::Null).await == false).then_some(())
+    })
+    .await;
+
+    // No secret left the page: neither the words nor the key in any body or message.
+    let sent = browser.eval("return window.sentBodies;", Value::Null).await;
+    let sent = sent.as_array().expect("recorded traffic");
+    assert!(
+        sent.iter()
+            .any(|body| body.as_str().unwrap_or("").contains(&address)),
+        "the miner's hello is recorded"
+    );
+    let key = key_hex(&phrase);
+    let first_word = format!(
+        "{} {}",
+        phrase.split(' ').next().unwrap(),
+        phrase.split(' ').nth(1).unwrap()
+    );
+    for body in sent {
+        let body = body.as_str().unwrap_or_default();
+        assert!(
+            !body.contains(&phrase) && !body.contains(&first_word),
+            "the words left the page: {body}"
+        );
+        assert!(!body.contains(&key), "the key left the page: {body}");
+    }
+    drop(browser);
+
+    // Restore in a fresh profile: same address, same balance as the master reports.
+    let restored = Browser::open(&master, "/").await;
+    eventually(PATIENCE, "the wallet card set up", || async {
+        (!restored.text("#send-fee").await.is_empty()).then_some(())
+    })
+    .await;
+    restored
+        .type_into("#wallet-password", "another password")
+        .await;
+    restored.type_into("#wallet-restore-words", &phrase).await;
+    restored.click("#wallet-restore").await;
+    eventually(PATIENCE, "the restored address and balance", || async {
+        let (_, info) = http_get(&master.url(&format!("/api/address/{address}")));
+        let expected = info["balance"].as_u64().unwrap_or(0) as f64 / 1e8;
+        let shown: f64 = restored
+            .text("#wallet-balance")
+            .await
+            .parse()
+            .unwrap_or(-1.0);
+        (restored.text("#wallet-address").await == address && (shown - expected).abs() < 1e-9)
+            .then_some(())
+    })
+    .await;
+}

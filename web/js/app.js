@@ -6,11 +6,13 @@ import { DataPanel } from './data-panel.js';
 import { Explorer } from './explorer.js';
 import { setupSearch } from './lookup.js';
 import { setupMiningPanel } from './mining-panel.js';
+import { refresh as refreshWallet, setupWallet } from './wallet.js';
 
 const explorer = new Explorer();
 const dataPanel = new DataPanel();
 setupMiningPanel();
 setupSearch();
+setupWallet().catch(console.error);
 
 function showStatus(status) {
   setText('stat-network', status.network);
@@ -62,10 +64,12 @@ function onEvent(message) {
     case 'block':
       explorer.addBlock(message.block);
       refreshStatus();
+      refreshWallet().catch(console.error);
       break;
     case 'reorg':
       explorer.reload().catch(console.error);
       refreshStatus();
+      refreshWallet().catch(console.error);
       break;
     case 'data':
       dataPanel.update(message);

@@ -8,7 +8,7 @@ import { blockLink, el, formatCoins, isHash, setText } from './dom.js';
 /** A data entry's proof is checked by the core crate compiled to wasm (the scalar build: it loads
  * in every browser, and one proof is little work). Loaded on first use. */
 let core = null;
-function loadCore() {
+export function loadCore() {
   core ??= import('../pkg-scalar/bbchain_miner_wasm.js').then(async (glue) => {
     await glue.default();
     return glue;

@@ -90,14 +90,18 @@ export class BrowserMiner {
     return this.feed !== null;
   }
 
-  /** Connects as `name` and starts `workerCount` workers. */
-  start(name, workerCount) {
+  /** Connects as `name`, paying `address` (the wallet's, or null for nobody), and starts
+   * `workerCount` workers. */
+  start(name, workerCount, address = null) {
     if (this.running) return;
     this.name = name;
+    this.address = address;
     this.workerCount = workerCount;
     this.feed = new Feed('ws/mine', {
       onOpen: () => {
-        this.feed.send({ type: 'hello', name: this.name, agent: AGENT });
+        const hello = { type: 'hello', name: this.name, agent: AGENT };
+        if (this.address) hello.address = this.address;
+        this.feed.send(hello);
         this.setState('connecting', 'waiting for work');
       },
       onMessage: (message) => this.onFeedMessage(message),

@@ -2,8 +2,9 @@
 
 import { BrowserMiner } from './miner.js';
 import { TabLock } from './tab-lock.js';
-import { blockLink, el, formatHashrate, setText } from './dom.js';
+import { blockLink, el, formatCoins, formatHashrate, setText } from './dom.js';
 import { load, save } from './storage.js';
+import { currentAddress, onAddressChange, walletStatus } from './wallet.js';
 
 const NAME_KEY = 'bbchain.minerName';
 const WORKERS_KEY = 'bbchain.workers';
@@ -77,6 +78,20 @@ export function setupMiningPanel() {
     document.getElementById('found-empty').hidden = shownFound > 0;
   }
 
+  /** Says in plain words where this tab's blocks pay, or offers to make a wallet first. */
+  function showPayout() {
+    const line = document.getElementById('mine-payout');
+    const status = walletStatus();
+    if (!currentAddress()) {
+      line.replaceChildren('Blocks you find pay nobody yet: ', el('a', { href: '#wallet' }, 'create a wallet first'), '.');
+    } else if (status) {
+      const coins = formatCoins(status.subsidy);
+      line.replaceChildren(`Blocks you find pay ${coins} coins to your wallet; rewards mature after ${status.coinbase_maturity} blocks.`);
+    }
+  }
+  onAddressChange(showPayout);
+  showPayout();
+
   startButton.addEventListener('click', async () => {
     const name = nameInput.value.trim();
     const bytes = new TextEncoder().encode(name).length;
@@ -91,7 +106,7 @@ export function setupMiningPanel() {
       return;
     }
     miner.setThrottle(throttle());
-    miner.start(name, workerCount());
+    miner.start(name, workerCount(), currentAddress());
   });
 
   stopButton.addEventListener('click', () => {

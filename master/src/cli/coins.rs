@@ -2,25 +2,21 @@
 //! a signed transfer from the wallet. Amounts are decimal coins here and units in the API.
 
 use super::add::{self, Wait};
-use super::coin_select::{self, Coin, Fee, Selection, Short};
 use crate::client::{self, error_text};
 use crate::wallet_file;
 use anyhow::{Context, anyhow, bail};
 use bbchain_core::amount::Amount;
 use bbchain_core::hash::Txid;
-use bbchain_core::keys::{PublicKey, SecretKey, Signature};
-use bbchain_core::{ChainParams, OutPoint, Transaction, TxIn, TxOut, address};
+use bbchain_core::keys::PublicKey;
+use bbchain_core::transfer::{self, Coin, DUST, Fee, Short};
+use bbchain_core::{ChainParams, OutPoint, address};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 
-/// The fee rate of `--send` without `--fee`, in units per byte of the transaction: twice the
-/// nodes' minimum relay fee (`NodeLimits::min_fee_per_byte`, 1 unit per byte), so a transfer is
-/// relayed and, as blocks take transactions by fee rate, ahead of those paying the minimum.
-pub const DEFAULT_FEE_PER_BYTE: u64 = 2 * crate::config::MIN_FEE_PER_BYTE;
-
-/// The least output the nodes relay (`NodeLimits::dust_units`): change under it goes to the fee.
-const DUST: Amount = Amount::from_units(crate::config::DUST_UNITS);
+/// The fee rate of `--send` without `--fee`, in units per byte of the transaction (the core's
+/// suggestion, twice the nodes' minimum relay fee).
+pub use bbchain_core::transfer::DEFAULT_FEE_PER_BYTE;
 
 /// Prints the confirmed, immature and pending coins of `address`, or of the wallet at `wallet`.
 pub async fn balance(node: &str, address: Option<&str>, wallet: &Path) -> anyhow::Result<()> {
@@ -66,9 +62,11 @@ pub async fn send(node: &str, wallet: &Path, request: &SendRequest<'_>) -> anyho
     let from = address::encode(&key.public_key(), &params);
     let info = address_info(node, &from).await?;
     let coins = spendable_coins(&info)?;
-    let selection = coin_select::select(&coins, amount, fee, DUST, tx_size)
+    let selection = transfer::select(&coins, amount, fee, DUST, transfer::tx_size)
         .map_err(|short| not_enough(short, &info))?;
-    let tx = signed_transfer(&params, &key, (to, amount), &selection)?;
+    let mut aux = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut aux[..]).context("the system gave no randomness")?;
+    let tx = transfer::signed_transfer(&params, &key, (to, amount), &selection, &aux);
     let txid = tx.txid();
     let body = json!({"tx": hex::encode(tx.to_bytes())});
     let (status, answer) = client::call(node, "POST", "/api/tx", Some(&body)).await?;
@@ -168,78 +166,12 @@ fn not_enough(short: Short, info: &Value) -> anyhow::Error {
     )
 }
 
-/// The transfer of `selection`'s coins: `amount` to `to`, the change back to the wallet, every input
-/// signed with fresh OS randomness as BIP-340's auxiliary data.
-fn signed_transfer(
-    params: &ChainParams,
-    key: &SecretKey,
-    (to, amount): (PublicKey, Amount),
-    selection: &Selection,
-) -> anyhow::Result<Transaction> {
-    let mine = key.public_key();
-    let mut outputs = vec![TxOut {
-        value: amount,
-        key: to,
-    }];
-    if let Some(change) = selection.change {
-        outputs.push(TxOut {
-            value: change,
-            key: mine,
-        });
-    }
-    let mut tx = Transaction {
-        inputs: selection
-            .coins
-            .iter()
-            .map(|coin| TxIn {
-                prev: coin.outpoint,
-                signature: Signature::from_bytes([0; 64]),
-            })
-            .collect(),
-        outputs,
-    };
-    let spent: Vec<TxOut> = selection
-        .coins
-        .iter()
-        .map(|coin| TxOut {
-            value: coin.value,
-            key: mine,
-        })
-        .collect();
-    let keys = vec![key; spent.len()];
-    let mut aux = [0u8; 32];
-    getrandom::fill(&mut aux).context("the system gave no randomness")?;
-    tx.sign(&params.genesis_hash(), &spent, &keys, &aux);
-    Ok(tx)
-}
-
-/// The encoded size of a transfer with `inputs` inputs and `outputs` outputs (sizes do not depend
-/// on the values, keys or signatures).
-fn tx_size(inputs: usize, outputs: usize) -> usize {
-    let input = TxIn {
-        prev: OutPoint {
-            txid: Txid::from_byte_array([0; 32]),
-            vout: 0,
-        },
-        signature: Signature::from_bytes([0; 64]),
-    };
-    let output = TxOut {
-        value: Amount::ZERO,
-        key: PublicKey::from_bytes_unchecked([0; 32]),
-    };
-    Transaction {
-        inputs: vec![input; inputs],
-        outputs: vec![output; outputs],
-    }
-    .encoded_len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn secret(n: u8) -> SecretKey {
-        SecretKey::from_bytes([n; 32]).unwrap()
+    fn secret(n: u8) -> bbchain_core::keys::SecretKey {
+        bbchain_core::keys::SecretKey::from_bytes([n; 32]).unwrap()
     }
 
     fn utxo(n: u8, value: u64, mature: bool, spent_by: Value) -> Value {
@@ -261,64 +193,6 @@ mod tests {
         assert_eq!(coins.len(), 1);
         assert_eq!(coins[0].outpoint.vout, 1);
         assert_eq!(coins[0].value, Amount::from_units(5_000));
-    }
-
-    #[test]
-    fn the_transfer_is_signed_the_node_way_and_sized_as_estimated() {
-        let params = ChainParams::dev();
-        let (key, to) = (secret(1), secret(2).public_key());
-        let coins: Vec<Coin> = (1..=2)
-            .map(|n| Coin {
-                outpoint: OutPoint {
-                    txid: Txid::from_byte_array([n; 32]),
-                    vout: 0,
-                },
-                value: Amount::COIN,
-            })
-            .collect();
-        let selection = coin_select::select(
-            &coins,
-            Amount::from_units(150_000_000),
-            Fee::PerByte(DEFAULT_FEE_PER_BYTE),
-            DUST,
-            tx_size,
-        )
-        .unwrap();
-        let tx = signed_transfer(
-            &params,
-            &key,
-            (to, Amount::from_units(150_000_000)),
-            &selection,
-        )
-        .unwrap();
-        assert_eq!(tx.encoded_len(), tx_size(2, 2));
-        let fee = Amount::from_units(DEFAULT_FEE_PER_BYTE * tx_size(2, 2) as u64);
-        assert_eq!(selection.fee, fee);
-        assert_eq!(
-            tx.outputs[0],
-            TxOut {
-                value: Amount::from_units(150_000_000),
-                key: to
-            }
-        );
-        assert_eq!(tx.outputs[1].key, key.public_key());
-        let total_out = tx.outputs[0].value.units() + tx.outputs[1].value.units();
-        assert_eq!(total_out + fee.units(), 2 * Amount::COIN.units());
-        let spent = vec![
-            TxOut {
-                value: Amount::COIN,
-                key: key.public_key()
-            };
-            2
-        ];
-        for (index, input) in tx.inputs.iter().enumerate() {
-            let message = tx.sighash(&params.genesis_hash(), &spent, index as u32);
-            assert!(bbchain_core::keys::verify(
-                &key.public_key(),
-                &message,
-                &input.signature
-            ));
-        }
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub fn status(node: &Node, snapshot: &ChainSnapshot) -> Value {
         "target": snapshot.next_target.to_hex(),
         "difficulty": snapshot.next_target.difficulty(&params.pow_limit_target()),
         "target_interval": params.target_spacing,
+        "coinbase_maturity": params.coinbase_maturity,
         "hashrate": snapshot.hashrate,
         "chainwork": snapshot.chainwork,
         "miners": node.miner_count(),

@@ -1,13 +1,32 @@
-//! Coin selection for `--send`: which unspent outputs pay an amount and its fee, and whether there
-//! is change worth an output.
+//! Coin selection and transfer building, shared by `bbchain --send` and the page's wallet (through
+//! the wasm module): which unspent outputs pay an amount and its fee, whether there is change worth
+//! an output, and the signed transaction. Also the relay policy figures both must respect.
 
-use bbchain_core::OutPoint;
-use bbchain_core::amount::Amount;
+use crate::amount::Amount;
+use crate::hash::Txid;
+use crate::keys::{PublicKey, SecretKey, Signature};
+use crate::params::ChainParams;
+use crate::tx::{OutPoint, Transaction, TxIn, TxOut};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The least value of a transaction output, in units, that masters relay by default: the one
+/// figure the node's policy and the wallets (which fold smaller change into the fee) share.
+pub const DUST_UNITS: u64 = 1_000;
+/// The least fee per byte masters relay by default, shared the same way.
+pub const MIN_FEE_PER_BYTE: u64 = 1;
+/// The fee rate wallets suggest, in units per byte: twice the relay minimum, so a transfer is
+/// relayed and, as blocks take transactions by fee rate, ahead of those paying the minimum.
+pub const DEFAULT_FEE_PER_BYTE: u64 = 2 * MIN_FEE_PER_BYTE;
+/// [`DUST_UNITS`] as an amount.
+pub const DUST: Amount = Amount::from_units(DUST_UNITS);
 
 /// An unspent output the wallet may spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coin {
+    /// Where it is.
     pub outpoint: OutPoint,
+    /// What it holds.
     pub value: Amount,
 }
 
@@ -24,15 +43,20 @@ pub enum Fee {
 /// and goes to the fee instead).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
+    /// The coins spent, largest first.
     pub coins: Vec<Coin>,
+    /// The fee paid.
     pub fee: Amount,
+    /// The change output, if any.
     pub change: Option<Amount>,
 }
 
 /// Not enough coins: the least the send needs, and what there is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Short {
+    /// The amount plus the least fee.
     pub needed: Amount,
+    /// What the coins add up to.
     pub spendable: Amount,
 }
 
@@ -53,7 +77,7 @@ pub fn select(
             .filter(|fee| fee.is_valid()),
     };
     let mut sorted = coins.to_vec();
-    sorted.sort_by_key(|coin| std::cmp::Reverse(coin.value));
+    sorted.sort_by_key(|coin| core::cmp::Reverse(coin.value));
     let mut total = Amount::ZERO;
     for (index, coin) in sorted.iter().enumerate() {
         let inputs = index + 1;
@@ -90,10 +114,79 @@ pub fn select(
     })
 }
 
+/// The transfer of `selection`'s coins: `amount` to `to`, the change back to the wallet, every input
+/// signed with `aux` as BIP-340's auxiliary data (fresh randomness from the caller: the OS for the
+/// CLI, `crypto.getRandomValues` in the page).
+pub fn signed_transfer(
+    params: &ChainParams,
+    key: &SecretKey,
+    (to, amount): (PublicKey, Amount),
+    selection: &Selection,
+    aux: &[u8; 32],
+) -> Transaction {
+    let mine = key.public_key();
+    let mut outputs = vec![TxOut {
+        value: amount,
+        key: to,
+    }];
+    if let Some(change) = selection.change {
+        outputs.push(TxOut {
+            value: change,
+            key: mine,
+        });
+    }
+    let mut tx = Transaction {
+        inputs: selection
+            .coins
+            .iter()
+            .map(|coin| TxIn {
+                prev: coin.outpoint,
+                signature: Signature::from_bytes([0; 64]),
+            })
+            .collect(),
+        outputs,
+    };
+    let spent: Vec<TxOut> = selection
+        .coins
+        .iter()
+        .map(|coin| TxOut {
+            value: coin.value,
+            key: mine,
+        })
+        .collect();
+    let keys = vec![key; spent.len()];
+    tx.sign(&params.genesis_hash(), &spent, &keys, aux);
+    tx
+}
+
+/// The encoded size of a transfer with `inputs` inputs and `outputs` outputs (sizes do not depend
+/// on the values, keys or signatures).
+pub fn tx_size(inputs: usize, outputs: usize) -> usize {
+    let input = TxIn {
+        prev: OutPoint {
+            txid: Txid::from_byte_array([0; 32]),
+            vout: 0,
+        },
+        signature: Signature::from_bytes([0; 64]),
+    };
+    let output = TxOut {
+        value: Amount::ZERO,
+        key: PublicKey::from_bytes_unchecked([0; 32]),
+    };
+    Transaction {
+        inputs: vec![input; inputs],
+        outputs: vec![output; outputs],
+    }
+    .encoded_len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bbchain_core::hash::Txid;
+
+    fn secret(n: u8) -> SecretKey {
+        SecretKey::from_bytes([n; 32]).unwrap()
+    }
 
     fn coin(n: u8, units: u64) -> Coin {
         Coin {
@@ -209,5 +302,63 @@ mod tests {
         assert_eq!(short.spendable, Amount::ZERO);
         let huge = select(&coins, Amount::MAX_MONEY, Fee::PerByte(1), DUST, size).unwrap_err();
         assert_eq!(huge.needed, Amount::MAX_MONEY);
+    }
+
+    #[test]
+    fn the_transfer_is_signed_the_node_way_and_sized_as_estimated() {
+        let params = ChainParams::dev();
+        let (key, to) = (secret(1), secret(2).public_key());
+        let coins: Vec<Coin> = (1..=2)
+            .map(|n| Coin {
+                outpoint: OutPoint {
+                    txid: Txid::from_byte_array([n; 32]),
+                    vout: 0,
+                },
+                value: Amount::COIN,
+            })
+            .collect();
+        let selection = select(
+            &coins,
+            Amount::from_units(150_000_000),
+            Fee::PerByte(DEFAULT_FEE_PER_BYTE),
+            DUST,
+            tx_size,
+        )
+        .unwrap();
+        let tx = signed_transfer(
+            &params,
+            &key,
+            (to, Amount::from_units(150_000_000)),
+            &selection,
+            &[7; 32],
+        );
+        assert_eq!(tx.encoded_len(), tx_size(2, 2));
+        let fee = Amount::from_units(DEFAULT_FEE_PER_BYTE * tx_size(2, 2) as u64);
+        assert_eq!(selection.fee, fee);
+        assert_eq!(
+            tx.outputs[0],
+            TxOut {
+                value: Amount::from_units(150_000_000),
+                key: to
+            }
+        );
+        assert_eq!(tx.outputs[1].key, key.public_key());
+        let total_out = tx.outputs[0].value.units() + tx.outputs[1].value.units();
+        assert_eq!(total_out + fee.units(), 2 * Amount::COIN.units());
+        let spent = vec![
+            TxOut {
+                value: Amount::COIN,
+                key: key.public_key()
+            };
+            2
+        ];
+        for (index, input) in tx.inputs.iter().enumerate() {
+            let message = tx.sighash(&params.genesis_hash(), &spent, index as u32);
+            assert!(crate::keys::verify(
+                &key.public_key(),
+                &message,
+                &input.signature
+            ));
+        }
     }
 }
