@@ -381,19 +381,12 @@ impl Master {
         self.status();
     }
 
-    /// Its database file.
-    pub fn db_file(&self) -> PathBuf {
-        self.data_dir()
-            .join(self.port.to_string())
-            .join("chain.redb")
-    }
-
-    /// Fills its disk: from now on its database file may not grow (see [`set_file_size_limit`]).
+    /// Fills its disk: from now on no write to its database file succeeds (see
+    /// [`set_file_size_limit`]). A limit of 0 rather than the file's size: redb also writes into
+    /// free pages inside the file, so a file that only may not grow would take some writes and
+    /// refuse others, and the master would flap between failing and recovered.
     pub fn fill_disk(&self) {
-        let size = std::fs::metadata(self.db_file())
-            .expect("database file")
-            .len();
-        set_file_size_limit(self.process.pid().expect("running"), Some(size));
+        set_file_size_limit(self.process.pid().expect("running"), Some(0));
     }
 
     /// Gives its disk room again.
@@ -461,6 +454,18 @@ fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Opti
 
 fn try_get(url: &str) -> Option<(u16, Value)> {
     read(agent().get(url).call())
+}
+
+/// The masters `master` is linked to (`GET /api/nodes`), as `host:port`.
+pub fn linked_masters(master: &Master) -> Vec<String> {
+    let (code, body) = http_get(&master.url("/api/nodes"));
+    assert_eq!(code, 200, "{body}");
+    body["masters"]
+        .as_array()
+        .expect("masters")
+        .iter()
+        .map(|m| m.as_str().expect("address").to_string())
+        .collect()
 }
 
 /// `GET url` -> (status, JSON body; a non-JSON body comes back as a JSON string).

@@ -849,7 +849,7 @@ async fn the_page_wallet_is_paid_by_the_tab_sends_to_the_cli_and_restores() {
     assert_eq!(browser.text("#wallet-mnemonic").await, "", "shown once");
     let payout = browser.text("#mine-payout").await;
     assert!(
-        payout.contains("pay 1 coins to your wallet; rewards mature after 5 blocks"),
+        payout.contains("pay 1 coin to your wallet; rewards mature after 5 blocks"),
         "{payout}"
     );
 

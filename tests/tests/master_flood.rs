@@ -1,10 +1,9 @@
 //! Free data is rate-limited per source address: a real master (default limits) and clients whose
 //! sockets are bound to 127.0.0.2 and 127.0.0.3, standing in for two machines.
 
-use bbchain_e2e::Master;
+use bbchain_e2e::{Master, tcp_from};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 /// An HTTP answer: status, `Retry-After` if any, JSON body.
@@ -16,19 +15,8 @@ struct Answer {
 
 /// `POST path` with a JSON body to `master`, from a socket bound to `127.0.0.<source>`.
 fn post_from(source: u8, master: &Master, path: &str, body: &Value) -> Answer {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
-    use std::os::fd::AsRawFd;
     let port: u16 = master.addr().rsplit(':').next().unwrap().parse().unwrap();
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .expect("a TCP socket");
-    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, source, 0)).expect("bind the source");
-    connect(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).expect("connect");
-    let mut stream = TcpStream::from(fd);
+    let mut stream = tcp_from([127, 0, 0, source], port);
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();

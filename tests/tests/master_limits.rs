@@ -4,22 +4,11 @@
 use bbchain_e2e::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// A TCP connection to the master on `port` from `127.0.0.<from>`.
 fn connect_from(from: u8, port: u16) -> TcpStream {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .expect("a TCP socket");
-    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, from, 0)).expect("bind 127.0.0.x");
-    connect(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).expect("connect");
-    TcpStream::from(fd)
+    tcp_from([127, 0, 0, from], port)
 }
 
 /// Reads an answer's head (up to the blank line).

@@ -5,7 +5,7 @@
 use bbchain_core::ChainParams;
 use bbchain_core::Work;
 use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
-use bbchain_e2e::{Master, http_get, tcp_from, wait_for};
+use bbchain_e2e::{Master, linked_masters, tcp_from, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
 use std::time::Duration;
@@ -75,19 +75,8 @@ fn hello(listen_port: u16, nonce: u64) -> PeerMessage {
     })
 }
 
-fn masters_of(master: &Master) -> Vec<String> {
-    let (code, body) = http_get(&master.url("/api/nodes"));
-    assert_eq!(code, 200, "{body}");
-    body["masters"]
-        .as_array()
-        .expect("masters")
-        .iter()
-        .map(|m| m.as_str().expect("address").to_string())
-        .collect()
-}
-
 fn linked(master: &Master, to: &Master) -> bool {
-    masters_of(master).contains(&to.addr())
+    linked_masters(master).contains(&to.addr())
 }
 
 #[test]
@@ -109,7 +98,7 @@ fn a_replayed_nonce_does_not_displace_a_working_link() {
     stranger.expect("hello");
     // Whatever M1 sends next (a request, or a reject) comes after it decided on the claim.
     let _ = stranger.socket.read();
-    assert!(linked(&m1, &m2), "M1 dropped M2: {:?}", masters_of(&m1));
+    assert!(linked(&m1, &m2), "M1 dropped M2: {:?}", linked_masters(&m1));
 
     // M2's new blocks still reach M1, over the link it kept.
     let mut miner = m2.miner("m2-miner");
@@ -121,7 +110,7 @@ fn a_replayed_nonce_does_not_displace_a_working_link() {
         (m1.height() >= height).then_some(())
     });
     miner.kill();
-    assert!(linked(&m1, &m2), "{:?}", masters_of(&m1));
+    assert!(linked(&m1, &m2), "{:?}", linked_masters(&m1));
     drop(stranger);
 }
 

@@ -1,20 +1,9 @@
 //! Masters in a network: the README's two-master setup, and a master joining late catching up a
 //! long chain. Real `bbchain` processes on loopback.
 
-use bbchain_e2e::{Master, http_get, http_post_json, run_bbchain, wait_for};
+use bbchain_e2e::{Master, http_get, http_post_json, linked_masters, run_bbchain, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn masters_of(master: &Master) -> Vec<String> {
-    let (code, body) = http_get(&master.url("/api/nodes"));
-    assert_eq!(code, 200, "{body}");
-    body["masters"]
-        .as_array()
-        .expect("masters")
-        .iter()
-        .map(|m| m.as_str().expect("address").to_string())
-        .collect()
-}
 
 fn add(master: &Master, text: &str) -> String {
     let (code, body) = http_post_json(&master.url("/api/data"), &json!({ "data": text }));
@@ -34,7 +23,7 @@ fn two_masters_share_one_chain_and_their_data() {
 
     // Linked both ways: /api/nodes and /api/status show it.
     wait_for(Duration::from_secs(20), "the masters to link", || {
-        (masters_of(&first) == [second.addr()] && masters_of(&second) == [first.addr()])
+        (linked_masters(&first) == [second.addr()] && linked_masters(&second) == [first.addr()])
             .then_some(())
     });
     assert_eq!(second.status()["peers"], 1);
@@ -186,7 +175,7 @@ fn a_link_comes_back_after_a_restart_and_brings_waiting_data() {
 
     first.restart();
     wait_for(Duration::from_secs(30), "the second to dial again", || {
-        (masters_of(&second) == [first.addr()]).then_some(())
+        (linked_masters(&second) == [first.addr()]).then_some(())
     });
     let mut mining = first.miner("after-restart");
     let block = wait_for(Duration::from_secs(60), "the waiting data mined", || {

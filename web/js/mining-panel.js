@@ -86,7 +86,8 @@ export function setupMiningPanel() {
       line.replaceChildren('Blocks you find pay nobody yet: ', el('a', { href: '#wallet' }, 'create a wallet first'), '.');
     } else if (status) {
       const coins = formatCoins(status.subsidy);
-      line.replaceChildren(`Blocks you find pay ${coins} coins to your wallet; rewards mature after ${status.coinbase_maturity} blocks.`);
+      const unit = coins === '1' ? 'coin' : 'coins';
+      line.replaceChildren(`Blocks you find pay ${coins} ${unit} to your wallet; rewards mature after ${status.coinbase_maturity} blocks.`);
     }
   }
   onAddressChange(showPayout);
