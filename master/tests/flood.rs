@@ -9,7 +9,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use bbchain::config::{NodeLimits, PENDING_ENTRY_OVERHEAD};
 use bbchain::server::app;
-use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
+use bbchain_core::peer::PeerMessage;
+use bbchain_core::testing::genesis_hello;
 use bbchain_core::{ChainParams, Work};
 use common::*;
 use http_body_util::BodyExt;
@@ -88,17 +89,13 @@ async fn each_source_ip_gets_its_own_rate_for_data_and_transactions() {
 async fn link_as_peer(test: &TestNode, listen_port: u16) -> Ws {
     let params = ChainParams::dev();
     let mut ws = test.ws("/ws/peer").await;
-    let hello = PeerMessage::Hello(Hello {
-        version: PEER_PROTOCOL_VERSION,
-        network_id: params.network_id,
-        genesis: params.genesis_hash(),
-        listen_port: Some(listen_port),
-        tip: params.genesis_hash(),
-        height: 0,
-        chainwork: Work::ZERO,
-        agent: "flooding-peer".into(),
-        nonce: 7,
-    });
+    let hello = PeerMessage::Hello(genesis_hello(
+        &params,
+        listen_port,
+        Work::ZERO,
+        7,
+        "flooding-peer",
+    ));
     send(&mut ws, serde_json::to_value(&hello).unwrap()).await;
     recv_type(&mut ws, "hello").await;
     ws

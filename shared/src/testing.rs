@@ -9,7 +9,9 @@ use crate::header::Header;
 use crate::keys::{SecretKey, tagged_hash};
 use crate::mining::{Midstate, scan};
 use crate::params::ChainParams;
+use crate::peer::{Hello, PEER_PROTOCOL_VERSION};
 use crate::target::CompactTarget;
+use crate::target::Work;
 use crate::tx::{OutPoint, Transaction, TxIn, TxOut};
 use alloc::vec::Vec;
 
@@ -41,6 +43,28 @@ pub fn signed_tx(
     let keys: Vec<&SecretKey> = spent.iter().map(|_| key).collect();
     tx.sign(&params.genesis_hash(), &outputs, &keys, &[7; 32]);
     tx
+}
+
+/// A peer `hello` at the genesis block of `params` (what a fake master in a test says), claiming
+/// `listen_port`, `chainwork` and `nonce`.
+pub fn genesis_hello(
+    params: &ChainParams,
+    listen_port: u16,
+    chainwork: Work,
+    nonce: u64,
+    agent: &str,
+) -> Hello {
+    Hello {
+        version: PEER_PROTOCOL_VERSION,
+        network_id: params.network_id,
+        genesis: params.genesis_hash(),
+        listen_port: Some(listen_port),
+        tip: params.genesis_hash(),
+        height: 0,
+        chainwork,
+        agent: agent.into(),
+        nonce,
+    }
 }
 
 /// A coinbase entry for `height` naming `miner`.

@@ -1,8 +1,8 @@
 //! A peer that breaks the rules is dropped and kept away, and the master carries on. The bad peer is
 //! this test, speaking the peer protocol over a WebSocket with the core's message types.
 
-use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
-use bbchain_core::testing;
+use bbchain_core::peer::PeerMessage;
+use bbchain_core::testing::{self, genesis_hello};
 use bbchain_core::{Block, ChainParams, Entry, Header, Target, TxMerkleNode, Work};
 use bbchain_e2e::{DeadPort, Master, http_get, tcp_from, wait_for};
 use serde_json::Value;
@@ -109,17 +109,13 @@ impl FakePeer {
 }
 
 fn hello(listen_port: u16, chainwork: Work, params: &ChainParams) -> PeerMessage {
-    PeerMessage::Hello(Hello {
-        version: PEER_PROTOCOL_VERSION,
-        network_id: params.network_id,
-        genesis: params.genesis_hash(),
-        listen_port: Some(listen_port),
-        tip: params.genesis_hash(),
-        height: 0,
+    PeerMessage::Hello(genesis_hello(
+        params,
+        listen_port,
         chainwork,
-        agent: "fake-peer".into(),
-        nonce: 42,
-    })
+        42,
+        "fake-peer",
+    ))
 }
 
 fn now() -> u32 {

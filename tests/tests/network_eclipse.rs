@@ -4,7 +4,8 @@
 
 use bbchain_core::ChainParams;
 use bbchain_core::Work;
-use bbchain_core::peer::{Hello, PEER_PROTOCOL_VERSION, PeerMessage};
+use bbchain_core::peer::PeerMessage;
+use bbchain_core::testing::genesis_hello;
 use bbchain_e2e::{Master, linked_masters, tcp_from, wait_for};
 use serde_json::Value;
 use std::net::TcpStream;
@@ -62,17 +63,13 @@ impl Stranger {
 /// A dev-chain hello claiming `listen_port` and `nonce`.
 fn hello(listen_port: u16, nonce: u64) -> PeerMessage {
     let params = ChainParams::dev();
-    PeerMessage::Hello(Hello {
-        version: PEER_PROTOCOL_VERSION,
-        network_id: params.network_id,
-        genesis: params.genesis_hash(),
-        listen_port: Some(listen_port),
-        tip: params.genesis_hash(),
-        height: 0,
-        chainwork: Work::ZERO,
-        agent: "stranger".into(),
+    PeerMessage::Hello(genesis_hello(
+        &params,
+        listen_port,
+        Work::ZERO,
         nonce,
-    })
+        "stranger",
+    ))
 }
 
 fn linked(master: &Master, to: &Master) -> bool {
