@@ -44,18 +44,9 @@ pub struct DeadPort {
 impl DeadPort {
     /// Reserves a port the system picks.
     pub fn new() -> DeadPort {
-        use nix::sys::socket::{
-            AddressFamily, SockFlag, SockType, SockaddrIn, bind, getsockname, socket,
-        };
+        use nix::sys::socket::{SockaddrIn, getsockname};
         use std::os::fd::AsRawFd;
-        let socket = socket(
-            AddressFamily::Inet,
-            SockType::Stream,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .expect("a TCP socket");
-        bind(socket.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).expect("bind 127.0.0.1:0");
+        let socket = loopback_socket([127, 0, 0, 1]);
         let port = getsockname::<SockaddrIn>(socket.as_raw_fd())
             .expect("its address")
             .port();
@@ -504,10 +495,9 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
     }
 }
 
-/// A TCP connection to `127.0.0.1:port` from the loopback address `source` (`[127, 0, 0, 2]`, …), to
-/// stand in for a client on another IP.
-pub fn tcp_from(source: [u8; 4], port: u16) -> std::net::TcpStream {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+/// A TCP socket bound to the loopback address `source` on a port the system picks.
+fn loopback_socket(source: [u8; 4]) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, socket};
     use std::os::fd::AsRawFd;
     assert_eq!(source[0], 127, "loopback only");
     let socket = socket(
@@ -519,6 +509,15 @@ pub fn tcp_from(source: [u8; 4], port: u16) -> std::net::TcpStream {
     .expect("a TCP socket");
     let [a, b, c, d] = source;
     bind(socket.as_raw_fd(), &SockaddrIn::new(a, b, c, d, 0)).expect("bind the source address");
+    socket
+}
+
+/// A TCP connection to `127.0.0.1:port` from the loopback address `source` (`[127, 0, 0, 2]`, …), to
+/// stand in for a client on another IP.
+pub fn tcp_from(source: [u8; 4], port: u16) -> std::net::TcpStream {
+    use nix::sys::socket::{SockaddrIn, connect};
+    use std::os::fd::AsRawFd;
+    let socket = loopback_socket(source);
     connect(socket.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).expect("connect");
     std::net::TcpStream::from(socket)
 }
