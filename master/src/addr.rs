@@ -1,6 +1,6 @@
 //! Masters' addresses, `host:port`: one rule for `--nodes` and for addresses learned from peers.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Why a text is not a master's address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,19 @@ pub fn check_node_addr(addr: &str) -> Result<(), AddrError> {
         return Err(AddrError::BadHost(addr.into()));
     }
     Ok(())
+}
+
+/// The key one client counts under in every per-address limit (connections, rates, peer slots and
+/// bans): an IPv4-mapped IPv6 address as its IPv4 address, an IPv6 address by its /64, which one
+/// subscriber usually holds whole (else a client could take a fresh address for each slot).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(network.into())
+        }
+        v4 => v4,
+    }
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ impl ConnTable {
 
     /// Takes a slot for a new connection from `ip`, or says which limit refuses it.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnTicket, Refusal> {
-        let ip = client_key(ip);
+        let ip = crate::addr::client_key(ip);
         let limits = &self.limits;
         let exempt = limits.per_ip_exempt.contains(&ip);
         let mut counts = self.counts.lock().expect("lock");
@@ -212,18 +212,6 @@ impl ConnTable {
                 counts.per_ip.remove(&ip);
             }
         }
-    }
-}
-
-/// The address per-address limits count by: an IPv4 address (also when it comes mapped into
-/// IPv6 on a dual-stack listener), or an IPv6 address's /64, the least a host is given.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-        v4 => v4,
     }
 }
 

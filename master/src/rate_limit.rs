@@ -90,7 +90,7 @@ impl IpLimiter {
 
     /// Spends `cost` bytes of `ip`'s bucket, or says how long until it holds them.
     pub fn take(&self, ip: IpAddr, cost: usize) -> Result<(), Duration> {
-        let ip = client_key(ip);
+        let ip = crate::addr::client_key(ip);
         let now = Instant::now();
         let rate = self.rate;
         let mut buckets = self.buckets.lock().expect("lock");
@@ -115,18 +115,6 @@ impl IpLimiter {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// The bucket an address uses: an IPv6 address by its /64 network, which one subscriber usually
-/// holds whole (one bucket per address there would be one bucket per request).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let network = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(network))
-        }
-        v4 => v4,
     }
 }
 

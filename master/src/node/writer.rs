@@ -443,10 +443,11 @@ impl Writer {
         });
         let mut data = Vec::with_capacity(texts.len());
         let mut data_leaves = Vec::with_capacity(texts.len());
-        for (text, (_, id, _)) in texts.into_iter().zip(self.state.pending()) {
-            // A data entry's id is its merkle leaf.
-            data_leaves.push(id.to_merkle_leaf());
-            data.push(Entry::data(text));
+        for text in texts {
+            // The leaf from the text itself: a template's root can never disagree with its entries.
+            let entry = Entry::data(text);
+            data_leaves.push(entry.leaf_hash());
+            data.push(entry);
         }
         let data_bytes: usize = data.iter().map(Entry::encoded_len).sum();
         let (txs, fees) = pool.select(budget - data_bytes);

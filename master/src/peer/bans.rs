@@ -29,6 +29,7 @@ impl BanList {
     /// `ip` misbehaved at `now`; returns how long it is refused. A `protected` address (loopback,
     /// a `--nodes` master) pays a short pause that doubles with each offence, never the full ban.
     pub fn misbehaved(&mut self, ip: IpAddr, protected: bool, now: Instant) -> Duration {
+        let ip = crate::addr::client_key(ip);
         self.by_ip
             .retain(|_, r| r.until > now || now.duration_since(r.last) < OFFENCE_MEMORY);
         if self.by_ip.len() >= MAX_BAN_ENTRIES && !self.by_ip.contains_key(&ip) {
@@ -63,7 +64,7 @@ impl BanList {
     /// When the refusal of `ip` ends, if it is refused at `now`.
     pub fn banned_until(&self, ip: IpAddr, now: Instant) -> Option<Instant> {
         self.by_ip
-            .get(&ip)
+            .get(&crate::addr::client_key(ip))
             .map(|r| r.until)
             .filter(|until| *until > now)
     }
@@ -119,5 +120,16 @@ mod tests {
         assert_eq!(bans.by_ip.len(), MAX_BAN_ENTRIES);
         let newest = IpAddr::from((0x0a00_0000 + MAX_BAN_ENTRIES as u32 + 9).to_be_bytes());
         assert!(bans.banned_until(newest, now).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_ban_covers_its_slash_64_and_a_mapped_address_its_ipv4() {
+        let mut bans = BanList::default();
+        let now = Instant::now();
+        bans.misbehaved(ip("2001:db8:1:2::5"), false, now);
+        assert!(bans.banned_until(ip("2001:db8:1:2::9"), now).is_some());
+        assert!(bans.banned_until(ip("2001:db8:1:3::5"), now).is_none());
+        bans.misbehaved(ip("10.0.0.7"), false, now);
+        assert!(bans.banned_until(ip("::ffff:10.0.0.7"), now).is_some());
     }
 }

@@ -81,7 +81,7 @@ pub(super) async fn run(peers: Peers, io: LinkIo, direction: Direction) -> bool 
             sync: SyncState::new(guard.id, name.clone(), hello.chainwork),
             peers: peers.clone(),
             name: name.clone(),
-            from_loopback: direction.ip().is_loopback(),
+            from_loopback: direction.ip().to_canonical().is_loopback(),
             proved_work: false,
             outbox: outbox.clone(),
             resend_pending_at: Instant::now() + PENDING_RESEND,

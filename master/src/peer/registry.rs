@@ -165,7 +165,7 @@ impl Peers {
     /// is on loopback or a `--nodes` master.
     pub(super) fn misbehaved(&self, ip: IpAddr, name: &str) {
         let mut state = self.inner.state.lock().expect("lock");
-        let protected = ip.is_loopback() || state.protected.contains(&ip);
+        let protected = ip.to_canonical().is_loopback() || state.protected.contains(&ip);
         let length = state.bans.misbehaved(ip, protected, Instant::now());
         crate::metrics::ban("misbehaved");
         tracing::warn!("peer {name} ({ip}) is refused for {} s", length.as_secs());

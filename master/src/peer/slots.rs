@@ -47,6 +47,7 @@ impl SocketSlots {
 
     /// Takes a slot for a socket from `ip`.
     pub(super) fn take(&mut self, ip: IpAddr) -> Result<(), NoSlot> {
+        let ip = crate::addr::client_key(ip);
         let held = self.by_ip.get(&ip).copied().unwrap_or(0);
         if held >= self.per_ip {
             return Err(NoSlot::PerIp(self.per_ip));
@@ -61,6 +62,7 @@ impl SocketSlots {
 
     /// A socket from `ip` closed.
     pub(super) fn give_back(&mut self, ip: IpAddr) {
+        let ip = crate::addr::client_key(ip);
         if let Some(held) = self.by_ip.get_mut(&ip) {
             *held -= 1;
             self.open -= 1;

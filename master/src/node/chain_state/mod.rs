@@ -298,6 +298,7 @@ impl ChainState {
     }
 
     /// The queue, lowest position first: position, id and text length (the texts are on disk).
+    #[cfg(test)]
     pub(super) fn pending(&self) -> impl Iterator<Item = (u64, DataId, usize)> + '_ {
         self.pending
             .iter()
