@@ -2,9 +2,9 @@
 //! itself once space is back, with every acknowledged entry kept.
 //!
 //! The disk fills without root or a mount: the test lowers the running master's file-size limit
-//! (`RLIMIT_FSIZE`, through `prlimit(2)`: `Master::fill_disk`) to the size its database has, so the
-//! next write that grows the file fails with `EFBIG` (the master ignores `SIGXFSZ`), as a full disk
-//! fails with `ENOSPC`. Raising the limit again is space coming back.
+//! (`RLIMIT_FSIZE`, through `prlimit(2)`: `Master::fill_disk`) to 0, so every write to its database
+//! fails with `EFBIG` (the master ignores `SIGXFSZ`), as a full disk fails with `ENOSPC`. Raising
+//! the limit again is space coming back.
 
 use bbchain_core::hash::Txid;
 use bbchain_core::{Amount, ChainParams, OutPoint, TxOut, testing};

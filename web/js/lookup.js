@@ -107,10 +107,6 @@ export function addressLink(address) {
   return el('a', { href: `#/address/${encodeURIComponent(address)}`, class: 'mono' }, address);
 }
 
-function dataLink(id) {
-  return el('a', { href: isHash(id) ? `#/data/${id}` : '#/', class: 'mono' }, id);
-}
-
 /** The detail dialog for transactions, addresses and data entries. */
 export class DetailView {
   constructor() {
@@ -237,4 +233,3 @@ export async function verifyEntry(entry) {
   }
 }
 
-export { dataLink };

@@ -43,10 +43,12 @@ function base64ToBytes(text) {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
-async function aesKey(password, salt) {
+/** The AES key for `password`; `iterations` as stored with the secret, so a later, higher default
+ * never locks out a wallet made before it. */
+async function aesKey(password, salt, iterations = ITERATIONS) {
   const base = await crypto.subtle.importKey('raw', new TextEncoder().encode(password), 'PBKDF2', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
-    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: ITERATIONS },
+    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },
     base,
     { name: 'AES-GCM', length: 256 },
     false,
@@ -64,7 +66,7 @@ async function encryptSecret(words, password) {
 
 async function decryptSecret(stored, password) {
   const box = JSON.parse(stored);
-  const key = await aesKey(password, base64ToBytes(box.salt));
+  const key = await aesKey(password, base64ToBytes(box.salt), box.iterations ?? ITERATIONS);
   try {
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: base64ToBytes(box.iv) }, key, base64ToBytes(box.data));
     return new TextDecoder().decode(plain);
