@@ -84,13 +84,17 @@ impl Liveness {
 #[derive(Debug)]
 pub struct WsKeepAlive {
     live: Liveness,
+    /// One timer for the socket's life, moved only when the wake-up time changes: the feed cancels
+    /// `recv` on every new tip, and a fresh timer each time would cost every connection a timer
+    /// registration per job.
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl WsKeepAlive {
     pub fn new(limits: &NodeLimits) -> WsKeepAlive {
-        WsKeepAlive {
-            live: Liveness::new(KeepAliveTimes::of(limits)),
-        }
+        let live = Liveness::new(KeepAliveTimes::of(limits));
+        let timer = Box::pin(tokio::time::sleep_until(live.wake_at()));
+        WsKeepAlive { live, timer }
     }
 
     /// The client's next message, pinging it meanwhile; `None` when the socket closed, or when the
@@ -98,12 +102,15 @@ impl WsKeepAlive {
     pub async fn recv(&mut self, socket: &mut WebSocket) -> Option<Result<Message, axum::Error>> {
         loop {
             let wake = self.live.wake_at();
+            if self.timer.deadline() != wake {
+                self.timer.as_mut().reset(wake);
+            }
             tokio::select! {
                 message = socket.recv() => {
                     self.live.heard();
                     return message;
                 }
-                () = tokio::time::sleep_until(wake) => match self.live.due(Instant::now()) {
+                () = &mut self.timer => match self.live.due(Instant::now()) {
                     Due::Silent => {
                         tracing::debug!("dropping a WebSocket silent for {:?}", self.live.times.idle);
                         return None;

@@ -118,13 +118,12 @@ impl AppState {
 /// A close frame ("going away") so a miner or a page sees a clean close, not a reset, when the
 /// master stops; a client that does not read gets a second at most.
 pub async fn say_goodbye(socket: &mut WebSocket) {
-    use axum::extract::ws::{CloseFrame, close_code};
-    let frame = CloseFrame {
-        code: close_code::AWAY,
-        reason: "the master is stopping".into(),
-    };
-    let close = socket.send(Message::Close(Some(frame)));
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
+    close_with(
+        socket,
+        axum::extract::ws::close_code::AWAY,
+        "the master is stopping",
+    )
+    .await;
 }
 
 /// Sends a close frame with `code` and `reason` (waiting at most a second for a slow reader).
