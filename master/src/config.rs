@@ -85,6 +85,11 @@ pub struct NodeLimits {
     /// proxy in front of the master, through which every client would share one address).
     #[arg(long, value_name = "IP,...", value_delimiter = ',', default_values_t = NodeLimits::default().per_ip_exempt)]
     pub per_ip_exempt: Vec<std::net::IpAddr>,
+    /// Names, besides IP addresses and localhost, that a page may reach this master by (its
+    /// writes and WebSockets are refused otherwise, against DNS rebinding: see `host_check`);
+    /// `*` allows any name.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub allow_host: Vec<String>,
     /// How long a client has to send a request's headers, from the connection's start or the
     /// end of the previous answer (then the connection is closed).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
@@ -173,6 +178,7 @@ impl Default for NodeLimits {
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
+            allow_host: Vec::new(),
             header_read_timeout: std::time::Duration::from_secs(10),
             request_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(5),
@@ -332,8 +338,11 @@ mod tests {
             "1m 30s",
             "--data-share-percent",
             "40",
+            "--allow-host",
+            "node.example,other.example",
         ])
         .unwrap();
+        assert_eq!(limits.allow_host, ["node.example", "other.example"]);
         assert_eq!(limits.max_body_bytes, 100);
         assert_eq!(limits.hello_timeout, std::time::Duration::from_secs(90));
         assert_eq!(limits.data_share_percent, 40);

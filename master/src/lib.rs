@@ -15,6 +15,7 @@ pub mod conn_limit;
 pub mod dev;
 pub mod events;
 pub mod feed;
+pub mod host_check;
 pub mod http_conn;
 pub mod keepalive;
 pub mod metrics;

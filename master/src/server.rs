@@ -44,6 +44,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::scrape))
         .fallback(web::static_file)
         .layer(axum::middleware::map_response(web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::host_check::refuse_rebound_names,
+        ))
         .with_state(state)
 }
 

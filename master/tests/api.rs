@@ -447,3 +447,60 @@ async fn only_json_bodies_are_taken_so_other_sites_cannot_post() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     test.stop().await;
 }
+
+/// DNS rebinding: a page on a name re-pointed at the master sends matching `Origin` and `Host`
+/// headers; its writes are refused unless the operator allowed that name, while the page's own
+/// reads, IP addresses and localhost keep working.
+#[tokio::test]
+async fn a_page_reaching_the_master_by_a_rebound_name_cannot_write() {
+    let post_from = |test: &TestNode, host: &'static str| {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/data")
+            .header(header::HOST, host)
+            .header(header::ORIGIN, format!("http://{host}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"data": "via a page"}).to_string()))
+            .unwrap();
+        app(test.state()).oneshot(request)
+    };
+    let test = TestNode::start(NodeLimits::default()).await;
+    let refused = post_from(&test, "evil.example:8000").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let bytes = refused.into_body().collect().await.unwrap().to_bytes();
+    let error: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-host evil.example"),
+        "{error}"
+    );
+    assert_eq!(get(&test, "/api/status").await.1["pending"], 0);
+
+    for host in ["127.0.0.1:8000", "localhost:8000", "[::1]:8000"] {
+        let response = post_from(&test, host).await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{host}");
+    }
+    let page = Request::builder()
+        .uri("/")
+        .header(header::HOST, "evil.example:8000")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(test.state()).oneshot(page).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "plain reads are not checked"
+    );
+    test.stop().await;
+
+    let allowed = NodeLimits {
+        allow_host: vec!["node.example".into()],
+        ..NodeLimits::default()
+    };
+    let test = TestNode::start(allowed).await;
+    let response = post_from(&test, "node.example:8000").await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    test.stop().await;
+}

@@ -345,6 +345,21 @@ async fn websockets_from_another_sites_page_are_refused() {
             other => panic!("{path}: expected 403, got {:?}", other.map(|_| ())),
         }
     }
+    // DNS rebinding: the page's origin and the Host it sends agree, but name the master by a name.
+    for path in ["/ws/mine", "/ws/events"] {
+        let mut request = format!("ws://{}{path}", test.addr)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("host", "evil.example:8000".parse().unwrap());
+        headers.insert("origin", "http://evil.example:8000".parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{path}");
+            }
+            other => panic!("{path}: expected 403, got {:?}", other.map(|_| ())),
+        }
+    }
     let own_page = Some(format!("http://{}", test.addr));
     assert!(attempt("/ws/events", own_page.clone()).await.is_ok());
     assert!(attempt("/ws/mine", own_page).await.is_ok());
