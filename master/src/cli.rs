@@ -112,6 +112,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Mode::ManPage => output::man_page(),
+        Mode::BenchFeed if cli.stratum => {
+            crate::dev::bench_feed::stratum::run(cli.connections).await
+        }
         Mode::BenchFeed => crate::dev::bench_feed::run(cli.connections).await,
         Mode::BenchIntake => crate::dev::bench_intake::run(cli.count, cli.clients).await,
         Mode::Generate => generate(&cli, cli.generate.unwrap_or_default()).await,

@@ -192,6 +192,9 @@ pub struct Cli {
     /// With --bench-feed: feed connections to open.
     #[arg(long, hide = true, default_value_t = 10_000)]
     pub connections: usize,
+    /// With --bench-feed: the fan-out over Stratum connections (`--stratum-port`) instead.
+    #[arg(long, hide = true)]
+    pub stratum: bool,
 
     /// Whether --port was on the command line (not its default).
     #[arg(skip)]
@@ -303,7 +306,7 @@ impl Mode {
             Mode::Print => &["port", "nodes", "json"],
             Mode::Clean => &["port", "data_dir", "yes"],
             Mode::Completions | Mode::ManPage => &[],
-            Mode::BenchFeed => &["connections"],
+            Mode::BenchFeed => &["connections", "stratum"],
             Mode::BenchIntake => &["count", "clients"],
             Mode::Generate => &["port", "chain", "data_dir"],
             Mode::NewWallet | Mode::RestoreWallet | Mode::Address => {
