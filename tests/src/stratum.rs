@@ -361,6 +361,11 @@ impl StratumClient {
         }
     }
 
+    /// The connection's socket (e.g. to clone it for a writer thread).
+    pub fn stream(&self) -> &TcpStream {
+        &self.writer
+    }
+
     /// Sends `line` and a newline as they are (for malformed input).
     pub fn send_raw(&mut self, line: &[u8]) -> std::io::Result<()> {
         self.writer.write_all(line)?;
