@@ -21,6 +21,7 @@ use crate::server;
 use anyhow::Context;
 use args::{ArgsError, Cli, Mode};
 use bbchain_core::ChainParams;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// Exit status of a bad command line.
@@ -235,6 +236,9 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
     config.limits = cli.limits.clone();
+    config.stratum_addr = cli
+        .stratum_port
+        .map(|stratum_port| SocketAddr::new(addr.ip(), stratum_port));
     server::run(listener, config, shutdown).await
 }
 

@@ -47,6 +47,21 @@ impl Coinbase {
         coinbase
     }
 
+    /// Where the extra nonce sits in the canonical encoding: 8 bytes, little-endian, after the kind
+    /// byte and the height. The bytes before and after do not depend on it, so Stratum sends them as
+    /// `coinb1` and `coinb2` and the miner fills in the 8 bytes (extranonce1 ‖ extranonce2).
+    pub const EXTRA_NONCE_AT: core::ops::Range<usize> = 5..13;
+
+    /// The canonical encoding split around the extra nonce: `(prefix, rest)`, such that
+    /// `sha256d(prefix ‖ extra_nonce.to_le_bytes() ‖ rest)` is the merkle leaf of this coinbase
+    /// with that extra nonce.
+    pub fn split_at_extra_nonce(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut bytes = Entry::Coinbase(self.clone()).to_bytes();
+        let rest = bytes.split_off(Self::EXTRA_NONCE_AT.end);
+        bytes.truncate(Self::EXTRA_NONCE_AT.start);
+        (bytes, rest)
+    }
+
     /// The id its outputs are spent by: `sha256d` of its encoding.
     pub fn txid(&self) -> Txid {
         Txid::from_byte_array(sha256d(&Entry::Coinbase(self.clone()).to_bytes()))
