@@ -222,9 +222,12 @@ fn a_stratum_miner_mines_shares_and_a_block_paid_to_its_address() {
         assert_eq!(code, 200, "{nodes}");
         nodes["miners"].as_array().expect("miners").clone()
     };
+    let listed = miners(master);
     assert!(
-        !miners(master).is_empty(),
-        "the Stratum miner is in /api/nodes"
+        listed.iter().any(|miner| miner["feed"] == "stratum"
+            && miner["name"] == "rig1"
+            && miner["agent"] == "bbchain-e2e/1.0"),
+        "the Stratum miner is in /api/nodes under its worker name and agent: {listed:?}"
     );
     assert!(master.status()["miners"].as_u64().unwrap_or(0) >= 1);
     drop(client);
