@@ -609,3 +609,39 @@ fn a_burst_of_stale_shares_after_a_block_keeps_the_connection() {
         "still connected"
     );
 }
+
+#[test]
+fn garbage_bytes_close_the_connection_and_the_master_carries_on() {
+    let node = StratumMaster::start(&[]);
+    let mut client = node.client();
+    client.subscribe();
+    client
+        .send_raw(&[0xff, 0xfe, 0x00, 0x80, 0xc3])
+        .expect("send");
+    assert_eq!(
+        client.wait_closed(PATIENCE),
+        Ended::Closed,
+        "bytes that are not UTF-8 close the connection"
+    );
+    let (mut fresh, _) = node.miner(&payout_address(10), "after");
+    fresh.next_job();
+}
+
+#[test]
+fn a_connection_that_never_authorizes_is_closed_after_the_hello_timeout() {
+    let node = StratumMaster::start(&["--hello-timeout", "1s"]);
+    let mut silent = node.client();
+    let mut subscribed_only = node.client();
+    subscribed_only.subscribe();
+    for client in [&mut silent, &mut subscribed_only] {
+        assert_eq!(
+            client.wait_closed(PATIENCE),
+            Ended::Closed,
+            "closed after --hello-timeout"
+        );
+    }
+    // A miner that authorizes in time keeps its connection past the timeout.
+    let (mut miner, _) = node.miner(&payout_address(11), "prompt");
+    miner.next_job();
+    assert_eq!(miner.wait_closed(Duration::from_secs(3)), Ended::Open);
+}
