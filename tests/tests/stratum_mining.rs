@@ -466,6 +466,21 @@ fn the_per_ip_connection_limit_applies_to_stratum() {
         "connection {} from 127.0.0.2",
         LIMIT + 1
     );
+    // Feed WebSockets and Stratum connections share the budget: with one Stratum connection
+    // less, a /ws/mine socket takes its place and the next Stratum connection is refused again.
+    held.pop();
+    let feed = wait_for(PATIENCE, "a feed socket in the freed slot", || {
+        let stream = tcp_from([127, 0, 0, 2], node.master.port);
+        tungstenite::client(node.master.ws_url("/ws/mine"), stream).ok()
+    });
+    let mut over = node.client_from(2);
+    let _ = over.send_raw(br#"{"id":1,"method":"mining.subscribe","params":[]}"#);
+    assert_eq!(
+        over.wait_closed(PATIENCE),
+        Ended::Closed,
+        "the feed socket counts"
+    );
+    drop(feed);
     // Another address is not affected, and the held ones still work.
     let mut other = node.client_from(3);
     other.subscribe();
