@@ -136,7 +136,8 @@ pub struct NodeLimits {
     #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_stratum_line_bytes)]
     pub max_stratum_line_bytes: usize,
     /// Most Stratum messages in a row that get an error (malformed JSON, unknown method, a refused
-    /// share) before the connection is closed as abusive; an accepted share starts the count again.
+    /// share; not a stale one) before the connection is closed as abusive; an accepted share
+    /// starts the count again.
     #[arg(long, value_name = "N", default_value_t = NodeLimits::default().stratum_max_errors_in_row)]
     pub stratum_max_errors_in_row: u32,
     /// How long a Stratum connection may stay silent (no message at all) before it is closed.

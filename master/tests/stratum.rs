@@ -189,6 +189,14 @@ async fn a_stratum_miner_mines_a_block_that_pays_its_address() {
         payout_address()
     );
     assert_eq!(&coinbase.extra_nonce.to_le_bytes()[..4], &extranonce1[..]);
+    let metrics = bbchain::metrics::install().render();
+    for series in [
+        "bbchain_stratum_connections ",
+        "bbchain_stratum_shares_total{result=\"accepted\"} ",
+        "bbchain_miners{feed=\"stratum\"} ",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
 
     // The new tip reaches the miner as a clean job on top of its block.
     let next = miner.next_job().await;
