@@ -59,7 +59,8 @@ pub struct NodeLimits {
     #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_connections)]
     pub max_connections: usize,
     /// How long a `/ws/mine` or `/ws/peer` socket may stay open without saying hello (then close
-    /// code 1008 on the feed, a `reject` on a peer link).
+    /// code 1008 on the feed, a `reject` on a peer link), and a Stratum connection without
+    /// `mining.subscribe` and `mining.authorize` (then it is closed).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub hello_timeout: std::time::Duration,
     /// Most TCP connections open at once, of every kind (`503` and close above it). At start it is
@@ -136,7 +137,8 @@ pub struct NodeLimits {
     #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_stratum_line_bytes)]
     pub max_stratum_line_bytes: usize,
     /// Most Stratum messages in a row that get an error (malformed JSON, unknown method, a refused
-    /// share) before the connection is closed as abusive; an accepted share starts the count again.
+    /// share; not a stale one) before the connection is closed as abusive; an accepted share
+    /// starts the count again.
     #[arg(long, value_name = "N", default_value_t = NodeLimits::default().stratum_max_errors_in_row)]
     pub stratum_max_errors_in_row: u32,
     /// How long a Stratum connection may stay silent (no message at all) before it is closed.

@@ -56,10 +56,14 @@ impl Coinbase {
     /// `sha256d(prefix ‖ extra_nonce.to_le_bytes() ‖ rest)` is the merkle leaf of this coinbase
     /// with that extra nonce.
     pub fn split_at_extra_nonce(&self) -> (Vec<u8>, Vec<u8>) {
-        let mut bytes = Entry::Coinbase(self.clone()).to_bytes();
-        let rest = bytes.split_off(Self::EXTRA_NONCE_AT.end);
-        bytes.truncate(Self::EXTRA_NONCE_AT.start);
-        (bytes, rest)
+        let mut prefix = Vec::with_capacity(Self::EXTRA_NONCE_AT.start);
+        prefix.push(KIND_COINBASE);
+        prefix.extend_from_slice(&self.height.to_le_bytes());
+        let mut rest = Vec::with_capacity(self.miner.len() + 9 + outputs_len(&self.outputs));
+        write_compact_size(&mut rest, self.miner.len() as u64);
+        rest.extend_from_slice(self.miner.as_bytes());
+        write_outputs(&mut rest, &self.outputs);
+        (prefix, rest)
     }
 
     /// The id its outputs are spent by: `sha256d` of its encoding.

@@ -572,6 +572,23 @@ mod tests {
     }
 
     #[test]
+    fn only_a_master_takes_a_stratum_port() {
+        let cli = args(&["--start-master", "--stratum-port", "3333"]).unwrap();
+        assert_eq!(cli.stratum_port, Some(3333));
+        assert_eq!(
+            args(&["--start-master"]).unwrap().stratum_port,
+            None,
+            "off by default"
+        );
+        let err = args(&["--start-miner", "-n", "a:1", "--stratum-port", "3333"]).unwrap_err();
+        assert!(
+            err.starts_with("--stratum-port does not apply to --start-miner"),
+            "{err}"
+        );
+        assert!(args(&["--start-master", "--stratum-port", "70000"]).is_err());
+    }
+
+    #[test]
     fn port_and_nodes_together_are_refused_where_both_name_the_master() {
         for mode in [&["--print"][..], &["--add", "x"], &["--start-miner"]] {
             let mut line = mode.to_vec();

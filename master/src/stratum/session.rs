@@ -561,7 +561,9 @@ impl Session {
         }
     }
 
-    /// Answers with an error; too many in a row close the connection.
+    /// Answers with an error; too many in a row close the connection. Stale shares (21) do not
+    /// count: an honest miner sends them until it sees the new tip (on the dev chain, where every
+    /// hash has even odds of being a block, hundreds per block), and they cost a lookup.
     fn error(
         &mut self,
         actions: &mut Vec<Action>,
@@ -574,6 +576,9 @@ impl Session {
         actions.push(Action::Send(
             json!({"id": id, "result": null, "error": [code, message, null]}).to_string(),
         ));
+        if code == code::JOB_NOT_FOUND {
+            return;
+        }
         self.errors_in_row += 1;
         if self.errors_in_row >= self.limits.max_errors_in_row {
             actions.push(Action::Close(format!(

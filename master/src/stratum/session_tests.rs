@@ -526,6 +526,14 @@ fn a_flood_of_errors_closes_the_connection_and_a_good_share_resets_the_count() {
     for _ in 0..limits().max_errors_in_row - 1 {
         test.line("garbage");
     }
+    // Stale shares are honest: a miner sends them until it sees the new tip.
+    let mut stale = test.share(7);
+    stale[1] = json!("ffff");
+    for _ in 0..10 {
+        let actions = test.call(8, "mining.submit", stale.clone());
+        assert_eq!(error_code(&actions).0, code::JOB_NOT_FOUND);
+        assert!(!actions.iter().any(|a| matches!(a, Action::Close(_))));
+    }
     let actions = test.line("garbage");
     assert!(
         matches!(actions.last(), Some(Action::Close(why)) if why.contains("5 errors in a row")),
