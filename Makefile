@@ -3,6 +3,8 @@
 WASM_TARGET := wasm32-unknown-unknown
 WASM_OUT := target/$(WASM_TARGET)/release/bbchain_miner_wasm.wasm
 PORT ?= 8000
+# `make run STRATUM_PORT=3333` also listens for Stratum V1 miners (cpuminer, …) on that port.
+STRATUM_PORT ?=
 
 .PHONY: setup wasm build run test lint test-rust man completions
 
@@ -57,7 +59,7 @@ completions: docs-binary
 	$(BBCHAIN) --completions fish > target/completions/bbchain.fish
 
 run: setup build
-	./target/release/bbchain --start-master --port $(PORT)
+	./target/release/bbchain --start-master --port $(PORT) $(if $(STRATUM_PORT),--stratum-port $(STRATUM_PORT))
 
 lint:
 	cargo fmt --all -- --check

@@ -21,6 +21,7 @@ use crate::server;
 use anyhow::Context;
 use args::{ArgsError, Cli, Mode};
 use bbchain_core::ChainParams;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// Exit status of a bad command line.
@@ -112,6 +113,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Mode::ManPage => output::man_page(),
+        Mode::BenchFeed if cli.stratum => {
+            crate::dev::bench_feed::stratum::run(cli.connections).await
+        }
         Mode::BenchFeed => crate::dev::bench_feed::run(cli.connections).await,
         Mode::BenchIntake => crate::dev::bench_intake::run(cli.count, cli.clients).await,
         Mode::Generate => generate(&cli, cli.generate.unwrap_or_default()).await,
@@ -232,6 +236,9 @@ async fn start_master(cli: &Cli) -> anyhow::Result<()> {
     let mut config = NodeConfig::new(params, config::db_file(&dir));
     config.peers = cli.nodes.clone();
     config.limits = cli.limits.clone();
+    config.stratum_addr = cli
+        .stratum_port
+        .map(|stratum_port| SocketAddr::new(addr.ip(), stratum_port));
     server::run(listener, config, shutdown).await
 }
 

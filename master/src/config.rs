@@ -59,7 +59,8 @@ pub struct NodeLimits {
     #[arg(long, value_name = "N", default_value_t = NodeLimits::default().max_connections)]
     pub max_connections: usize,
     /// How long a `/ws/mine` or `/ws/peer` socket may stay open without saying hello (then close
-    /// code 1008 on the feed, a `reject` on a peer link).
+    /// code 1008 on the feed, a `reject` on a peer link), and a Stratum connection without
+    /// `mining.subscribe` and `mining.authorize` (then it is closed).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
     pub hello_timeout: std::time::Duration,
     /// Most TCP connections open at once, of every kind (`503` and close above it). At start it is
@@ -136,6 +137,19 @@ pub struct NodeLimits {
     /// either side leaves unused goes to the other.
     #[arg(long, value_name = "PERCENT", value_parser = percent, default_value_t = NodeLimits::default().data_share_percent)]
     pub data_share_percent: usize,
+    /// Longest line (one JSON-RPC message) a Stratum client may send, in bytes; a longer one
+    /// closes the connection.
+    #[arg(long, value_name = "BYTES", default_value_t = NodeLimits::default().max_stratum_line_bytes)]
+    pub max_stratum_line_bytes: usize,
+    /// Most Stratum messages in a row that get an error (malformed JSON, unknown method, a refused
+    /// share; not a stale one) before the connection is closed as abusive; an accepted share
+    /// starts the count again.
+    #[arg(long, value_name = "N", default_value_t = NodeLimits::default().stratum_max_errors_in_row)]
+    pub stratum_max_errors_in_row: u32,
+    /// How long a Stratum connection may stay silent (no message at all) before it is closed.
+    /// Vardiff asks for a share every few seconds, so only a dead or stuck miner meets it.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub stratum_idle_timeout: std::time::Duration,
 }
 
 /// A whole percentage, 0 to 100.
@@ -192,6 +206,12 @@ impl Default for NodeLimits {
             max_pending_chain: 25,
             dust_units: DUST_UNITS,
             data_share_percent: 25,
+            // A `mining.submit` is about 150 bytes, an authorize with a long worker name some 200.
+            max_stratum_line_bytes: 4096,
+            // Stale shares after a new tip come a few at a time; a hundred errors without one
+            // good share is a broken or hostile client.
+            stratum_max_errors_in_row: 100,
+            stratum_idle_timeout: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -209,6 +229,8 @@ pub struct NodeConfig {
     pub limits: NodeLimits,
     /// How long new data may wait before miners get a refreshed job.
     pub refresh_delay: std::time::Duration,
+    /// Where to listen for Stratum V1 miners (`--stratum-port`); none: no Stratum.
+    pub stratum_addr: Option<std::net::SocketAddr>,
 }
 
 impl NodeConfig {
@@ -220,6 +242,7 @@ impl NodeConfig {
             peers: Vec::new(),
             limits: NodeLimits::default(),
             refresh_delay: std::time::Duration::from_secs(1),
+            stratum_addr: None,
         }
     }
 }
@@ -298,6 +321,37 @@ pub mod peer_limits {
     /// A link that heard nothing for this long counts as dead: the same master (same nonce, same
     /// IP) linking again replaces it.
     pub const LINK_SILENCE: Duration = Duration::from_secs(90);
+}
+
+/// The Stratum endpoint (`--stratum-port`): job freshness and share difficulty. Not per node: they
+/// follow from what real miners expect (docs/protocol.md, "Stratum").
+pub mod stratum_limits {
+    use std::time::Duration;
+
+    /// Bytes of extranonce2 a miner rolls (cpuminer takes 1 to 100, cpuminer-opt 2 to 16). With the
+    /// 4 bytes of extranonce1 they make the coinbase's 8-byte extra nonce.
+    pub const EXTRANONCE2_BYTES: usize = 4;
+    /// A connection gets a fresh `mining.notify` at least this often, even without a new tip:
+    /// cpuminer stops hashing after 120 s without a new job id.
+    pub const JOB_REFRESH: Duration = Duration::from_secs(30);
+    /// Jobs a connection remembers on the current tip; a share for an older one is stale (21).
+    pub const JOBS_KEPT: usize = 16;
+    /// Vardiff aims at one share per this long from each connection.
+    pub const SHARE_INTERVAL: Duration = Duration::from_secs(5);
+    /// Vardiff looks again after this many shares, or after [`RETARGET_AFTER`], whichever is first.
+    pub const RETARGET_SHARES: u32 = 8;
+    pub const RETARGET_AFTER: Duration = Duration::from_secs(30);
+    /// Most a difficulty moves in one retarget, up or down (a factor).
+    pub const MAX_RETARGET_FACTOR: f64 = 4.0;
+    /// A retarget that would move the difficulty by less than this fraction leaves it alone.
+    pub const RETARGET_DEADBAND: f64 = 0.2;
+    /// The first share difficulty of a connection: about 4 million hashes (2^22), a second or so
+    /// of one CPU core. `mining.suggest_difficulty` replaces it.
+    pub const START_DIFFICULTY: f64 = 1.0 / 1024.0;
+    /// The easiest share difficulty vardiff goes to: 2^-32. cpuminer turns a difficulty into a
+    /// 64-bit figure `0xffff0000 / D`, which overflows below about 2^-32. (A share is never harder
+    /// than a block: on the dev chain, about 2^-31, every share is a block.)
+    pub const MIN_DIFFICULTY: f64 = 1.0 / 4_294_967_296.0;
 }
 
 /// Sockets at most being told `503` at once (each kept up to [`REFUSAL_LINGER`] so the client reads

@@ -6,7 +6,7 @@
 //! to the socket's own keepalive ([`crate::keepalive`]) but keeps its slot until it closes.
 
 use crate::api::AppError;
-use crate::config::{ACCEPT_ERROR_PAUSE, MAX_REFUSING, NodeLimits, REFUSAL_LINGER};
+use crate::config::{ACCEPT_ERROR_PAUSE, MAX_REFUSING, REFUSAL_LINGER};
 use crate::conn_limit::{ConnTable, ConnTicket, refused};
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -29,16 +29,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Serves `router` on `listener` within `limits` until `shutdown` is cancelled; each connection
+/// Serves `router` on `listener` within the limits of `table` (which the Stratum listener shares) until `shutdown` is cancelled; each connection
 /// runs as a task on `tasks`, which asks it to finish its request and close on shutdown.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    limits: &NodeLimits,
+    table: Arc<ConnTable>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let table = ConnTable::new(limits.clone());
+    let limits = table.limits();
     let timeouts = Timeouts {
         header_read: limits.header_read_timeout,
         request: limits.request_timeout,

@@ -26,6 +26,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod stratum;
 pub mod views;
 pub mod wallet_file;
 pub mod web;

@@ -73,7 +73,7 @@ fn describe() {
     );
     describe_gauge!(
         "bbchain_miners",
-        "Connected miners, by feed (ws: /ws/mine; stratum: reserved)."
+        "Connected miners, by feed (ws: /ws/mine; stratum: --stratum-port)."
     );
     describe_gauge!(
         "bbchain_data_queue_entries",
@@ -118,6 +118,16 @@ fn describe() {
         "Connections refused, by the limit they hit."
     );
     describe_counter!("bbchain_bans_total", "Peers banned, by reason.");
+    describe_gauge!(
+        STRATUM_CONNECTIONS,
+        "Open Stratum connections (authorized or not)."
+    );
+    describe_counter!(
+        STRATUM_SHARES,
+        "Stratum shares, by result (accepted, or why refused)."
+    );
+    gauge!(STRATUM_CONNECTIONS).set(0.0);
+    counter!(STRATUM_SHARES, "result" => "accepted").absolute(0);
     gauge!("bbchain_miners", "feed" => "stratum").set(0.0);
     counter!("bbchain_jobs_sent_total").absolute(0);
     peers(0, 0);
@@ -145,7 +155,10 @@ fn set_node_gauges(node: &Node) {
     let snapshot = node.snapshot();
     gauge!("bbchain_height").set(f64::from(snapshot.height));
     gauge!("bbchain_chainwork").set(snapshot.chainwork.to_f64());
-    gauge!("bbchain_miners", "feed" => "ws").set(node.miner_count() as f64);
+    use crate::node::MinerFeed;
+    gauge!("bbchain_miners", "feed" => "ws").set(node.miner_count_of(MinerFeed::Ws) as f64);
+    gauge!("bbchain_miners", "feed" => "stratum")
+        .set(node.miner_count_of(MinerFeed::Stratum) as f64);
     gauge!("bbchain_data_queue_entries").set(snapshot.pending as f64);
     gauge!("bbchain_data_queue_bytes").set(snapshot.pending_bytes as f64);
     gauge!("bbchain_mempool_txs").set(snapshot.mempool_txs as f64);
@@ -212,6 +225,20 @@ pub fn job_sent(template_age: Option<Duration>) {
 /// A miner's submit and what became of it (`accepted`, `stale`, `duplicate`, `invalid`, …).
 pub fn submit(result: &'static str) {
     counter!("bbchain_submits_total", "result" => result).increment(1);
+}
+
+const STRATUM_CONNECTIONS: &str = "bbchain_stratum_connections";
+const STRATUM_SHARES: &str = "bbchain_stratum_shares_total";
+
+/// A Stratum connection opened (`+1`) or closed (`-1`).
+pub fn stratum_connections(change: f64) {
+    gauge!(STRATUM_CONNECTIONS).increment(change);
+}
+
+/// A Stratum share and what became of it (`accepted`, `stale`, `duplicate`, `low_difficulty`,
+/// `unauthorized`, `not_subscribed`, `invalid`).
+pub fn stratum_share(result: &'static str) {
+    counter!(STRATUM_SHARES, "result" => result).increment(1);
 }
 
 /// A connection refused because it would cross `limit` (the `NodeLimits` field or constant name).

@@ -78,6 +78,8 @@ pub struct RunningMaster {
     pub node: Node,
     /// Where it listens (the real port, also when it was asked for port 0).
     pub addr: SocketAddr,
+    /// Where it listens for Stratum miners, if it does (the real port).
+    pub stratum_addr: Option<SocketAddr>,
     served: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -101,6 +103,11 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningMaster> {
     let addr = listener.local_addr()?;
+    let stratum = match config.stratum_addr {
+        Some(stratum_addr) => Some(bind(stratum_addr).await?),
+        None => None,
+    };
+    let stratum_addr = stratum.as_ref().map(TcpListener::local_addr).transpose()?;
     let open_files = crate::conn_limit::raise_open_files_limit();
     config.limits = crate::conn_limit::sized(config.limits, open_files.now);
     let seeds = config.peers.clone();
@@ -117,6 +124,9 @@ pub async fn start(
     let snapshot = node.snapshot();
     open_files.log();
     log_connection_limits(node.limits());
+    if let Some(stratum_addr) = stratum_addr {
+        tracing::info!("stratum on stratum+tcp://{stratum_addr}");
+    }
     tracing::info!(
         "master on http://{addr} ({} chain, height {}, tip {})",
         node.params().name,
@@ -124,13 +134,18 @@ pub async fn start(
         snapshot.tip
     );
     crate::metrics::install();
+    // One table for HTTP and Stratum: a Stratum connection counts as a WebSocket of its address.
+    let table = crate::conn_limit::ConnTable::new(node.limits().clone());
+    if let Some(listener) = stratum {
+        let serve = crate::stratum::server::serve(listener, state.clone(), table.clone());
+        tasks.spawn(serve);
+    }
     let router = app(state)
         .merge(peers.routes())
         .layer(axum::middleware::from_fn(crate::metrics::count_request));
     drop(peers);
-    let limits = node.limits().clone();
     let served = tokio::spawn(async move {
-        crate::http_conn::serve(listener, router, &limits, shutdown, tasks.clone()).await;
+        crate::http_conn::serve(listener, router, table, shutdown, tasks.clone()).await;
         tracing::info!("stopping");
         tasks.close();
         if tokio::time::timeout(STOP_GRACE, tasks.wait())
@@ -142,7 +157,12 @@ pub async fn start(
         tokio::task::spawn_blocking(move || task.shutdown()).await?;
         Ok(())
     });
-    Ok(RunningMaster { node, addr, served })
+    Ok(RunningMaster {
+        node,
+        addr,
+        stratum_addr,
+        served,
+    })
 }
 
 fn log_connection_limits(limits: &crate::config::NodeLimits) {

@@ -226,7 +226,7 @@ async fn status_blocks_and_nodes_have_the_documented_shapes() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         nodes,
-        json!({"masters": [], "miners": [{"name": "dave", "agent": "test/1"}]})
+        json!({"masters": [], "miners": [{"name": "dave", "agent": "test/1", "feed": "ws"}]})
     );
     test.stop().await;
 }

@@ -47,6 +47,25 @@ impl Coinbase {
         coinbase
     }
 
+    /// Where the extra nonce sits in the canonical encoding: 8 bytes, little-endian, after the kind
+    /// byte and the height. The bytes before and after do not depend on it, so Stratum sends them as
+    /// `coinb1` and `coinb2` and the miner fills in the 8 bytes (extranonce1 ‖ extranonce2).
+    pub const EXTRA_NONCE_AT: core::ops::Range<usize> = 5..13;
+
+    /// The canonical encoding split around the extra nonce: `(prefix, rest)`, such that
+    /// `sha256d(prefix ‖ extra_nonce.to_le_bytes() ‖ rest)` is the merkle leaf of this coinbase
+    /// with that extra nonce.
+    pub fn split_at_extra_nonce(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut prefix = Vec::with_capacity(Self::EXTRA_NONCE_AT.start);
+        prefix.push(KIND_COINBASE);
+        prefix.extend_from_slice(&self.height.to_le_bytes());
+        let mut rest = Vec::with_capacity(self.miner.len() + 9 + outputs_len(&self.outputs));
+        write_compact_size(&mut rest, self.miner.len() as u64);
+        rest.extend_from_slice(self.miner.as_bytes());
+        write_outputs(&mut rest, &self.outputs);
+        (prefix, rest)
+    }
+
     /// The id its outputs are spent by: `sha256d` of its encoding.
     pub fn txid(&self) -> Txid {
         Txid::from_byte_array(sha256d(&Entry::Coinbase(self.clone()).to_bytes()))

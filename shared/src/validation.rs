@@ -275,19 +275,27 @@ pub fn check_header_context(
             got: header.bits,
         });
     }
-    let median = context.median_time_past();
-    if header.time <= median {
+    check_header_time(header.time, context.median_time_past(), params, now)
+}
+
+/// The time rule alone: a header's `time` is above the median time past of its parent and at most
+/// `params.max_future_secs` ahead of `now` (the validating node's clock). Stratum's `ntime` may
+/// roll within exactly this window.
+pub fn check_header_time(
+    time: u32,
+    median_time_past: u32,
+    params: &ChainParams,
+    now: u32,
+) -> Result<(), BlockError> {
+    if time <= median_time_past {
         return Err(BlockError::TimeTooOld {
-            time: header.time,
-            median,
+            time,
+            median: median_time_past,
         });
     }
     let max = now.saturating_add(params.max_future_secs);
-    if header.time > max {
-        return Err(BlockError::TimeTooNew {
-            time: header.time,
-            max,
-        });
+    if time > max {
+        return Err(BlockError::TimeTooNew { time, max });
     }
     Ok(())
 }

@@ -265,6 +265,31 @@ proptest! {
         }
     }
 
+    /// What a Stratum miner hashes: `sha256d(coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2)`, with the
+    /// 8 bytes of extra nonce read little-endian, is exactly the coinbase's merkle leaf.
+    #[test]
+    fn a_split_coinbase_hashes_to_its_leaf(
+        entry in entry(),
+        extranonce1 in any::<[u8; 4]>(),
+        extranonce2 in any::<[u8; 4]>(),
+    ) {
+        if let Entry::Coinbase(coinbase) = entry {
+            let (coinb1, coinb2) = coinbase.split_at_extra_nonce();
+            prop_assert_eq!(coinb1.len(), Coinbase::EXTRA_NONCE_AT.start);
+            let mut stratum = coinb1.clone();
+            stratum.extend_from_slice(&extranonce1);
+            stratum.extend_from_slice(&extranonce2);
+            stratum.extend_from_slice(&coinb2);
+            let mut extra = [0u8; 8];
+            extra[..4].copy_from_slice(&extranonce1);
+            extra[4..].copy_from_slice(&extranonce2);
+            let filled = Coinbase { extra_nonce: u64::from_le_bytes(extra), ..coinbase };
+            let leaf = TxMerkleNode::from_byte_array(bbchain_core::hash::sha256d(&stratum));
+            prop_assert_eq!(leaf, Entry::Coinbase(filled.clone()).leaf_hash());
+            prop_assert_eq!(leaf.to_byte_array(), filled.txid().to_byte_array());
+        }
+    }
+
     #[test]
     fn work_is_two_to_the_256_over_target_plus_one(target in u256()) {
         let exact = (U512::from(1u8) << 256) / (U512::from(target) + U512::from(1u8));

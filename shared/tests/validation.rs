@@ -5,7 +5,7 @@ use bbchain_core::chain::BranchAnchor;
 use bbchain_core::difficulty::expected_bits;
 use bbchain_core::testing::{Branch, block_with, solve_header};
 use bbchain_core::validation::{
-    check_block, check_block_context, check_entries_new, check_header_context,
+    check_block, check_block_context, check_entries_new, check_header_context, check_header_time,
 };
 use bbchain_core::{
     Block, BlockError, BlockHash, ChainContext, ChainParams, CompactError, CompactTarget, Entry,
@@ -402,6 +402,26 @@ fn time_too_new() {
         dev.check_in_context(&block),
         Err(BlockError::TimeTooNew { time: max + 1, max })
     );
+}
+
+/// The window a Stratum miner's `ntime` may roll in is the one blocks are held to.
+#[test]
+fn the_time_rule_alone_is_the_header_rule() {
+    let params = ChainParams::dev();
+    let (median, now) = (1_000, 2_000);
+    let max = now + params.max_future_secs;
+    for (time, ok) in [
+        (median, false),
+        (median + 1, true),
+        (max, true),
+        (max + 1, false),
+    ] {
+        assert_eq!(
+            check_header_time(time, median, &params, now).is_ok(),
+            ok,
+            "time {time}"
+        );
+    }
 }
 
 #[test]

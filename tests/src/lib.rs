@@ -8,6 +8,8 @@
 //! The binary is `$BBCHAIN_BIN`, or `target/debug/bbchain` of this workspace (`make test` builds it
 //! before the tests run).
 
+pub mod stratum;
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;

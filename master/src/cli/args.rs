@@ -27,7 +27,7 @@ Examples:
 Exit status: 0 done, 1 failed, 2 bad command line, 3 --wait-timeout passed (the data stays queued).";
 
 const USAGE: &str = "\
-bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev] [--max-… LIMITS]
+bbchain --start-master [-p PORT] [--host ADDR] [-n HOST:PORT,...] [--chain main|dev] [--stratum-port PORT] [--max-… LIMITS]
        bbchain --start-miner (-n HOST:PORT,... | -p PORT) [-t N] [--name NAME] [--address ADDR | --wallet FILE]
        bbchain [-n HOST:PORT | -p PORT] --add DATA [--wait] [--wait-timeout SECS]
        bbchain [-n HOST:PORT | -p PORT] --print [--json]
@@ -108,6 +108,10 @@ pub struct Cli {
     /// Address to listen on (0.0.0.0 for every interface).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = utf8(), help_heading = "Master (--start-master)")]
     pub host: String,
+    /// Also listen for Stratum V1 miners (cpuminer, cgminer, …) on this port, on the same host
+    /// (0: a free port, logged at start as `stratum on stratum+tcp://HOST:PORT`) [default: off].
+    #[arg(long, value_name = "PORT", help_heading = "Master (--start-master)")]
+    pub stratum_port: Option<u16>,
     /// Chain rules: main, or dev (an easy test chain); also the network of the wallet's address.
     #[arg(long, value_name = "NAME", default_value = "main", value_parser = utf8(), help_heading = "Master (--start-master)")]
     pub chain: String,
@@ -192,6 +196,9 @@ pub struct Cli {
     /// With --bench-feed: feed connections to open.
     #[arg(long, hide = true, default_value_t = 10_000)]
     pub connections: usize,
+    /// With --bench-feed: the fan-out over Stratum connections (`--stratum-port`) instead.
+    #[arg(long, hide = true)]
+    pub stratum: bool,
 
     /// Whether --port was on the command line (not its default).
     #[arg(skip)]
@@ -286,7 +293,15 @@ impl Mode {
     /// The other flags (clap ids) the mode takes.
     fn takes(self) -> &'static [&'static str] {
         match self {
-            Mode::Master => &["port", "nodes", "host", "chain", "data_dir", "log_format"],
+            Mode::Master => &[
+                "port",
+                "nodes",
+                "host",
+                "chain",
+                "data_dir",
+                "log_format",
+                "stratum_port",
+            ],
             // `--start-miner --port N` and `--port N --print` are forms of the original project.
             Mode::Miner => &[
                 "port",
@@ -303,7 +318,7 @@ impl Mode {
             Mode::Print => &["port", "nodes", "json"],
             Mode::Clean => &["port", "data_dir", "yes"],
             Mode::Completions | Mode::ManPage => &[],
-            Mode::BenchFeed => &["connections"],
+            Mode::BenchFeed => &["connections", "stratum"],
             Mode::BenchIntake => &["count", "clients"],
             Mode::Generate => &["port", "chain", "data_dir"],
             Mode::NewWallet | Mode::RestoreWallet | Mode::Address => {
@@ -554,6 +569,23 @@ mod tests {
             err.starts_with("--nodes does not apply to --clean"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_a_master_takes_a_stratum_port() {
+        let cli = args(&["--start-master", "--stratum-port", "3333"]).unwrap();
+        assert_eq!(cli.stratum_port, Some(3333));
+        assert_eq!(
+            args(&["--start-master"]).unwrap().stratum_port,
+            None,
+            "off by default"
+        );
+        let err = args(&["--start-miner", "-n", "a:1", "--stratum-port", "3333"]).unwrap_err();
+        assert!(
+            err.starts_with("--stratum-port does not apply to --start-miner"),
+            "{err}"
+        );
+        assert!(args(&["--start-master", "--stratum-port", "70000"]).is_err());
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! `BBCHAIN_BENCH_MASTER=<path to another build>` that build is the master under test, so two
 //! builds are measured with the same load generator.
 
+pub mod stratum;
+
 use crate::client;
 use anyhow::{Context, bail};
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
@@ -61,6 +63,11 @@ struct BenchMaster {
 
 impl BenchMaster {
     async fn start() -> anyhow::Result<BenchMaster> {
+        BenchMaster::start_with(&[]).await
+    }
+
+    /// Starts the master with `extra` arguments too.
+    async fn start_with(extra: &[String]) -> anyhow::Result<BenchMaster> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -90,6 +97,7 @@ impl BenchMaster {
             ]);
         }
         let child = command
+            .args(extra)
             .arg("--data-dir")
             .arg(&dir)
             .env("RUST_LOG", "warn")

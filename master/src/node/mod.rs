@@ -62,6 +62,29 @@ pub struct MinerInfo {
     pub agent: String,
 }
 
+/// Which way a miner gets its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MinerFeed {
+    /// The WebSocket feed `/ws/mine`.
+    Ws,
+    /// The Stratum V1 endpoint (`--stratum-port`).
+    Stratum,
+}
+
+/// A connected miner as `/api/nodes` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MinerListing {
+    /// Name and agent.
+    #[serde(flatten)]
+    pub info: MinerInfo,
+    /// Its feed.
+    pub feed: MinerFeed,
+    /// Hashes per second, estimated from its shares (Stratum miners only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashrate: Option<f64>,
+}
+
 struct Shared {
     params: ChainParams,
     limits: NodeLimits,
@@ -72,7 +95,7 @@ struct Shared {
     template: watch::Receiver<Arc<BlockTemplate>>,
     /// Whether the database takes writes (the writer reopens it after a failure).
     storage: watch::Receiver<StorageHealth>,
-    miners: Mutex<BTreeMap<u64, MinerInfo>>,
+    miners: Mutex<BTreeMap<u64, MinerListing>>,
     /// The mempool as of the last commit.
     pool: Arc<Mutex<pool_index::PoolIndex>>,
     /// Signatures known to verify, shared with the writer.
@@ -442,10 +465,20 @@ impl Node {
 
     /// Registers a miner connection; it is listed until the guard drops.
     pub fn register_miner(&self, info: MinerInfo) -> MinerGuard {
+        self.register_miner_of(info, MinerFeed::Ws)
+    }
+
+    /// Registers a miner connection of `feed`; it is listed until the guard drops.
+    pub fn register_miner_of(&self, info: MinerInfo, feed: MinerFeed) -> MinerGuard {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let listing = MinerListing {
+            info,
+            feed,
+            hashrate: None,
+        };
         let count = {
             let mut miners = self.shared.miners.lock().expect("lock");
-            miners.insert(id, info);
+            miners.insert(id, listing);
             miners.len()
         };
         let _ = self.shared.events.send(NodeEvent::Miners { count });
@@ -456,9 +489,15 @@ impl Node {
     }
 
     /// Connected miners.
-    pub fn miners(&self) -> Vec<MinerInfo> {
+    pub fn miners(&self) -> Vec<MinerListing> {
         let miners = self.shared.miners.lock().expect("lock");
         miners.values().cloned().collect()
+    }
+
+    /// How many miners of `feed` are connected.
+    pub fn miner_count_of(&self, feed: MinerFeed) -> usize {
+        let miners = self.shared.miners.lock().expect("lock");
+        miners.values().filter(|m| m.feed == feed).count()
     }
 
     /// How many miners are connected.
@@ -471,6 +510,16 @@ impl Node {
 pub struct MinerGuard {
     node: Node,
     id: u64,
+}
+
+impl MinerGuard {
+    /// Sets the miner's listed hashrate (hashes per second).
+    pub fn set_hashrate(&self, hashrate: f64) {
+        let mut miners = self.node.shared.miners.lock().expect("lock");
+        if let Some(listing) = miners.get_mut(&self.id) {
+            listing.hashrate = Some(hashrate);
+        }
+    }
 }
 
 impl Drop for MinerGuard {

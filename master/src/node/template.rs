@@ -88,11 +88,17 @@ impl BlockTemplate {
     /// O(log n) hashes, whatever the number of entries.
     pub fn header(&self, coinbase: &Coinbase, now: u32) -> Header {
         let leaf = Entry::Coinbase(coinbase.clone()).leaf_hash();
+        self.header_for_leaf(&leaf, now.max(self.min_time))
+    }
+
+    /// The header for a coinbase whose merkle leaf is `leaf` (Stratum's miners hash the coinbase
+    /// themselves), at exactly `time`, nonce 0.
+    pub fn header_for_leaf(&self, leaf: &TxMerkleNode, time: u32) -> Header {
         Header {
             version: 1,
             prev_hash: self.prev_hash,
-            merkle_root: merkle::root_from_branch(&leaf, 0, &self.branch),
-            time: now.max(self.min_time),
+            merkle_root: merkle::root_from_branch(leaf, 0, &self.branch),
+            time,
             bits: self.bits,
             nonce: 0,
         }

@@ -22,6 +22,8 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct TestNode {
     pub node: Node,
     pub addr: SocketAddr,
+    /// The Stratum listener, when the config asked for one (`stratum_addr`).
+    pub stratum: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     shutdown: CancellationToken,
     master: RunningMaster,
@@ -53,6 +55,14 @@ impl TestNode {
         TestNode::start_with(dir, config).await
     }
 
+    /// A master that also listens for Stratum miners on a free loopback port.
+    pub async fn start_stratum(limits: NodeLimits) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), limits);
+        config.stratum_addr = Some(([127, 0, 0, 1], 0).into());
+        TestNode::start_with(dir, config).await
+    }
+
     async fn start_with(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
         let listener = server::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
         let shutdown = CancellationToken::new();
@@ -62,6 +72,7 @@ impl TestNode {
         TestNode {
             node: master.node.clone(),
             addr: master.addr,
+            stratum: master.stratum_addr,
             dir,
             shutdown,
             master,
