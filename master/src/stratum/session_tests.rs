@@ -407,6 +407,26 @@ fn a_job_of_an_old_tip_gets_21_and_a_refresh_keeps_older_jobs() {
 }
 
 #[test]
+fn only_the_last_jobs_kept_take_shares() {
+    let mut test = Test::ready();
+    let (kept, dropped) = (test.share(30), test.share(31));
+    for _ in 1..JOBS_KEPT {
+        let actions = test.session.new_template(template(1, 3), test.start, NOW);
+        test.see(&actions);
+    }
+    let answer = test.call(10, "mining.submit", kept);
+    assert_eq!(
+        sent(&answer)[0]["result"],
+        true,
+        "job 1 is one of the last {JOBS_KEPT}"
+    );
+    let actions = test.session.new_template(template(1, 3), test.start, NOW);
+    test.see(&actions);
+    let (code, _) = error_code(&test.call(11, "mining.submit", dropped));
+    assert_eq!(code, code::JOB_NOT_FOUND, "job 1 is forgotten");
+}
+
+#[test]
 fn submits_before_subscribe_or_authorize_or_for_another_worker_are_refused() {
     let mut test = Test::new();
     let params = json!([
