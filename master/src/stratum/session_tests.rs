@@ -640,3 +640,32 @@ fn a_coinbase_without_outputs_is_still_34_bytes() {
     assert_eq!(Entry::Coinbase(coinbase).encoded_len(), MIN_COINBASE_BYTES);
     assert_eq!(coinbase_name(&"x".repeat(40)).len(), 40, "long names stay");
 }
+
+#[test]
+fn the_notify_line_is_what_serde_writes_for_its_params() {
+    for texts in [0, 1, 5] {
+        let template = template(3, texts);
+        let line = notify_line("1f", &template, &[0, 1], &[2, 3, 4], NOW, false);
+        let branch: Vec<String> = template
+            .branch
+            .iter()
+            .map(|node| hex::encode(node.to_byte_array()))
+            .collect();
+        let expected = json!({"id": null, "method": "mining.notify", "params": [
+            "1f",
+            stratum_prevhash(&template.prev_hash),
+            "0001",
+            "020304",
+            branch,
+            "00000001",
+            format!("{BITS:08x}"),
+            format!("{NOW:08x}"),
+            false
+        ]});
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap(),
+            expected,
+            "{line}"
+        );
+    }
+}
