@@ -4,7 +4,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_OUT := target/$(WASM_TARGET)/release/bbchain_miner_wasm.wasm
 PORT ?= 8000
 
-.PHONY: setup wasm build run test lint test-rust man completions
+.PHONY: setup wasm build run test lint test-rust man completions bench-browser
 
 setup:
 	bash scripts/setup.sh
@@ -29,6 +29,18 @@ web/pkg/bbchain_miner_wasm_bg.wasm: $(WASM_OUT)
 
 web/pkg-scalar/bbchain_miner_wasm_bg.wasm: $(WASM_SCALAR_OUT)
 	wasm-bindgen --target web --no-typescript --out-dir web/pkg-scalar $(WASM_SCALAR_OUT)
+
+# The browser bench in one command (docs/BENCHMARKS.md): the page's worker, SIMD and scalar builds,
+# 1 and 2 workers, against hash-wasm, in one headless-Chromium run; fails on any error or zero rate.
+# BENCH_ARGS passes options to run.mjs, e.g. BENCH_ARGS="--seconds 5 --rounds 5 --require-goals".
+HASH_WASM := target/browser-bench/node_modules/hash-wasm/dist/index.esm.js
+BENCH_ARGS ?=
+
+$(HASH_WASM):
+	npm install --prefix target/browser-bench hash-wasm@4.13.0
+
+bench-browser: wasm $(HASH_WASM)
+	node miner-wasm/bench/run.mjs $(BENCH_ARGS)
 
 # The wasm first: the release binary embeds web/ (with web/pkg) at compile time.
 build: wasm
