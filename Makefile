@@ -4,7 +4,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_OUT := target/$(WASM_TARGET)/release/bbchain_miner_wasm.wasm
 PORT ?= 8000
 
-.PHONY: setup wasm build run test lint test-rust man completions bench-browser
+.PHONY: setup wasm build run test lint test-rust man completions bench-browser test-wasm
 
 setup:
 	bash scripts/setup.sh
@@ -22,6 +22,15 @@ wasm:
 		cargo build -p bbchain-miner-wasm --release --target $(WASM_TARGET)
 	cargo build -p bbchain-miner-wasm --release --target $(WASM_TARGET) --target-dir target/wasm-scalar
 	$(MAKE) --no-print-directory web/pkg/bbchain_miner_wasm_bg.wasm web/pkg-scalar/bbchain_miner_wasm_bg.wasm
+
+# The core's scan inside node's wasm runtime, in both builds (miner-wasm/tests/wasm_scan.rs): the
+# v128 path with simd128, the portable lanes without. Same flags and target dirs as `wasm`.
+WASM_TEST := cargo test -p bbchain-miner-wasm --release --target $(WASM_TARGET) --test wasm_scan
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER := wasm-bindgen-test-runner
+
+test-wasm:
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_RUSTFLAGS)" $(WASM_TEST)
+	$(WASM_TEST) --target-dir target/wasm-scalar
 
 # Only when the wasm changed: rewriting web/pkg would make the release binary embed it again.
 web/pkg/bbchain_miner_wasm_bg.wasm: $(WASM_OUT)
@@ -80,4 +89,4 @@ test-rust:
 	cargo build -p bbchain
 	cargo test --workspace
 
-test: lint wasm test-rust
+test: lint wasm test-wasm test-rust
