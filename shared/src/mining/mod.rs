@@ -73,8 +73,7 @@ impl Path {
             Path::Avx512 => simd::has_avx512(),
             // Wired by simd/shani.rs.
             Path::ShaNi => false,
-            // Wired by simd/wasm.rs.
-            Path::Simd128 => false,
+            Path::Simd128 => simd::HAS_SIMD128,
         }
     }
 
@@ -219,8 +218,7 @@ pub fn scan_with(
         Path::Avx512 => simd::scan_avx512(midstate, target, start, count),
         // Wired by simd/shani.rs.
         Path::ShaNi => None,
-        // Wired by simd/wasm.rs.
-        Path::Simd128 => None,
+        Path::Simd128 => simd::scan_simd128(midstate, target, start, count),
     }
 }
 
