@@ -10,7 +10,7 @@ setup:
 	bash scripts/setup.sh
 
 # The browser miner: the core crate's scan loop compiled to wasm, plus wasm-bindgen's JS glue in web/pkg.
-# simd128 turns on sha2's WebAssembly SIMD backend: about 1.17x faster in Chromium (docs/BENCHMARKS.md).
+# simd128 turns on the core's 4-lane v128 kernel (Path::Simd128; docs/BENCHMARKS.md).
 WASM_RUSTFLAGS := -C target-feature=+simd128
 
 # Browsers without WebAssembly SIMD get a second build without it (web/pkg-scalar), in its own

@@ -23,7 +23,7 @@ use job::Job;
 /// ([`Path::is_available`]); which one is fastest, only by measuring (the native miner does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
-    /// The generic kernel on plain `u32` lanes: any CPU, and the browser's scalar build.
+    /// The generic kernel on plain `u32` lanes: any CPU.
     Portable,
     /// The `sha2` crate's compression, two calls per nonce: SHA extensions where the CPU has them
     /// (x86 SHA-NI, aarch64 SHA2), software otherwise. The reference the other paths are tested against.
@@ -45,10 +45,9 @@ impl Path {
         Path::Avx512,
         Path::Avx2,
         Path::Simd128,
-        #[cfg(target_arch = "wasm32")]
-        Path::Portable,
+        // Also in the browser's scalar build: V8 runs `sha2`'s software compression about 2x as
+        // fast as the portable lanes (docs/BENCHMARKS.md, "Browser miner").
         Path::Sha2,
-        #[cfg(not(target_arch = "wasm32"))]
         Path::Portable,
     ];
 
