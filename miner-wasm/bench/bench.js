@@ -54,7 +54,7 @@ function targetFromBits(bits) {
   return ('00'.repeat(32 - exponent) + bits.slice(2) + '00'.repeat(exponent - 3)).slice(0, 64);
 }
 
-/** Real Bitcoin headers from the core's test vectors, one per nonce lane (nonce % 4), genesis first. */
+/** Real Bitcoin headers from the core's test vectors: genesis, and more with other nonces % 4. */
 async function knownHeaders() {
   const response = await fetch('/vectors/btc_mainnet_headers_0_999.csv');
   if (!response.ok) throw new Error(`vectors: HTTP ${response.status}`);
@@ -77,12 +77,13 @@ async function knownHeaders() {
 }
 
 /** `url`'s worker finds each known header's nonce (and, when it reports one, its hash) in a window
- * of nonces around it that starts off the four-nonce alignment and spans several chunks. */
+ * of several chunks that starts 1..4 nonces off a multiple of four before it, so the nonce falls in
+ * each lane of a four-nonce vector in turn. */
 async function checkFindsKnownNonces(name, url, build, known) {
   const worker = await startWorker(url, build);
   try {
-    for (const { height, hash, target, nonce, header } of known) {
-      const start = Math.max(0, nonce - 50_001);
+    for (const [index, { height, hash, target, nonce, header }] of known.entries()) {
+      const start = Math.max(0, nonce - 50_001 - index);
       const end = Math.min(NONCES - 1, nonce + 999);
       const found = await new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name}: block ${height} not found in time`)), CHECK_TIMEOUT_MS);

@@ -11,7 +11,6 @@ use ruint::aliases::U256;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 /// Bitcoin mainnet headers from `shared/tests/vectors/headers/`: height, nonce, block hash, header.
-/// Genesis, then one for each other nonce position in a four-nonce vector (nonce % 4 = 0, 2, 3).
 const BITCOIN: [(u32, u32, &str, &str); 4] = [
     (
         0,
