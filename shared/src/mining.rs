@@ -158,3 +158,11 @@ const NONCE_IN_TAIL: usize = Header::NONCE_OFFSET - 64;
 fn set_nonce(block: &mut [u8; 64], nonce: u32) {
     block[NONCE_IN_TAIL..NONCE_IN_TAIL + 4].copy_from_slice(&nonce.to_le_bytes());
 }
+
+/// CPU-specific kernels: the only code in the crate allowed `unsafe`.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[allow(dead_code)] // Until the path choice (issue 13) calls it.
+pub(crate) mod simd {
+    pub(crate) mod shani;
+}
