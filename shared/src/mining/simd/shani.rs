@@ -2,10 +2,11 @@
 //! `sha256msg2`), several nonces interleaved so that one nonce's rounds run while another's wait
 //! on the SHA unit's latency.
 //!
-//! Only the nonce changes between hashes, so everything else is done once per call (a call is a
-//! batch of thousands of nonces, so this costs nothing measurable) in [`Job`]:
+//! Only the nonce changes between hashes, so everything else is done once: per job in the
+//! midstate's [`Job`](crate::mining::job::Job), and its packing into registers once per call (a
+//! call is a batch of thousands of nonces) in [`Registers`]:
 //! - first hash: rounds 0..2 do not read the nonce at all, and round 3 adds it (as the message word
-//!   `W3`) to `a` and `e` only, so each nonce starts from a precomputed state after round 3 plus
+//!   `W3`) to `a` and `e` only, so each nonce starts from the job's state after round 3 plus
 //!   the nonce. The schedule pieces that only read constant words are precomputed too.
 //! - second hash: its state starts at the IV, so round 0 is again "constant plus `W0`" and the
 //!   rounds run in pairs (1,2), (3,4), ... up to (59,60). Its padding words are constants, and the
@@ -17,8 +18,8 @@
 //!
 //! That is 30 + 30 `sha256rnds2` per nonce instead of 32 + 32.
 //!
-//! Soundness: [`scan`] is the one place that checks the CPU features ([`is_available`]) before
-//! calling the `#[target_feature]` kernel; on a CPU without them it runs the portable loop.
+//! Soundness: [`scan_lanes`] is the one place that checks the CPU features ([`is_available`])
+//! before calling the `#[target_feature]` kernel; on a CPU without them it returns `None`.
 
 use core::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_and_si128, _mm_extract_epi32, _mm_insert_epi32,
@@ -27,7 +28,8 @@ use core::arch::x86_64::{
     _mm_unpacklo_epi64,
 };
 
-use crate::mining::{Midstate, ScanResult};
+use crate::mining::kernel::K;
+use crate::mining::{IV, Midstate, ScanResult};
 use crate::target::Target;
 
 /// Whether this CPU can run the SHA-NI kernel: the only feature check on the way to it.
@@ -54,8 +56,8 @@ pub(crate) fn is_available() -> bool {
 const LANES: usize = 2;
 
 /// Hashes nonces `start..start + count` (stopping at `u32::MAX`) and returns the first that meets
-/// `target`, like the portable scan. Runs the portable scan on a CPU without SHA-NI.
-pub(crate) fn scan(mid: &Midstate, target: &Target, start: u32, count: u32) -> ScanResult {
+/// `target`, like the portable scan; `None` (nothing run) on a CPU without SHA-NI.
+pub(crate) fn scan(mid: &Midstate, target: &Target, start: u32, count: u32) -> Option<ScanResult> {
     scan_lanes::<LANES>(mid, target, start, count)
 }
 
@@ -65,35 +67,18 @@ pub(crate) fn scan_lanes<const N: usize>(
     target: &Target,
     start: u32,
     count: u32,
-) -> ScanResult {
+) -> Option<ScanResult> {
     if !is_available() {
-        return crate::mining::scan(mid, target, start, count);
+        return None;
     }
     // SAFETY: `is_available` has just checked that this CPU has every feature the kernel is
     // compiled for (sha, sse4.1, ssse3; sse2 is part of x86_64).
-    unsafe { kernel::<N>(mid, target, start, count) }
+    Some(unsafe { kernel::<N>(mid, target, start, count) })
 }
-
-/// SHA-256 round constants.
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-/// SHA-256's initial state.
-const IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
 
 /// One scalar SHA-256 round whose message word is left out: returns the state after the round
 /// minus `W`, which the caller adds to words `a` (0) and `e` (4) only.
-fn round_without_w(s: [u32; 8], k: u32) -> [u32; 8] {
+const fn round_without_w(s: [u32; 8], k: u32) -> [u32; 8] {
     let [a, b, c, d, e, f, g, h] = s;
     let t1 = h
         .wrapping_add(e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25))
@@ -104,13 +89,8 @@ fn round_without_w(s: [u32; 8], k: u32) -> [u32; 8] {
     [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g]
 }
 
-/// A full scalar round.
-fn round(s: [u32; 8], k: u32, w: u32) -> [u32; 8] {
-    let mut s = round_without_w(s, k);
-    s[0] = s[0].wrapping_add(w);
-    s[4] = s[4].wrapping_add(w);
-    s
-}
+/// The second hash's round 0 on the IV, without `W0`: a constant.
+const IV_ROUND0: [u32; 8] = round_without_w(IV, K[0]);
 
 /// A state in the two registers `sha256rnds2` works on: `[F, E, B, A]` and `[H, G, D, C]`
 /// (lane 0 first).
@@ -141,7 +121,7 @@ fn k4(group: usize) -> __m128i {
 }
 
 /// Everything about a job that does not depend on the nonce, in the kernel's registers.
-struct Job {
+struct Registers {
     /// First hash: the midstate, added back at the end.
     mid_abef: __m128i,
     mid_cdgh: __m128i,
@@ -172,9 +152,9 @@ struct Job {
     xk3: __m128i,
 }
 
-impl Job {
+impl Registers {
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn new(mid: &Midstate) -> Job {
+    fn new(mid: &Midstate) -> Registers {
         let tail: [u32; 16] = core::array::from_fn(|i| {
             u32::from_be_bytes(
                 mid.tail_block[4 * i..4 * i + 4]
@@ -182,19 +162,18 @@ impl Job {
                     .expect("4 bytes"),
             )
         });
-        let mut state = mid.state;
-        for (i, &w) in tail.iter().enumerate().take(3) {
-            state = round(state, K[i], w);
-        }
-        let (abef3, cdgh3) = pack(round_without_w(state, K[3]));
-        let (mid_abef, mid_cdgh) = pack(mid.state);
+        // The job keeps its state in rotating slots: after four rounds, `a` is in slot 4 and `e`
+        // in slot 0.
+        let r = mid.job.round3;
+        let (abef3, cdgh3) = pack([r[4], r[5], r[6], r[7], r[0], r[1], r[2], r[3]]);
+        let (mid_abef, mid_cdgh) = pack(mid.job.midstate);
         let m1 = words([tail[4], tail[5], tail[6], tail[7]]);
         let m2 = words([tail[8], tail[9], tail[10], tail[11]]);
         let m3 = words([tail[12], tail[13], tail[14], tail[15]]);
         let x2 = words([0x8000_0000, 0, 0, 0]);
         let x3 = words([0, 0, 0, 256]);
-        let (iv_abef1, iv_cdgh1) = pack(round_without_w(IV, K[0]));
-        Job {
+        let (iv_abef1, iv_cdgh1) = pack(IV_ROUND0);
+        Registers {
             mid_abef,
             mid_cdgh,
             abef3,
@@ -273,7 +252,7 @@ fn kernel<const N: usize>(mid: &Midstate, target: &Target, start: u32, count: u3
     }
     let total = u64::from(start.saturating_add(count - 1) - start) + 1;
     let target_top = (target.value() >> 224usize).as_limbs()[0] as u32;
-    let job = Job::new(mid);
+    let job = Registers::new(mid);
     let odd = _mm_set_epi32(-1, 0, -1, 0);
     let mut done = 0u64;
     while done < total {
@@ -300,7 +279,7 @@ fn kernel<const N: usize>(mid: &Midstate, target: &Target, start: u32, count: u3
 /// The top 32 bits (as a little-endian number) of the block hashes of nonces `base..base + N`.
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn hash_tops<const N: usize>(job: &Job, odd: __m128i, base: u32) -> [u32; N] {
+fn hash_tops<const N: usize>(job: &Registers, odd: __m128i, base: u32) -> [u32; N] {
     // First hash, from the state after round 3.
     let nonce: [i32; N] = core::array::from_fn(|i| base.wrapping_add(i as u32).swap_bytes() as i32);
     let mut abef = each(|i| _mm_add_epi32(job.abef3, _mm_and_si128(_mm_set1_epi32(nonce[i]), odd)));
@@ -390,19 +369,23 @@ mod tests {
     use proptest::prelude::*;
     use ruint::aliases::U256;
 
-    /// The kernel is what these tests are about: on a CPU without SHA-NI they would only test the
-    /// fallback, so they say so.
+    /// Whether this CPU runs the kernel; the tests skip (and say so) on one without SHA-NI.
     fn kernel_runs() -> bool {
         let available = is_available();
         if !available {
-            eprintln!("this CPU has no SHA-NI: only the portable fallback is tested");
+            eprintln!("this CPU has no SHA-NI: skipped");
         }
         available
     }
 
+    /// The SHA-NI scan, on a CPU that has it.
+    fn shani(mid: &Midstate, target: &Target, start: u32, count: u32) -> ScanResult {
+        scan(mid, target, start, count).expect("SHA-NI is available")
+    }
+
     /// The portable reference.
     fn reference(mid: &Midstate, target: &Target, start: u32, count: u32) -> (Option<u32>, u64) {
-        let found = crate::mining::scan(mid, target, start, count);
+        let found = crate::mining::portable::scan(mid, target, start, count);
         (found.nonce, found.hashes)
     }
 
@@ -414,10 +397,10 @@ mod tests {
         count: u32,
     ) -> [(Option<u32>, u64); 4] {
         [
-            scan_lanes::<1>(mid, target, start, count),
-            scan_lanes::<2>(mid, target, start, count),
-            scan_lanes::<3>(mid, target, start, count),
-            scan_lanes::<4>(mid, target, start, count),
+            scan_lanes::<1>(mid, target, start, count).expect("SHA-NI is available"),
+            scan_lanes::<2>(mid, target, start, count).expect("SHA-NI is available"),
+            scan_lanes::<3>(mid, target, start, count).expect("SHA-NI is available"),
+            scan_lanes::<4>(mid, target, start, count).expect("SHA-NI is available"),
         ]
         .map(|found| (found.nonce, found.hashes))
     }
@@ -462,7 +445,9 @@ mod tests {
 
     #[test]
     fn finds_the_nonces_of_the_first_1000_bitcoin_blocks() {
-        kernel_runs();
+        if !kernel_runs() {
+            return;
+        }
         let headers = bitcoin_headers();
         assert_eq!(headers.len(), 1000);
         for (height, header) in headers.iter().enumerate() {
@@ -485,18 +470,22 @@ mod tests {
 
     #[test]
     fn the_genesis_nonce_is_the_first_in_a_wide_window() {
-        kernel_runs();
+        if !kernel_runs() {
+            return;
+        }
         let genesis = bitcoin_headers()[0];
         let mid = Midstate::new(&genesis);
         let target = genesis.target().expect("a valid target");
-        let found = scan(&mid, &target, genesis.nonce - 10_001, 20_001);
+        let found = shani(&mid, &target, genesis.nonce - 10_001, 20_001);
         assert_eq!(found.nonce, Some(genesis.nonce));
         assert_eq!(found.hashes, 10_002);
     }
 
     #[test]
     fn a_long_run_finds_the_same_first_nonce() {
-        kernel_runs();
+        if !kernel_runs() {
+            return;
+        }
         let mid = Midstate::new(&bitcoin_headers()[500]);
         // About one hash in 65536 meets it.
         let target = target(U256::MAX >> 16usize);
@@ -510,7 +499,9 @@ mod tests {
 
     #[test]
     fn stops_at_the_end_of_the_nonce_space() {
-        kernel_runs();
+        if !kernel_runs() {
+            return;
+        }
         let mid = Midstate::new(&bitcoin_headers()[1]);
         let tiny = target(U256::from(1u8));
         assert_eq!(
@@ -536,7 +527,9 @@ mod tests {
             count in prop_oneof![0u32..12, 0u32..200],
             difficulty in 0usize..10,
         ) {
-            kernel_runs();
+            if !kernel_runs() {
+                return Ok(());
+            }
             let mid = Midstate::new(&header);
             let target = target(U256::MAX >> difficulty);
             let expected = reference(&mid, &target, start, count);
@@ -547,19 +540,22 @@ mod tests {
         /// top word decide only through the exact recheck.
         #[test]
         fn the_boundary_is_exact(header in header(), nonce in any::<u32>(), low_bits in 0usize..256) {
+            if !kernel_runs() {
+                return Ok(());
+            }
             let mid = Midstate::new(&header);
             let value = U256::from_le_bytes(mid.hash(nonce).to_byte_array());
-            prop_assert_eq!(scan(&mid, &target(value), nonce, 1).nonce, Some(nonce));
+            prop_assert_eq!(shani(&mid, &target(value), nonce, 1).nonce, Some(nonce));
             if !value.is_zero() {
-                prop_assert_eq!(scan(&mid, &target(value - U256::from(1u8)), nonce, 1).nonce, None);
+                prop_assert_eq!(shani(&mid, &target(value - U256::from(1u8)), nonce, 1).nonce, None);
             }
             let mask = (U256::from(1u8) << low_bits.min(224)) - U256::from(1u8);
-            prop_assert_eq!(scan(&mid, &target(value | mask), nonce, 1).nonce, Some(nonce));
+            prop_assert_eq!(shani(&mid, &target(value | mask), nonce, 1).nonce, Some(nonce));
             let cleared = value & !mask;
             if !cleared.is_zero() {
                 let cleared = target(cleared);
                 prop_assert_eq!(
-                    scan(&mid, &cleared, nonce, 1).nonce.is_some(),
+                    shani(&mid, &cleared, nonce, 1).nonce.is_some(),
                     cleared.is_met_by(&mid.hash(nonce))
                 );
             }
