@@ -222,6 +222,20 @@ fn rounds4<const N: usize>(abef: &mut [__m128i; N], cdgh: &mut [__m128i; N], wk:
     rounds2(abef, cdgh, each(|i| _mm_shuffle_epi32::<0x0e>(wk[i])));
 }
 
+/// Four rounds on every lane one word later than [`rounds4`]: words 1..3 of `wk` and word 0 of
+/// `next` (each `W + K`).
+#[inline]
+#[target_feature(enable = "sha,sse2,ssse3")]
+fn shifted_rounds4<const N: usize>(
+    abef: &mut [__m128i; N],
+    cdgh: &mut [__m128i; N],
+    wk: &[__m128i; N],
+    next: &[__m128i; N],
+) {
+    rounds2(abef, cdgh, each(|i| _mm_srli_si128::<4>(wk[i])));
+    rounds2(abef, cdgh, each(|i| _mm_alignr_epi8::<12>(next[i], wk[i])));
+}
+
 /// The next four schedule words from the previous sixteen (`a` oldest).
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3")]
@@ -330,26 +344,20 @@ fn hash_tops<const N: usize>(job: &Registers, odd: __m128i, base: u32) -> [u32; 
     });
     let mut cdgh = [job.iv_cdgh1; N];
     // Rounds go in pairs (1,2), (3,4), ...: from each group's W + K, words 1,2 and then word 3
-    // with the next group's word 0.
-    let mut xk = plus_k(&x0, 0);
+    // with the next group's word 0. Straight-line code: a loop with a different first few groups
+    // is not unrolled, and the rounds then wait on branches.
+    let xk0 = plus_k(&x0, 0);
+    let xk1 = plus_k(&x1, 1);
+    shifted_rounds4(&mut abef, &mut cdgh, &xk0, &xk1);
+    shifted_rounds4(&mut abef, &mut cdgh, &xk1, &[job.xk2; N]);
+    shifted_rounds4(&mut abef, &mut cdgh, &[job.xk2; N], &[job.xk3; N]);
     let mut w = [x0, x1, [job.x2; N], [job.x3; N]];
-    for group in 0..15 {
-        let next_xk = match group {
-            0 => plus_k(&x1, 1),
-            1 => [job.xk2; N],
-            2 => [job.xk3; N],
-            _ => {
-                let next = each(|i| next_words(w[0][i], w[1][i], w[2][i], w[3][i]));
-                w = [w[1], w[2], w[3], next];
-                plus_k(&next, group + 1)
-            }
-        };
-        rounds2(&mut abef, &mut cdgh, each(|i| _mm_srli_si128::<4>(xk[i])));
-        rounds2(
-            &mut abef,
-            &mut cdgh,
-            each(|i| _mm_alignr_epi8::<12>(next_xk[i], xk[i])),
-        );
+    let mut xk = [job.xk3; N];
+    for group in 4..16 {
+        let next = each(|i| next_words(w[0][i], w[1][i], w[2][i], w[3][i]));
+        w = [w[1], w[2], w[3], next];
+        let next_xk = plus_k(&next, group);
+        shifted_rounds4(&mut abef, &mut cdgh, &xk, &next_xk);
         xk = next_xk;
     }
     // After round 60, lane 1 holds e, which is the final state word 7 less IV[7].
