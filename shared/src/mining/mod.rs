@@ -39,17 +39,14 @@ pub enum Path {
 }
 
 impl Path {
-    /// Every path, in the order a miner without measurements prefers them.
+    /// Every path.
     pub const ALL: [Path; 6] = [
-        Path::ShaNi,
-        Path::Avx512,
-        Path::Avx2,
-        Path::Simd128,
-        #[cfg(target_arch = "wasm32")]
         Path::Portable,
         Path::Sha2,
-        #[cfg(not(target_arch = "wasm32"))]
-        Path::Portable,
+        Path::Avx2,
+        Path::Avx512,
+        Path::ShaNi,
+        Path::Simd128,
     ];
 
     /// A short lowercase name for logs and benchmarks.
@@ -82,9 +79,19 @@ impl Path {
         Path::ALL.into_iter().filter(|path| path.is_available())
     }
 
-    /// The first available path in [`Path::ALL`]'s order: what [`scan`] runs.
+    /// What [`scan`] runs. Natively the `sha2` loop, as before there were paths: it uses the CPU's
+    /// SHA extensions by itself, and it stays fast in unoptimised builds, where intrinsics are
+    /// function calls (the tests build blocks with [`scan`]). The native miner measures every
+    /// available path and runs the fastest instead. In the browser: the SIMD path where the build
+    /// has it, else the portable kernel.
     pub fn preferred() -> Path {
-        Path::available().next().unwrap_or(Path::Sha2)
+        if !cfg!(target_arch = "wasm32") {
+            Path::Sha2
+        } else if Path::Simd128.is_available() {
+            Path::Simd128
+        } else {
+            Path::Portable
+        }
     }
 }
 
@@ -194,7 +201,7 @@ pub(crate) fn hash_from_state(state: [u32; 8]) -> BlockHash {
 }
 
 /// Hashes nonces `start..start + count` (stopping at `u32::MAX`) and returns the first that meets
-/// `target`, on [`Path::preferred`]. Callers work in batches: a batch is cheap to stop between, and
+/// `target`, on [`Path::preferred`] (see [`scan_with`] to pick the path). Callers work in batches: a batch is cheap to stop between, and
 /// one call per hash is not.
 pub fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32) -> ScanResult {
     scan_with(Path::preferred(), midstate, target, start, count)
