@@ -67,8 +67,7 @@ impl Path {
             Path::Portable | Path::Sha2 => true,
             Path::Avx2 => simd::has_avx2(),
             Path::Avx512 => simd::has_avx512(),
-            // Wired by simd/shani.rs.
-            Path::ShaNi => false,
+            Path::ShaNi => simd::has_shani(),
             // Wired by simd/wasm.rs.
             Path::Simd128 => false,
         }
@@ -223,8 +222,7 @@ pub fn scan_with(
         Path::Sha2 => Some(portable::scan(midstate, target, start, count)),
         Path::Avx2 => simd::scan_avx2(midstate, target, start, count),
         Path::Avx512 => simd::scan_avx512(midstate, target, start, count),
-        // Wired by simd/shani.rs.
-        Path::ShaNi => None,
+        Path::ShaNi => simd::scan_shani(midstate, target, start, count),
         // Wired by simd/wasm.rs.
         Path::Simd128 => None,
     }
