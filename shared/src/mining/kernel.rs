@@ -39,6 +39,17 @@ pub(crate) trait Lanes: Copy {
     /// Shift right by `S` (3 or 10), shifting in zeros.
     fn shr<const S: u32>(self) -> Self;
 
+    /// `W3` for the nonces `base, base + 1, …` (lane `i` holds `base + i`, wrapping): each nonce
+    /// byte-swapped, as the header stores it little-endian. Backends with a byte shuffle override it.
+    #[inline(always)]
+    fn nonce_words(base: u32) -> Self {
+        let mut words = Self::Words::default();
+        for (lane, word) in words.as_mut().iter_mut().enumerate() {
+            *word = base.wrapping_add(lane as u32).swap_bytes();
+        }
+        Self::load(words)
+    }
+
     /// `a ^ b ^ c`.
     #[inline(always)]
     fn xor3(a: Self, b: Self, c: Self) -> Self {
@@ -321,11 +332,7 @@ pub(crate) fn scan<L: Lanes>(
     let mut done = 0u64;
     while done < total {
         let base = start.wrapping_add(done as u32);
-        let mut nonces = L::Words::default();
-        for (lane, word) in nonces.as_mut().iter_mut().enumerate() {
-            *word = base.wrapping_add(lane as u32).swap_bytes();
-        }
-        let last = second_hash_last_word(first_hash(&job, L::load(nonces)));
+        let last = second_hash_last_word(first_hash(&job, L::nonce_words(base)));
         // Past the end of the range (or past u32::MAX) a lane is hashed but never looked at.
         let live = (total - done).min(width) as usize;
         for (lane, word) in last.store().as_ref().iter().take(live).enumerate() {

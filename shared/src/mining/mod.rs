@@ -68,8 +68,7 @@ impl Path {
             Path::Avx2 => simd::has_avx2(),
             Path::Avx512 => simd::has_avx512(),
             Path::ShaNi => simd::has_shani(),
-            // Wired by simd/wasm.rs.
-            Path::Simd128 => false,
+            Path::Simd128 => simd::HAS_SIMD128,
         }
     }
 
@@ -82,14 +81,13 @@ impl Path {
     /// SHA extensions by itself, and it stays fast in unoptimised builds, where intrinsics are
     /// function calls (the tests build blocks with [`scan`]). The native miner measures every
     /// available path and runs the fastest instead. In the browser: the SIMD path where the build
-    /// has it, else the portable kernel.
+    /// has it, else `sha2` too (V8 ran its software compression about 2x as fast as the portable
+    /// lanes: docs/BENCHMARKS.md, "Browser miner").
     pub fn preferred() -> Path {
-        if !cfg!(target_arch = "wasm32") {
-            Path::Sha2
-        } else if Path::Simd128.is_available() {
+        if Path::Simd128.is_available() {
             Path::Simd128
         } else {
-            Path::Portable
+            Path::Sha2
         }
     }
 }
@@ -223,8 +221,7 @@ pub fn scan_with(
         Path::Avx2 => simd::scan_avx2(midstate, target, start, count),
         Path::Avx512 => simd::scan_avx512(midstate, target, start, count),
         Path::ShaNi => simd::scan_shani(midstate, target, start, count),
-        // Wired by simd/wasm.rs.
-        Path::Simd128 => None,
+        Path::Simd128 => simd::scan_simd128(midstate, target, start, count),
     }
 }
 

@@ -4,6 +4,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod shani;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -94,6 +96,28 @@ pub(crate) fn scan_shani(
         shani::scan(midstate, target, start, count)
     }
     #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (midstate, target, start, count);
+        None
+    }
+}
+
+/// Whether this build has the WebAssembly SIMD path: decided when it was compiled (`make wasm`
+/// builds `web/pkg` with simd128), since an engine without SIMD cannot load such a module at all.
+pub(crate) const HAS_SIMD128: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// The kernel on WebAssembly SIMD (four nonces per `v128`), or `None` in a build without it.
+pub(crate) fn scan_simd128(
+    midstate: &Midstate,
+    target: &Target,
+    start: u32,
+    count: u32,
+) -> Option<ScanResult> {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        Some(wasm::scan(midstate, target, start, count))
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         let _ = (midstate, target, start, count);
         None
