@@ -69,7 +69,8 @@ pub(crate) trait Lanes: Copy {
     }
 }
 
-/// One lane of plain `u32`: the per-job precomputation runs the same rounds as the kernel.
+/// One lane of plain `u32`: the portable path, and the per-job precomputation runs the same rounds
+/// as the kernel.
 impl Lanes for u32 {
     type Words = [u32; 1];
 

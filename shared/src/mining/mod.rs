@@ -3,8 +3,7 @@
 //!
 //! - [`job`]: what is computed once per job instead of once per nonce;
 //! - [`kernel`]: one sha256d kernel over any number of lanes (nonces side by side), safe code;
-//! - [`portable`]: the `sha2` crate's loop (the reference the others are tested against), and the
-//!   plain-`u32` lanes that run the kernel on any CPU;
+//! - [`portable`]: the `sha2` crate's loop, the reference the others are tested against;
 //! - `simd`: the only module allowed `unsafe`: the vector backends, reached only after detection.
 
 mod job;
@@ -23,7 +22,7 @@ use job::Job;
 /// ([`Path::is_available`]); which one is fastest, only by measuring (the native miner does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
-    /// The generic kernel on plain `u32` lanes: any CPU.
+    /// The generic kernel on one plain `u32` lane: any CPU.
     Portable,
     /// The `sha2` crate's compression, two calls per nonce: SHA extensions where the CPU has them
     /// (x86 SHA-NI, aarch64 SHA2), software otherwise. The reference the other paths are tested against.
@@ -39,16 +38,14 @@ pub enum Path {
 }
 
 impl Path {
-    /// Every path, in the order a miner without measurements prefers them.
+    /// Every path.
     pub const ALL: [Path; 6] = [
-        Path::ShaNi,
-        Path::Avx512,
-        Path::Avx2,
-        Path::Simd128,
-        // Also in the browser's scalar build: V8 runs `sha2`'s software compression about 2x as
-        // fast as the portable lanes (docs/BENCHMARKS.md, "Browser miner").
-        Path::Sha2,
         Path::Portable,
+        Path::Sha2,
+        Path::Avx2,
+        Path::Avx512,
+        Path::ShaNi,
+        Path::Simd128,
     ];
 
     /// A short lowercase name for logs and benchmarks.
@@ -70,8 +67,7 @@ impl Path {
             Path::Portable | Path::Sha2 => true,
             Path::Avx2 => simd::has_avx2(),
             Path::Avx512 => simd::has_avx512(),
-            // Wired by simd/shani.rs.
-            Path::ShaNi => false,
+            Path::ShaNi => simd::has_shani(),
             Path::Simd128 => simd::HAS_SIMD128,
         }
     }
@@ -81,9 +77,18 @@ impl Path {
         Path::ALL.into_iter().filter(|path| path.is_available())
     }
 
-    /// The first available path in [`Path::ALL`]'s order: what [`scan`] runs.
+    /// What [`scan`] runs. Natively the `sha2` loop, as before there were paths: it uses the CPU's
+    /// SHA extensions by itself, and it stays fast in unoptimised builds, where intrinsics are
+    /// function calls (the tests build blocks with [`scan`]). The native miner measures every
+    /// available path and runs the fastest instead. In the browser: the SIMD path where the build
+    /// has it, else `sha2` too (V8 ran its software compression about 2x as fast as the portable
+    /// lanes: docs/BENCHMARKS.md, "Browser miner").
     pub fn preferred() -> Path {
-        Path::available().next().unwrap_or(Path::Sha2)
+        if Path::Simd128.is_available() {
+            Path::Simd128
+        } else {
+            Path::Sha2
+        }
     }
 }
 
@@ -193,7 +198,7 @@ pub(crate) fn hash_from_state(state: [u32; 8]) -> BlockHash {
 }
 
 /// Hashes nonces `start..start + count` (stopping at `u32::MAX`) and returns the first that meets
-/// `target`, on [`Path::preferred`]. Callers work in batches: a batch is cheap to stop between, and
+/// `target`, on [`Path::preferred`] (see [`scan_with`] to pick the path). Callers work in batches: a batch is cheap to stop between, and
 /// one call per hash is not.
 pub fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32) -> ScanResult {
     scan_with(Path::preferred(), midstate, target, start, count)
@@ -209,14 +214,13 @@ pub fn scan_with(
     count: u32,
 ) -> Option<ScanResult> {
     match path {
-        Path::Portable => Some(kernel::scan::<portable::Lanes>(
-            midstate, target, start, count,
-        )),
+        // One plain `u32` lane: as fast per nonce as four side by side natively (the compiler
+        // finds the same overlap), and a quarter of the code for a wasm engine to compile.
+        Path::Portable => Some(kernel::scan::<u32>(midstate, target, start, count)),
         Path::Sha2 => Some(portable::scan(midstate, target, start, count)),
         Path::Avx2 => simd::scan_avx2(midstate, target, start, count),
         Path::Avx512 => simd::scan_avx512(midstate, target, start, count),
-        // Wired by simd/shani.rs.
-        Path::ShaNi => None,
+        Path::ShaNi => simd::scan_shani(midstate, target, start, count),
         Path::Simd128 => simd::scan_simd128(midstate, target, start, count),
     }
 }

@@ -1,5 +1,6 @@
-//! Two paths that run on any CPU: the `sha2` crate's loop ([`scan`], the reference every other path
-//! is tested against), and plain-`u32` lanes for the generic kernel ([`Lanes`]).
+//! The `sha2` crate's loop ([`scan`]): the reference every other path is tested against. (The other
+//! path that runs on any CPU, [`Path::Portable`](super::Path::Portable), is the generic kernel on
+//! one plain `u32` lane.)
 
 use super::{
     Midstate, SECOND_BLOCK, ScanResult, compress, hash_from_state, put_digest, range_len,
@@ -52,79 +53,5 @@ pub(crate) fn scan(midstate: &Midstate, target: &Target, start: u32, count: u32)
     ScanResult {
         nonce: None,
         hashes: total,
-    }
-}
-
-/// Nonces per call of the portable kernel: enough independent work for the CPU to overlap, few
-/// enough to stay in registers.
-pub(crate) const PORTABLE_LANES: usize = 4;
-
-/// [`PORTABLE_LANES`] plain `u32` words, one nonce each.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Lanes([u32; PORTABLE_LANES]);
-
-impl Lanes {
-    #[inline(always)]
-    fn map(self, other: Lanes, op: impl Fn(u32, u32) -> u32) -> Lanes {
-        Lanes(core::array::from_fn(|lane| op(self.0[lane], other.0[lane])))
-    }
-
-    #[inline(always)]
-    fn each(self, op: impl Fn(u32) -> u32) -> Lanes {
-        Lanes(self.0.map(op))
-    }
-}
-
-impl super::kernel::Lanes for Lanes {
-    type Words = [u32; PORTABLE_LANES];
-
-    #[inline(always)]
-    fn splat(word: u32) -> Lanes {
-        Lanes([word; PORTABLE_LANES])
-    }
-
-    #[inline(always)]
-    fn load(words: Self::Words) -> Lanes {
-        Lanes(words)
-    }
-
-    #[inline(always)]
-    fn store(self) -> Self::Words {
-        self.0
-    }
-
-    #[inline(always)]
-    fn add(self, other: Lanes) -> Lanes {
-        self.map(other, u32::wrapping_add)
-    }
-
-    #[inline(always)]
-    fn xor(self, other: Lanes) -> Lanes {
-        self.map(other, |a, b| a ^ b)
-    }
-
-    #[inline(always)]
-    fn and(self, other: Lanes) -> Lanes {
-        self.map(other, |a, b| a & b)
-    }
-
-    #[inline(always)]
-    fn or(self, other: Lanes) -> Lanes {
-        self.map(other, |a, b| a | b)
-    }
-
-    #[inline(always)]
-    fn andnot(self, other: Lanes) -> Lanes {
-        self.map(other, |a, b| !a & b)
-    }
-
-    #[inline(always)]
-    fn rotr<const R: u32>(self) -> Lanes {
-        self.each(|word| word.rotate_right(R))
-    }
-
-    #[inline(always)]
-    fn shr<const S: u32>(self) -> Lanes {
-        self.each(|word| word >> S)
     }
 }

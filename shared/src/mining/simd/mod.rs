@@ -2,6 +2,8 @@
 //! checks the CPU first and returns `None` on one without the instructions, so nothing here runs
 //! an instruction the CPU lacks.
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod shani;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm;
 #[cfg(target_arch = "x86_64")]
@@ -62,6 +64,36 @@ pub(crate) fn scan_avx512(
     #[cfg(target_arch = "x86_64")]
     {
         x86::scan_avx512(midstate, target, start, count)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (midstate, target, start, count);
+        None
+    }
+}
+
+/// Whether the SHA-NI path can run here.
+pub(crate) fn has_shani() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        shani::is_available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The SHA-NI kernel, or `None` without the SHA extensions.
+pub(crate) fn scan_shani(
+    midstate: &Midstate,
+    target: &Target,
+    start: u32,
+    count: u32,
+) -> Option<ScanResult> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        shani::scan(midstate, target, start, count)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
