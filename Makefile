@@ -6,13 +6,13 @@ PORT ?= 8000
 # `make run STRATUM_PORT=3333` also listens for Stratum V1 miners (cpuminer, …) on that port.
 STRATUM_PORT ?=
 
-.PHONY: setup wasm build run test lint test-rust man completions
+.PHONY: setup wasm build run test lint test-rust man completions bench-browser test-wasm
 
 setup:
 	bash scripts/setup.sh
 
 # The browser miner: the core crate's scan loop compiled to wasm, plus wasm-bindgen's JS glue in web/pkg.
-# simd128 turns on sha2's WebAssembly SIMD backend: about 1.17x faster in Chromium (docs/BENCHMARKS.md).
+# simd128 turns on the core's 4-lane v128 kernel (Path::Simd128; docs/BENCHMARKS.md).
 WASM_RUSTFLAGS := -C target-feature=+simd128
 
 # Browsers without WebAssembly SIMD get a second build without it (web/pkg-scalar), in its own
@@ -25,12 +25,33 @@ wasm:
 	cargo build -p bbchain-miner-wasm --release --target $(WASM_TARGET) --target-dir target/wasm-scalar
 	$(MAKE) --no-print-directory web/pkg/bbchain_miner_wasm_bg.wasm web/pkg-scalar/bbchain_miner_wasm_bg.wasm
 
+# The core's scan inside node's wasm runtime, in both builds (miner-wasm/tests/wasm_scan.rs): the
+# v128 path with simd128, the portable lanes without. Same flags and target dirs as `wasm`.
+WASM_TEST := cargo test -p bbchain-miner-wasm --release --target $(WASM_TARGET) --test wasm_scan
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER := wasm-bindgen-test-runner
+
+test-wasm:
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_RUSTFLAGS)" $(WASM_TEST)
+	$(WASM_TEST) --target-dir target/wasm-scalar
+
 # Only when the wasm changed: rewriting web/pkg would make the release binary embed it again.
 web/pkg/bbchain_miner_wasm_bg.wasm: $(WASM_OUT)
 	wasm-bindgen --target web --no-typescript --out-dir web/pkg $(WASM_OUT)
 
 web/pkg-scalar/bbchain_miner_wasm_bg.wasm: $(WASM_SCALAR_OUT)
 	wasm-bindgen --target web --no-typescript --out-dir web/pkg-scalar $(WASM_SCALAR_OUT)
+
+# The browser bench in one command (docs/BENCHMARKS.md): the page's worker, SIMD and scalar builds,
+# 1 and 2 workers, against hash-wasm, in one headless-Chromium run; fails on any error or zero rate.
+# BENCH_ARGS passes options to run.mjs, e.g. BENCH_ARGS="--seconds 5 --rounds 5 --require-goals".
+HASH_WASM := target/browser-bench/node_modules/hash-wasm/dist/index.esm.js
+BENCH_ARGS ?=
+
+$(HASH_WASM):
+	npm install --prefix target/browser-bench hash-wasm@4.13.0
+
+bench-browser: wasm $(HASH_WASM)
+	node miner-wasm/bench/run.mjs $(BENCH_ARGS)
 
 # The wasm first: the release binary embeds web/ (with web/pkg) at compile time.
 build: wasm
@@ -70,4 +91,4 @@ test-rust:
 	cargo build -p bbchain
 	cargo test --workspace
 
-test: lint wasm test-rust
+test: lint wasm test-wasm test-rust

@@ -1,6 +1,6 @@
 // The baseline: the `hash-wasm` npm package used the usual way, two SHA-256 calls per nonce over
-// the 80-byte header. It speaks the same messages as web/js/miner-worker.js, so the bench page
-// drives both alike.
+// the 80-byte header. It speaks the same messages as web/js/miner-worker.js (job with `ranges`,
+// `round` echoed), so the bench page drives and checks both alike.
 
 import { createSHA256 } from '/hash-wasm/index.esm.js';
 
@@ -28,9 +28,10 @@ function step() {
   if (!job) return;
   const header = job.header;
   const view = new DataView(header.buffer);
-  const end = Math.min(job.next + CHUNK - 1, job.end);
+  const [next, last] = job.ranges[0];
+  const end = Math.min(next + CHUNK - 1, last);
   let found;
-  for (let nonce = job.next; nonce <= end; nonce++) {
+  for (let nonce = next; nonce <= end; nonce++) {
     view.setUint32(76, nonce, true);
     hasher.init();
     hasher.update(header);
@@ -42,16 +43,17 @@ function step() {
       break;
     }
   }
-  const count = (found ?? end) - job.next + 1;
-  postMessage({ type: 'hashes', count });
+  const count = (found ?? end) - next + 1;
+  postMessage({ type: 'hashes', round: job.round, count });
   if (found !== undefined) {
-    postMessage({ type: 'found', jobId: job.jobId, nonce: found });
+    postMessage({ type: 'found', jobId: job.jobId, round: job.round, nonce: found });
     job = null;
     return;
   }
-  job.next = end + 1;
-  if (job.next > job.end) {
-    postMessage({ type: 'exhausted', jobId: job.jobId });
+  if (end >= last) job.ranges.shift();
+  else job.ranges[0] = [end + 1, last];
+  if (!job.ranges.length) {
+    postMessage({ type: 'exhausted', jobId: job.jobId, round: job.round });
     job = null;
     return;
   }
@@ -60,7 +62,13 @@ function step() {
 
 onmessage = ({ data }) => {
   if (data.type === 'job') {
-    job = { jobId: data.jobId, header: hexBytes(data.header), target: hexBytes(data.target), next: data.start, end: data.end };
+    job = {
+      jobId: data.jobId,
+      round: data.round,
+      header: hexBytes(data.header),
+      target: hexBytes(data.target),
+      ranges: data.ranges.map(([start, end]) => [start, end]),
+    };
     step();
   } else if (data.type === 'pause') {
     job = null;

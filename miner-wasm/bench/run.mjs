@@ -1,33 +1,52 @@
 #!/usr/bin/env node
-// Runs bench.html in headless Chromium and prints the results as a Markdown table.
+// Runs bench.html in headless Chromium (Debian's /usr/bin/chromium; nothing is downloaded) and prints
+// the results as a Markdown table. `make bench-browser` builds the wasm, installs hash-wasm and runs it.
 //
-//   node miner-wasm/bench/run.mjs [--port 18300] [--seconds 10] [--rounds 3] [--pkg web/pkg] [--alt DIR]
-//                                 [--native target/release/bbchain] [--cases wasm_1,alt_1]
+//   node miner-wasm/bench/run.mjs [--seconds 10] [--rounds 3] [--cases simd_1,hash_wasm_1]
+//                                 [--native target/release/bbchain] [--alt DIR] [--require-goals]
+//                                 [--port 0] [--chromium /usr/bin/chromium]
 //
-// --cases runs only the named cases (wasm_1, wasm_2, hash_wasm_1, alt_1, alt_2, and throttle_50,
-// which runs only when named).
-// --native also runs `bbchain --benchmark` with 1 and 2 threads just before the browser, as the
-// native reference and as a check of how far two cores scale on this machine at all.
-// --pkg swaps the wasm build under test; --alt DIR also measures a second build (say, simd128) in the
-// same browser run, interleaved with the first. Needs `make wasm` and hash-wasm installed with npm
-// under target/browser-bench (git-ignored):
+// Cases: simd_1, simd_2, scalar_1, scalar_2 (the page's worker, web/js/miner-worker.js, with the
+// web/pkg or web/pkg-scalar build, 1 or 2 workers), hash_wasm_1, and on request alt_1 (--alt DIR: a
+// second SIMD build, say main's web/pkg, to compare with) and throttle_50 (only when named).
+// Before timing, every worker kind must find the nonces of real Bitcoin headers.
+// --native also runs `bbchain --benchmark` with 1 and 2 threads just before the browser.
+// Exits non-zero on any error in the page, a wrong nonce, a zero rate, or (with --require-goals) a
+// missed goal: the SIMD worker at least 12x hash-wasm, two workers at least 1.9x one.
+// Needs `make wasm` and hash-wasm installed with npm under target/browser-bench (git-ignored):
 //   npm install --prefix target/browser-bench hash-wasm@4.13.0
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 
 const root = resolve(new URL('../..', import.meta.url).pathname);
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
+  process.argv.slice(2).reduce((pairs, arg, i, all) => {
+    if (!arg.startsWith('--')) return pairs;
+    const value = all[i + 1] === undefined || all[i + 1].startsWith('--') ? 'true' : all[i + 1];
+    return [...pairs, [arg.slice(2), value]];
+  }, []),
 );
-const port = Number(args.port ?? 18300);
+const known = ['seconds', 'rounds', 'cases', 'native', 'alt', 'require-goals', 'port', 'chromium'];
+for (const name of Object.keys(args)) {
+  if (!known.includes(name)) {
+    console.error(`unknown option --${name} (see the comment at the top of ${process.argv[1]})`);
+    process.exit(2);
+  }
+}
+const port = Number(args.port ?? 0);
 const seconds = Number(args.seconds ?? 10);
 const rounds = Number(args.rounds ?? 3);
 const alt = args.alt && resolve(root, args.alt);
-const pkg = resolve(root, args.pkg ?? 'web/pkg');
+const requireGoals = args['require-goals'] === 'true';
+/** Case's median per-round ratio to another that must reach at least `min`. */
+const GOALS = [
+  ['simd_1', 'hash_wasm_1', 12],
+  ['simd_2', 'simd_1', 1.9],
+];
 const hashWasm = join(root, 'target/browser-bench/node_modules/hash-wasm/dist');
 const chromium = args.chromium ?? '/usr/bin/chromium';
 const native = args.native && resolve(root, args.native);
@@ -42,21 +61,21 @@ function nativeRate(threads) {
 
 const nativeRates = native ? { 1: nativeRate(1), 2: nativeRate(2) } : null;
 
-// URL prefix → folder. /web/pkg comes before /web so --pkg can swap the wasm build.
+// URL prefix → folder.
 const mounts = [
-  ['/web/pkg/', pkg],
   ['/web/', join(root, 'web')],
   ['/bench/', join(root, 'miner-wasm/bench')],
   ['/hash-wasm/', hashWasm],
+  ['/vectors/', join(root, 'shared/tests/vectors/headers')],
   ...(alt ? [['/alt/pkg/', alt], ['/alt/js/', join(root, 'web/js')]] : []),
 ];
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-for (const [, dir] of mounts) {
+for (const dir of [...mounts.map(([, dir]) => dir), join(root, 'web/pkg'), join(root, 'web/pkg-scalar')]) {
   try {
     statSync(dir);
   } catch {
-    console.error(`missing ${dir}: see the comment at the top of run.mjs`);
+    console.error(`missing ${dir}: see the comment at the top of run.mjs (make bench-browser does it all)`);
     process.exit(1);
   }
 }
@@ -89,34 +108,71 @@ const server = createServer((request, response) => {
   }
 });
 
+let reported = false;
+
 function report(results) {
+  if (reported) return;
+  reported = true;
   if (results.error) {
     console.error(`benchmark failed in the page: ${results.error}`);
     finish(1);
     return;
   }
-  const mhs = (rate) => (rate / 1e6).toFixed(3);
-  const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
-  const r = { ...results, native_1: nativeRates?.[1], native_2: nativeRates?.[2] };
+  const samples = { ...results.samples };
+  if (nativeRates) {
+    samples.native_1 = [nativeRates[1]];
+    samples.native_2 = [nativeRates[2]];
+  }
+  // Every figure must be a real rate: a zero or missing one is a broken bench, never a result.
+  const broken = Object.entries(samples).filter(([, rates]) => !rates.length || !rates.every((rate) => rate > 0));
+  if (broken.length) {
+    console.error(`benchmark failed: no positive rate for ${broken.map(([name]) => name).join(', ')}`);
+    finish(1);
+    return;
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  // Rounds are paired, so ratios are taken round by round (load on a shared machine shifts both
+  // figures of a round alike), and the median of those is given.
+  const ratios = (a, b) => samples[a].map((rate, i) => rate / (samples[b][i] ?? samples[b][0]));
+  const ratio = (a, b) => median(ratios(a, b));
+  const mhs = (name) => (median(samples[name]) / 1e6).toFixed(3);
+  const shown = (a, b, what) => {
+    const each = ratios(a, b);
+    const spread = each.length > 1 ? ` (rounds: ${each.map((r) => r.toFixed(2)).join(', ')})` : '';
+    return `${ratio(a, b).toFixed(2)}x ${what}${spread}`;
+  };
   // [the figures a row needs, the row]: rows of cases that did not run are left out.
   const rows = [
-    [['wasm_1'], () => `| bbchain wasm miner, 1 worker | ${mhs(r.wasm_1)} | ${r.hash_wasm_1 ? `${ratio(r.wasm_1, r.hash_wasm_1)} hash-wasm` : ''} |`],
-    [['wasm_2', 'wasm_1'], () => `| bbchain wasm miner, 2 workers | ${mhs(r.wasm_2)} | ${ratio(r.wasm_2, r.wasm_1)} one worker |`],
-    [['throttle_50', 'wasm_1'], () => `| bbchain wasm miner, 1 worker, throttle 50 % | ${mhs(r.throttle_50)} | ${ratio(r.throttle_50, r.wasm_1)} unthrottled |`],
-    [['hash_wasm_1'], () => `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs(r.hash_wasm_1)} | |`],
-    [['alt_1', 'alt_ratio'], () => `| second build (${args.alt}), 1 worker | ${mhs(r.alt_1)} | ${r.alt_ratio.toFixed(2)}x the first (median of per-round ratios) |`],
-    [['alt_2', 'alt_1'], () => `| second build (${args.alt}), 2 workers | ${mhs(r.alt_2)} | ${ratio(r.alt_2, r.alt_1)} one worker |`],
-    [['native_1', 'wasm_1'], () => `| native \`bbchain --benchmark --threads 1\` | ${mhs(r.native_1)} | ${ratio(r.native_1, r.wasm_1)} the wasm worker |`],
-    [['native_2', 'native_1'], () => `| native \`bbchain --benchmark --threads 2\` | ${mhs(r.native_2)} | ${ratio(r.native_2, r.native_1)} one thread |`],
+    [['simd_1'], () => `| wasm miner, SIMD build, 1 worker | ${mhs('simd_1')} | ${samples.hash_wasm_1 ? shown('simd_1', 'hash_wasm_1', 'hash-wasm') : ''} |`],
+    [['simd_2', 'simd_1'], () => `| wasm miner, SIMD build, 2 workers | ${mhs('simd_2')} | ${shown('simd_2', 'simd_1', 'one worker')} |`],
+    [['scalar_1'], () => `| wasm miner, scalar build, 1 worker | ${mhs('scalar_1')} | ${samples.hash_wasm_1 ? shown('scalar_1', 'hash_wasm_1', 'hash-wasm') : ''}${samples.simd_1 ? `; ${shown('scalar_1', 'simd_1', 'SIMD')}` : ''} |`],
+    [['scalar_2', 'scalar_1'], () => `| wasm miner, scalar build, 2 workers | ${mhs('scalar_2')} | ${shown('scalar_2', 'scalar_1', 'one worker')} |`],
+    [['throttle_50', 'simd_1'], () => `| wasm miner, SIMD, 1 worker, throttle 50 % | ${mhs('throttle_50')} | ${shown('throttle_50', 'simd_1', 'unthrottled')} |`],
+    [['hash_wasm_1'], () => `| hash-wasm (npm), 1 worker, 2 × sha256 per nonce | ${mhs('hash_wasm_1')} | |`],
+    [['alt_1', 'simd_1'], () => `| second SIMD build (${args.alt}), 1 worker | ${mhs('alt_1')} | ${shown('simd_1', 'alt_1', 'web/pkg is this fast')} |`],
+    [['native_1'], () => `| native \`bbchain --benchmark --threads 1\` | ${mhs('native_1')} | ${samples.simd_1 ? `${(median(samples.native_1) / median(samples.simd_1)).toFixed(2)}x the SIMD worker` : ''} |`],
+    [['native_2', 'native_1'], () => `| native \`bbchain --benchmark --threads 2\` | ${mhs('native_2')} | ${shown('native_2', 'native_1', 'one thread')} |`],
   ];
+  const goals = GOALS.filter(([a, b]) => samples[a] && samples[b]).map(([a, b, min]) => {
+    const value = ratio(a, b);
+    return { met: value >= min, line: `- ${a} / ${b} = ${value.toFixed(2)}x, goal ≥ ${min}x: ${value >= min ? 'met' : 'NOT met'}` };
+  });
   console.log([
-    `${results.userAgent} (${results.cores} logical cores); median of ${results.rounds} interleaved rounds of ${results.seconds} s per case; wasm from ${args.pkg ?? 'web/pkg'}`,
+    `${results.userAgent} (${results.cores} logical cores); median of ${results.rounds} interleaved rounds of ${results.seconds} s per case; load average before: ${loadBefore}`,
     '',
-    '| case | MH/s | ratio |',
+    '| case | MH/s | ratio (median of per-round ratios) |',
     '|---|---:|---|',
-    ...rows.filter(([needs]) => needs.every((name) => Number.isFinite(r[name]))).map(([, row]) => row()),
+    ...rows.filter(([needs]) => needs.every((name) => samples[name])).map(([, row]) => row()),
+    '',
+    ...goals.map(({ line }) => line),
   ].join('\n'));
-  finish(0);
+  const missed = goals.some(({ met }) => !met);
+  if (missed && requireGoals) console.error('a goal was missed (--require-goals)');
+  finish(missed && requireGoals ? 1 : 0);
 }
 
 // Ends without process.exit, which could cut off output still on its way down a pipe.
@@ -143,8 +199,13 @@ function finish(code) {
 }
 
 let deadline;
+const loadBefore = loadavg().map((load) => load.toFixed(2)).join(' ');
+// Every case, its known-nonce check and start-up, with room to spare on a loaded machine.
+const caseCount = args.cases ? args.cases.split(',').length : 5 + (alt ? 1 : 0);
+const deadlineMs = (caseCount * rounds * (seconds + 4) + 120) * 1000;
 
 server.listen(port, '127.0.0.1', () => {
+  const port = server.address().port;
   const only = args.cases ? `&cases=${encodeURIComponent(args.cases)}` : '';
   const url = `http://127.0.0.1:${port}/bench/bench.html?seconds=${seconds}&rounds=${rounds}&alt=${alt ? 1 : 0}${only}`;
   browser = spawn(chromium, [
@@ -163,7 +224,7 @@ server.listen(port, '127.0.0.1', () => {
     finish(1);
   });
   deadline = setTimeout(() => {
-    console.error('no result after 5 minutes');
+    console.error(`no result after ${deadlineMs / 1000} s`);
     finish(1);
-  }, 300_000);
+  }, deadlineMs);
 });

@@ -2,8 +2,9 @@
 //! page hashes with exactly the loop the native miner runs. Everything else (the work feed, workers,
 //! nonce ranges, throttling) lives in `web/js/`. [`wallet`] holds the page wallet's key work.
 //!
-//! `make wasm` builds it with `-C target-feature=+simd128`, which switches `sha2` to its WebAssembly
-//! SIMD backend (measured faster in Chromium; see docs/BENCHMARKS.md).
+//! `make wasm` builds it twice: with `-C target-feature=+simd128` (`web/pkg`), where the core scans
+//! with its 4-lane `v128` kernel (`Path::Simd128`), and without (`web/pkg-scalar`, for browsers
+//! without WebAssembly SIMD), where it runs `sha2`'s software loop. See docs/BENCHMARKS.md.
 
 pub mod wallet;
 

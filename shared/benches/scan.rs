@@ -1,10 +1,12 @@
-//! Nonce-scan throughput of one thread: `cargo bench -p bbchain-core --bench scan`.
+//! Nonce-scan throughput of one thread, one entry per path this CPU can run (`scan/avx2`, …):
+//! `cargo bench -p bbchain-core --bench scan`.
 //!
-//! The target is zero, which no hash meets, so every batch hashes all of its nonces. A second
-//! benchmark runs the bulk SHA-256 compression the scan is built on, as a ceiling measured in the
-//! same run.
+//! The target is one, which no hash meets, so every batch hashes all of its nonces. A second
+//! benchmark runs the bulk SHA-256 compression the `sha2` path is built on, as a ceiling measured
+//! in the same run.
 
-use bbchain_core::{ChainParams, Midstate, Target, scan};
+use bbchain_core::mining::{Path, scan_with};
+use bbchain_core::{ChainParams, Midstate, Target};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -17,15 +19,24 @@ fn bench_scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("scan");
     group.throughput(Throughput::Elements(u64::from(BATCH)));
     group.sample_size(20);
-    group.bench_function("batch_1m_nonces", |b| {
-        let mut start = 0u32;
-        b.iter(|| {
-            let result = scan(black_box(&midstate), black_box(&impossible), start, BATCH);
-            start = start.wrapping_add(BATCH);
-            assert_eq!(result.nonce, None);
-            result.hashes
-        })
-    });
+    for path in Path::available() {
+        group.bench_function(path.name(), |b| {
+            let mut start = 0u32;
+            b.iter(|| {
+                let result = scan_with(
+                    path,
+                    black_box(&midstate),
+                    black_box(&impossible),
+                    start,
+                    BATCH,
+                )
+                .expect("an available path runs");
+                start = start.wrapping_add(BATCH);
+                assert_eq!(result.nonce, None);
+                result.hashes
+            })
+        });
+    }
     group.finish();
 }
 

@@ -5,7 +5,7 @@
 //! Difficulty follows ASERT (aserti3-2d). The crate is `no_std` with `alloc`; the `std` feature only
 //! adds `std::error::Error` impls through `thiserror`.
 #![cfg_attr(not(feature = "std"), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

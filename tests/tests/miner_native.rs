@@ -161,10 +161,26 @@ fn a_name_too_long_for_a_coinbase_is_refused_in_one_line() {
 }
 
 #[test]
-fn the_benchmark_ends_with_the_hashrate() {
+fn the_benchmark_gives_each_path_the_chosen_one_and_ends_with_the_hashrate() {
     let output = run_bbchain(&["--benchmark", "--threads", "1"]);
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
+    // `path sha2: 20.12 MH/s (1 thread)` for each path this CPU runs; the two that run anywhere
+    // are always there.
+    let paths: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("path "))
+        .map(|rest| rest.split(':').next().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"portable") && paths.contains(&"sha2"),
+        "{stdout}"
+    );
+    let chosen = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("chosen path: "))
+        .unwrap_or_else(|| panic!("no chosen path: {stdout}"));
+    assert!(paths.contains(&chosen), "{stdout}");
     let last = stdout.lines().last().expect("output");
     let rate = last
         .strip_prefix("hashrate: ")

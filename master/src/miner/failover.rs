@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::connect::connect_first;
 use super::hashers::Hashers;
+use super::paths;
 use super::payout::{Payout, PayoutError};
 use super::session::{Session, SessionEnd, Stats};
 use super::settings::MinerTimings;
@@ -27,7 +28,15 @@ pub async fn mine(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let hashers = Hashers::spawn(threads, events_tx)
+    let choice = tokio::task::spawn_blocking(|| paths::choose(paths::START_TRIAL))
+        .await
+        .context("measuring the scan paths")?;
+    tracing::info!(
+        "mining on the {} path (measured: {})",
+        choice.chosen,
+        paths::summary(&choice)
+    );
+    let hashers = Hashers::spawn(threads, choice.chosen, events_tx)
         .with_context(|| format!("starting {threads} mining threads"))?;
     let mut stats = Stats::default();
     let mut backoff = Backoff::new(timings.backoff_min, timings.backoff_max);

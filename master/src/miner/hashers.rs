@@ -1,5 +1,6 @@
-//! The mining threads: each hashes batches of the current job with the core's `scan` and looks for
-//! newer work between batches, so a clean job reaches every thread within one batch.
+//! The mining threads: each hashes batches of the current job with the core's scan on the path the
+//! self-benchmark chose, and looks for newer work between batches, so a clean job reaches every
+//! thread within one batch.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bbchain_core::mining::{Path, scan_with};
 use bbchain_core::scan;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -157,8 +159,12 @@ pub struct Hashers {
 }
 
 impl Hashers {
-    /// Starts `count` threads that report to `events`.
-    pub fn spawn(count: usize, events: UnboundedSender<Event>) -> std::io::Result<Hashers> {
+    /// Starts `count` threads that hash on `path` and report to `events`.
+    pub fn spawn(
+        count: usize,
+        path: Path,
+        events: UnboundedSender<Event>,
+    ) -> std::io::Result<Hashers> {
         let board = Arc::new(Board::new());
         let mut hashers = Hashers {
             board,
@@ -169,7 +175,7 @@ impl Hashers {
             let events = events.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("miner-{index}"))
-                .spawn(move || hash_loop(&board, &events))?;
+                .spawn(move || hash_loop(&board, path, &events))?;
             hashers.threads.push(thread);
         }
         Ok(hashers)
@@ -191,7 +197,7 @@ impl Drop for Hashers {
 }
 
 /// One thread's life: hash batches of whatever work is current, sleep when there is none.
-fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
+fn hash_loop(board: &Board, path: Path, events: &UnboundedSender<Event>) {
     let mut generation = 0;
     let mut work = None;
     let mut size = BatchSize::new();
@@ -214,7 +220,9 @@ fn hash_loop(board: &Board, events: &UnboundedSender<Event>) {
             });
         }
         let started = Instant::now();
-        let result = scan(&job.midstate, &job.target, batch.start, batch.count);
+        let result = scan_with(path, &job.midstate, &job.target, batch.start, batch.count)
+            // A path is chosen among the available ones; should it not run, the default one does.
+            .unwrap_or_else(|| scan(&job.midstate, &job.target, batch.start, batch.count));
         board.hashes.fetch_add(result.hashes, Ordering::Relaxed);
         match result.nonce {
             None if batch.count == size.get() => size.adapt(started.elapsed()),
@@ -272,7 +280,7 @@ mod tests {
     #[test]
     fn a_found_nonce_meets_the_target_and_is_reported_once() {
         let (tx, mut rx) = unbounded_channel();
-        let hashers = Hashers::spawn(2, tx).unwrap();
+        let hashers = Hashers::spawn(2, Path::preferred(), tx).unwrap();
         // One hash in 256 qualifies: found quickly, but not by every batch.
         let mut bytes = [0xff; 32];
         bytes[0] = 0;
@@ -303,7 +311,7 @@ mod tests {
     fn a_new_job_reaches_every_thread_within_a_batch() {
         let (tx, mut rx) = unbounded_channel();
         let threads = 2;
-        let hashers = Hashers::spawn(threads, tx).unwrap();
+        let hashers = Hashers::spawn(threads, Path::preferred(), tx).unwrap();
         let impossible = Target::ONE;
         let old = work(1, "old", impossible);
         hashers.board().publish(Some(Arc::clone(&old)));
@@ -329,7 +337,7 @@ mod tests {
     #[test]
     fn the_thread_that_claims_the_last_batch_reports_exhaustion() {
         let (tx, mut rx) = unbounded_channel();
-        let hashers = Hashers::spawn(2, tx).unwrap();
+        let hashers = Hashers::spawn(2, Path::preferred(), tx).unwrap();
         let impossible = Target::ONE;
         let job = work(4, "tail", impossible);
         // Skip to the last 65536 nonces so the test does not hash four billion.
@@ -375,7 +383,7 @@ mod tests {
     #[test]
     fn idle_threads_cost_nothing_and_stop_on_drop() {
         let (tx, _rx) = unbounded_channel();
-        let hashers = Hashers::spawn(2, tx).unwrap();
+        let hashers = Hashers::spawn(2, Path::preferred(), tx).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(hashers.board().hashes(), 0);
         hashers.board().publish(None);
