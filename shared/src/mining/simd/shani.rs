@@ -50,9 +50,10 @@ pub(crate) fn is_available() -> bool {
     }
 }
 
-/// Nonces in flight at once. `sha256rnds2` has a latency of several cycles and a throughput of
-/// one every one or two, so two independent chains keep the unit busy; more lanes spill the
-/// sixteen xmm registers (measured: see `docs/BENCHMARKS.md`).
+/// Nonces in flight at once. Where `sha256rnds2`'s latency is the limit, two independent chains
+/// keep the SHA unit busy (cpuminer-opt's choice); more lanes spill the sixteen xmm registers. On
+/// the AMD EPYC this was measured on, 1 to 4 run at the same rate: its limit is the unit's
+/// throughput (`docs/BENCHMARKS.md`).
 const LANES: usize = 2;
 
 /// Hashes nonces `start..start + count` (stopping at `u32::MAX`) and returns the first that meets
