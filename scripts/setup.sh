@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build bbchain: the wasm target, rustfmt/clippy, the
-# wasm-bindgen CLI at exactly the version in Cargo.lock, and (with --browser) Debian's Chromium and
-# ChromeDriver for the browser tests. Safe to run again: it skips what is already there.
+# wasm-bindgen CLI at exactly the version in Cargo.lock, and (with --browser) Debian's Chromium,
+# ChromeDriver and Node.js for the browser and wasm tests. Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +18,16 @@ if [ -n "$want" ] && ! wasm-bindgen --version 2>/dev/null | grep -qF " $want"; t
     cargo install wasm-bindgen-cli --version "=$want"
 fi
 
-if [ "${1:-}" = --browser ] && ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
-  echo "installing chromium and chromium-driver"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+# --browser: what `make test` needs besides Rust: Chromium and ChromeDriver for the browser tests,
+# and Node.js, which runs the wasm build's own tests (`make test-wasm`, wasm-bindgen-test-runner).
+if [ "${1:-}" = --browser ]; then
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
 fi
