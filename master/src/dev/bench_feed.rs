@@ -2,10 +2,11 @@
 //!
 //! It starts a dev-chain master of this same binary on a free port with a throw-away data dir, then
 //! measures, over loopback:
-//! 1. fan-out: N feed connections say hello; a separate miner finds a block; the time from its submit
-//!    until each connection has received (client side) the clean job for the new tip (p50/p99/max
-//!    over several tips), the time until the finder hears `accepted`, and the master's peak memory
-//!    (VmHWM);
+//! 1. fan-out: N feed connections (plain sockets read by one thread, `raw_feed`, so the load
+//!    generator's share of the shared cores stays small) say hello; a separate miner finds a block;
+//!    the time from its submit until each connection has received (client side) the clean job for
+//!    the new tip (p50/p99/max over several tips), the time until the finder hears `accepted`, and
+//!    the master's peak memory (VmHWM);
 //! 2. submit validation: wrong-work submits pipelined on one connection (each fully checked), and
 //!    valid blocks mined one after another (check, store, commit, new job);
 //! 3. data ingest: concurrent `POST /api/data` of distinct entries, then a check that every
