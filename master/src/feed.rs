@@ -1,14 +1,14 @@
 //! The work feed `/ws/mine`: jobs out, solutions in (see `docs/protocol.md`).
 //!
-//! Each connection task watches the one shared [`BlockTemplate`]; on a change it fills in its own
-//! coinbase (miner name + a process-wide unique extra nonce) and folds it up the template's merkle
-//! branch, so a new tip costs O(log n) hashes per miner, and writes the `job` frame straight into a
-//! string ([`job_frame`]) rather than through serde. A profile of 10,000 connections getting a new
-//! tip (docs/BENCHMARKS.md) puts the hashing and the JSON at a few percent of the master's time:
-//! the rest is the kernel's loopback sends and the runtime waking each task, so the loop below keeps
-//! what it does per wake-up small.
+//! A connection task answers its miner (hello, `get_work`, submits), pings it and closes it; the
+//! jobs of each new tip are written by the fan-out writers (`fanout`), which share the socket and
+//! the miner with the task, so a new tip wakes a few writers rather than every connection's task.
+//! A job fills in the connection's own coinbase (miner name + a process-wide unique extra nonce)
+//! and folds it up the template's merkle branch (O(log n) hashes per miner), and its frame is
+//! written straight into a string ([`job_frame`]) rather than through serde.
 
 use crate::clock::unix_now;
+use crate::fanout::{JobSource, Slot};
 use crate::keepalive::WsKeepAlive;
 use crate::node::{BlockTemplate, MinerGuard, MinerInfo, Node, SubmitError, SubmitOutcome};
 use crate::state::{AppState, close_after_error, close_with, say_goodbye};
@@ -69,7 +69,7 @@ struct IssuedJob {
 }
 
 /// A miner after its hello.
-struct FeedMiner {
+pub struct FeedMiner {
     name: String,
     /// Where its blocks' rewards go (none: it mines for nothing).
     payout: Option<PublicKey>,
@@ -104,6 +104,16 @@ impl FeedMiner {
         frame
     }
 }
+impl JobSource for FeedMiner {
+    fn job_for(&mut self, template: &Arc<BlockTemplate>) -> Option<String> {
+        let latest = self.jobs.back().map(|job| &job.template);
+        if latest.is_some_and(|latest| Arc::ptr_eq(latest, template)) {
+            return None;
+        }
+        Some(self.new_job(template.clone()))
+    }
+}
+
 /// How every `job` frame starts (so the loop can tell a job from other replies for `/metrics`).
 const JOB_FRAME_START: &str = r#"{"type":"job","#;
 
@@ -126,61 +136,99 @@ fn job_frame(id: &str, clean: bool, height: u32, header: &Header, target_hex: &s
     text
 }
 
-async fn run(mut socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
+async fn run(socket: WebSocket, app: AppState, _permit: OwnedSemaphorePermit) {
     let node = app.node.clone();
     let mut templates = node.watch_template();
-    let mut session: Option<FeedMiner> = None;
+    // Shared with a fan-out writer once the miner says hello: the writer writes each new
+    // template's job into the socket itself, and this task reads, pings, answers and finishes what
+    // the writer could not write at once (see `fanout`).
+    let slot = Slot::<FeedMiner>::new(socket);
+    let mut socket = slot.socket();
+    let mut joined = false;
     // A socket that never says hello holds a connection slot for nothing: it gets this long.
     let hello_by = tokio::time::sleep(node.limits().hello_timeout);
     tokio::pin!(hello_by);
     let mut alive = WsKeepAlive::new(node.limits());
+    let send_timeout = node.limits().ws_send_timeout;
     // Made once: a fresh `cancelled()` per turn of the loop would lock the token's waiter list
     // twice per job, on every connection at once.
     let stopping = app.shutdown.cancelled();
     tokio::pin!(stopping);
     loop {
-        // Set when the reply is the job for a new template (the fan-out latency counts to its send).
-        let mut new_template = None;
         let reply = tokio::select! {
-            // A new tip first: it is what wakes every connection at once.
             biased;
-            changed = templates.changed(), if session.is_some() => {
-                if changed.is_err() {
+            () = slot.poked() => {
+                if let Err(err) = slot.finish(send_timeout).await {
+                    tracing::debug!("dropping the feed socket: {err}");
                     break;
                 }
-                let template = templates.borrow_and_update().clone();
-                new_template = Some(template.made);
-                session.as_mut().map(|s| s.new_job(template))
+                continue;
             }
-            () = &mut hello_by, if session.is_none() => {
+            () = &mut hello_by, if !joined => {
                 close_with(&mut socket, 1008, "no hello in time").await;
                 break;
             }
             message = alive.recv(&mut socket) => match message {
-                Some(Ok(Message::Text(text))) => handle(&node, &mut session, &mut templates, text.as_str()).await,
-                Some(Ok(Message::Binary(_))) => Some(rejected(None, "binary messages are not supported; send JSON text")),
+                Some(Ok(Message::Text(text))) => handle(&node, &slot, text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => Reply::Text(rejected(None, "binary messages are not supported; send JSON text")),
                 Some(Err(err)) => {
                     close_after_error(&mut socket, &err).await;
                     break;
                 }
                 Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => None,
+                Some(Ok(_)) => continue,
             },
             () = &mut stopping => {
                 say_goodbye(&mut socket).await;
                 break;
             }
         };
-        if let Some(text) = reply {
-            let is_job = text.starts_with(JOB_FRAME_START);
-            if !alive.send(&mut socket, Message::Text(text.into())).await {
-                break;
+        let sent = match reply {
+            Reply::Text(text) => alive.send(&mut socket, Message::Text(text.into())).await,
+            Reply::Job => {
+                let mut is_job = false;
+                let build = |miner: &mut FeedMiner| {
+                    let frame = job_unless_storage_fails(&node, miner, &mut templates);
+                    is_job = frame.starts_with(JOB_FRAME_START);
+                    frame
+                };
+                match slot.send_built(send_timeout, build).await {
+                    Ok(()) => {
+                        if is_job {
+                            crate::metrics::job_sent(None);
+                        }
+                        true
+                    }
+                    Err(err) => {
+                        tracing::debug!("dropping the feed socket: {err}");
+                        false
+                    }
+                }
             }
-            if is_job {
-                crate::metrics::job_sent(new_template.map(|made| made.elapsed()));
-            }
+        };
+        slot.hold_jobs(false);
+        if !sent {
+            break;
+        }
+        if !joined && slot.with_miner(|miner| miner.is_some()) {
+            joined = true;
+            app.feed_fanout
+                .join(slot.clone(), &templates, &app.shutdown, &app.tasks);
+            // A template published after the hello's job and before the join reached this miner
+            // through neither path: offered now (a no-op when the job is out already).
+            let latest = templates.borrow().clone();
+            slot.offer(&latest);
         }
     }
+    // The socket closes now, and the miner leaves the count, whatever the writer still holds.
+    slot.close();
+}
+
+/// What to answer a miner's message with.
+enum Reply {
+    Text(String),
+    /// A new job, built the moment the socket takes it ([`Slot::send_built`]).
+    Job,
 }
 
 /// A message as the text frame that carries it.
@@ -196,19 +244,46 @@ fn rejected(job_id: Option<String>, reason: impl Into<String>) -> String {
 }
 
 /// Answers one message from the miner.
-async fn handle(
-    node: &Node,
-    session: &mut Option<FeedMiner>,
-    templates: &mut tokio::sync::watch::Receiver<Arc<BlockTemplate>>,
-    text: &str,
-) -> Option<String> {
+async fn handle(node: &Node, slot: &Slot<FeedMiner>, text: &str) -> Reply {
     let message: MinerMessage = match serde_json::from_str(text) {
         Ok(message) => message,
-        Err(err) => return Some(rejected(None, format!("malformed message: {err}"))),
+        Err(err) => return Reply::Text(rejected(None, format!("malformed message: {err}"))),
     };
+    match message {
+        MinerMessage::Submit { job_id, nonce } => {
+            // The job's parts are copied out: the slot is not held across the block's check.
+            let job = slot.with_miner(|miner| {
+                miner.as_ref().map(|miner| {
+                    miner
+                        .jobs
+                        .iter()
+                        .find(|job| job.id == job_id)
+                        .map(|job| (job.template.clone(), job.coinbase.clone(), job.header))
+                })
+            });
+            let Some(job) = job else {
+                return Reply::Text(rejected(None, "say hello first"));
+            };
+            let Some(job) = job else {
+                crate::metrics::submit("stale");
+                return Reply::Text(rejected(Some(job_id), "unknown or stale job"));
+            };
+            // The finder hears `accepted` before the job on its block (`run` lets go after the
+            // answer is out).
+            slot.hold_jobs(true);
+            let (result, answer) = submit(node, job, job_id, nonce).await;
+            crate::metrics::submit(result);
+            Reply::Text(answer)
+        }
+        message => slot.with_miner(|session| hello_or_get_work(node, session, message)),
+    }
+}
+
+/// Answers `hello` and `get_work`.
+fn hello_or_get_work(node: &Node, session: &mut Option<FeedMiner>, message: MinerMessage) -> Reply {
     let max_name = node.params().max_miner_name_bytes;
     match (message, session.as_mut()) {
-        (MinerMessage::Hello { .. }, Some(_)) => Some(rejected(None, "already said hello")),
+        (MinerMessage::Hello { .. }, Some(_)) => Reply::Text(rejected(None, "already said hello")),
         (
             MinerMessage::Hello {
                 name,
@@ -218,14 +293,14 @@ async fn handle(
             None,
         ) => {
             if name.is_empty() || name.len() > max_name {
-                return Some(rejected(
+                return Reply::Text(rejected(
                     None,
                     format!("name must be 1 to {max_name} bytes"),
                 ));
             }
             let agent = agent.unwrap_or_default();
             if agent.len() > max_name {
-                return Some(rejected(
+                return Reply::Text(rejected(
                     None,
                     format!("agent must be at most {max_name} bytes"),
                 ));
@@ -233,7 +308,9 @@ async fn handle(
             let payout = match address.map(|text| address::decode(&text, node.params())) {
                 None => None,
                 Some(Ok(key)) => Some(key),
-                Some(Err(err)) => return Some(rejected(None, format!("bad address: {err}"))),
+                Some(Err(err)) => {
+                    return Reply::Text(rejected(None, format!("bad address: {err}")));
+                }
             };
             tracing::Span::current().record("miner", name.as_str());
             tracing::debug!("miner said hello");
@@ -241,24 +318,18 @@ async fn handle(
                 name: name.clone(),
                 agent,
             });
-            let new = session.insert(FeedMiner {
+            *session = Some(FeedMiner {
                 name,
                 payout,
                 jobs: VecDeque::new(),
                 tip: None,
                 _guard: guard,
             });
-            Some(job_unless_storage_fails(node, new, templates))
+            Reply::Job
         }
-        (_, None) => Some(rejected(None, "say hello first")),
-        (MinerMessage::GetWork, Some(session)) => {
-            Some(job_unless_storage_fails(node, session, templates))
-        }
-        (MinerMessage::Submit { job_id, nonce }, Some(session)) => {
-            let (result, answer) = submit(node, session, job_id, nonce).await;
-            crate::metrics::submit(result);
-            Some(answer)
-        }
+        (_, None) => Reply::Text(rejected(None, "say hello first")),
+        (MinerMessage::GetWork, Some(_)) => Reply::Job,
+        (MinerMessage::Submit { .. }, Some(_)) => unreachable!("submits are answered by `handle`"),
     }
 }
 
@@ -285,22 +356,16 @@ fn job_unless_storage_fails(
 /// for `/metrics` and the message for the miner.
 async fn submit(
     node: &Node,
-    session: &FeedMiner,
+    (template, coinbase, header): (Arc<BlockTemplate>, Coinbase, Header),
     job_id: String,
     nonce: u32,
 ) -> (&'static str, String) {
-    let Some(job) = session.jobs.iter().find(|job| job.id == job_id) else {
-        return ("stale", rejected(Some(job_id), "unknown or stale job"));
-    };
-    let header = Header {
-        nonce,
-        ..job.header
-    };
+    let header = Header { nonce, ..header };
     // Proof of work first: a wrong nonce costs two hashes, not a copy of the block's entries.
     if let Err(err) = check_proof_of_work(&header, node.params()) {
         return ("bad_pow", rejected(Some(job_id), err.to_string()));
     }
-    let block = job.template.block(job.coinbase.clone(), header);
+    let block = template.block(coinbase, header);
     match node.submit_block(block).await {
         Ok(SubmitOutcome::Connected { height, hash }) => {
             tracing::info!("found block {hash} at height {height}");

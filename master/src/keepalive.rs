@@ -7,7 +7,9 @@
 //! stream and sink (a peer link's, of either library).
 
 use crate::config::NodeLimits;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::Message;
+#[cfg(doc)]
+use axum::extract::ws::WebSocket;
 use futures_util::{Sink, Stream};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -79,6 +81,17 @@ impl Liveness {
     }
 }
 
+/// An axum WebSocket, or a handle that reads and writes one.
+pub trait AxumSocket:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+{
+}
+
+impl<S> AxumSocket for S where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+{
+}
+
 /// Keepalive for a feed or event socket: call [`WsKeepAlive::recv`] instead of `socket.recv()`
 /// and [`WsKeepAlive::send`] instead of `socket.send()`.
 #[derive(Debug)]
@@ -98,15 +111,20 @@ impl WsKeepAlive {
     }
 
     /// The client's next message, pinging it meanwhile; `None` when the socket closed, or when the
-    /// client stayed silent past the idle timeout. Cancel-safe, like `socket.recv()`.
-    pub async fn recv(&mut self, socket: &mut WebSocket) -> Option<Result<Message, axum::Error>> {
+    /// client stayed silent past the idle timeout. Cancel-safe, like `socket.recv()`. `socket` is an
+    /// axum [`WebSocket`] or a handle on one (the feed shares its sockets with the fan-out writers).
+    pub async fn recv<S: AxumSocket>(
+        &mut self,
+        socket: &mut S,
+    ) -> Option<Result<Message, axum::Error>> {
+        use futures_util::StreamExt;
         loop {
             let wake = self.live.wake_at();
             if self.timer.deadline() != wake {
                 self.timer.as_mut().reset(wake);
             }
             tokio::select! {
-                message = socket.recv() => {
+                message = socket.next() => {
                     self.live.heard();
                     return message;
                 }
@@ -128,7 +146,8 @@ impl WsKeepAlive {
 
     /// Sends `message`; false when the socket failed or the client did not take it within the send
     /// timeout (the caller drops the socket).
-    pub async fn send(&self, socket: &mut WebSocket, message: Message) -> bool {
+    pub async fn send<S: AxumSocket>(&self, socket: &mut S, message: Message) -> bool {
+        use futures_util::SinkExt;
         match tokio::time::timeout(self.live.times.send, socket.send(message)).await {
             Ok(Ok(())) => true,
             Ok(Err(_)) => false,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod conn_limit;
 pub mod dev;
 pub mod events;
+pub mod fanout;
 pub mod feed;
 pub mod host_check;
 pub mod http_conn;

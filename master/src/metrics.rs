@@ -222,6 +222,17 @@ pub fn job_sent(template_age: Option<Duration>) {
     }
 }
 
+/// The fan-out latency histogram, fetched once per fan-out by a writer that records a figure per
+/// connection (looking it up per connection would cost a registry lookup each).
+pub fn fanout_histogram() -> metrics::Histogram {
+    histogram!(FANOUT_SECONDS)
+}
+
+/// `count` jobs went out in one fan-out.
+pub fn jobs_sent(count: u64) {
+    counter!("bbchain_jobs_sent_total").increment(count);
+}
+
 /// A miner's submit and what became of it (`accepted`, `stale`, `duplicate`, `invalid`, …).
 pub fn submit(result: &'static str) {
     counter!("bbchain_submits_total", "result" => result).increment(1);

@@ -4,6 +4,7 @@
 
 use crate::api::AppError;
 use crate::conn_limit::{ConnTicket, refused};
+use crate::keepalive::AxumSocket;
 use crate::node::Node;
 use axum::extract::FromRef;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The WebSocket and peer tasks: a stopping master waits for them to let go of the node.
     pub tasks: TaskTracker,
+    /// The writers that hand each new template's jobs to the feed's miners.
+    pub feed_fanout: Arc<crate::fanout::FanOut<crate::feed::FeedMiner>>,
 }
 
 impl FromRef<AppState> for Node {
@@ -43,6 +46,7 @@ impl AppState {
             connections,
             shutdown,
             tasks: TaskTracker::new(),
+            feed_fanout: Arc::default(),
         }
     }
 
@@ -117,7 +121,7 @@ impl AppState {
 
 /// A close frame ("going away") so a miner or a page sees a clean close, not a reset, when the
 /// master stops; a client that does not read gets a second at most.
-pub async fn say_goodbye(socket: &mut WebSocket) {
+pub async fn say_goodbye<S: AxumSocket>(socket: &mut S) {
     close_with(
         socket,
         axum::extract::ws::close_code::AWAY,
@@ -127,8 +131,9 @@ pub async fn say_goodbye(socket: &mut WebSocket) {
 }
 
 /// Sends a close frame with `code` and `reason` (waiting at most a second for a slow reader).
-pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub async fn close_with<S: AxumSocket>(socket: &mut S, code: u16, reason: &'static str) {
     use axum::extract::ws::CloseFrame;
+    use futures_util::SinkExt;
     let frame = CloseFrame {
         code,
         reason: reason.into(),
@@ -139,7 +144,7 @@ pub async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str)
 
 /// Ends a socket whose read failed. A message over the size limit gets the close code the
 /// protocol promises (1009, "message too big") before the socket goes; anything else just ends it.
-pub async fn close_after_error(socket: &mut WebSocket, err: &axum::Error) {
+pub async fn close_after_error<S: AxumSocket>(socket: &mut S, err: &axum::Error) {
     use axum::extract::ws::close_code;
     // axum's WebSocket error wraps tungstenite's, whose capacity error says "Message too long".
     if !err.to_string().contains("Message too long") {

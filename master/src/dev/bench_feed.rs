@@ -2,10 +2,11 @@
 //!
 //! It starts a dev-chain master of this same binary on a free port with a throw-away data dir, then
 //! measures, over loopback:
-//! 1. fan-out: N feed connections say hello; a separate miner finds a block; the time from its submit
-//!    until each connection has received (client side) the clean job for the new tip (p50/p99/max
-//!    over several tips), the time until the finder hears `accepted`, and the master's peak memory
-//!    (VmHWM);
+//! 1. fan-out: N feed connections (plain sockets read by one thread, `raw_feed`, so the load
+//!    generator's share of the shared cores stays small) say hello; a separate miner finds a block;
+//!    the time from its submit until each connection has received (client side) the clean job for
+//!    the new tip (p50/p99/max over several tips), the time until the finder hears `accepted`, and
+//!    the master's peak memory (VmHWM);
 //! 2. submit validation: wrong-work submits pipelined on one connection (each fully checked), and
 //!    valid blocks mined one after another (check, store, commit, new job);
 //! 3. data ingest: concurrent `POST /api/data` of distinct entries, then a check that every
@@ -17,6 +18,7 @@
 
 pub mod stratum;
 
+use super::raw_feed;
 use crate::client;
 use anyhow::{Context, bail};
 use bbchain_core::protocol::{Job, MasterMessage, MinerMessage};
@@ -249,6 +251,8 @@ impl Arrivals {
         struct Head<'a> {
             #[serde(rename = "type", borrow)]
             kind: &'a str,
+            #[serde(default, borrow)]
+            job_id: &'a str,
             #[serde(default)]
             clean: bool,
             #[serde(default)]
@@ -257,7 +261,8 @@ impl Arrivals {
         let Ok(head) = serde_json::from_str::<Head>(frame) else {
             return;
         };
-        if head.kind == "job" && head.clean && head.height == self.height.load(Ordering::Acquire) {
+        let expected = self.height.load(Ordering::Acquire);
+        if head.kind == "job" && !head.job_id.is_empty() && head.clean && head.height == expected {
             let nanos = self.base.elapsed().as_nanos() as u64;
             self.at[index].store(nanos, Ordering::Relaxed);
             if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.at.len() {
@@ -292,37 +297,33 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
     println!("fan-out: opening {connections} feed connections...");
     let arrivals = Arc::new(Arrivals::new(connections));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(connections);
+    let mut feeds = Vec::with_capacity(connections);
     for chunk in 0..connections.div_ceil(RAMP) {
         let mut opening = Vec::new();
         for i in chunk * RAMP..((chunk + 1) * RAMP).min(connections) {
             let addr = addr.to_string();
             opening.push(tokio::spawn(async move {
-                let mut ws = connect(&addr).await?;
-                hello(&mut ws, &format!("bench{i}")).await?;
-                anyhow::Ok(ws)
+                raw_feed::connect(&addr, &format!("bench{i}")).await
             }));
         }
         for task in opening {
-            let mut ws = task.await??;
-            let arrivals = arrivals.clone();
-            let index = tasks.len();
-            tasks.push(tokio::spawn(async move {
-                while let Some(Ok(message)) = ws.next().await {
-                    match message {
-                        Message::Text(text) => arrivals.note(index, &text),
-                        Message::Close(_) => break,
-                        _ => {}
-                    }
-                }
-            }));
+            feeds.push(task.await??);
         }
     }
     println!(
         "fan-out: {} connections ready in {:.1} s",
-        tasks.len(),
+        feeds.len(),
         started.elapsed().as_secs_f64()
     );
+    // One thread reads every connection (see `raw_feed`): the client's own CPU is reported per
+    // round below, since it shares the cores with the master.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let arrivals = arrivals.clone();
+        raw_feed::spawn_reader(feeds, stop.clone(), move |index, text| {
+            arrivals.note(index, text)
+        })?
+    };
     let mut finder = connect(addr).await?;
     let mut job = hello(&mut finder, "finder").await?;
     let mut all = Vec::new();
@@ -384,9 +385,10 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         Some(mib) => println!("fan-out: master peak memory (VmHWM) {mib:.0} MiB"),
         None => println!("fan-out: master peak memory unknown (no /proc)"),
     }
-    for task in tasks {
-        task.abort();
-    }
+    stop.store(true, Ordering::Relaxed);
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
     Ok(())
 }
 

@@ -7,3 +7,4 @@
 pub mod bench_feed;
 pub mod bench_intake;
 pub mod generate;
+pub mod raw_feed;
