@@ -96,6 +96,9 @@ impl Drop for Counted {
 /// One connection, until the miner leaves, breaks a rule, stops reading, or the master stops.
 async fn run(stream: TcpStream, app: AppState, _ticket: ConnTicket, _permit: OwnedSemaphorePermit) {
     let _counted = Counted::new();
+    // Lines are small and each is wanted now: Nagle's algorithm would hold a new job back until
+    // the miner acknowledges the previous line (up to its delayed-ACK timer, 40 ms on Linux).
+    let _ = stream.set_nodelay(true);
     let node = app.node.clone();
     let limits = node.limits().clone();
     let mut templates = node.watch_template();

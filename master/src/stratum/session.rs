@@ -413,26 +413,10 @@ impl Session {
         }
         self.jobs_made += 1;
         let id = format!("{:x}", self.jobs_made);
-        let branch: Vec<String> = template
-            .branch
-            .iter()
-            .map(|node| hex::encode(node.to_byte_array()))
-            .collect();
         let time = unix_now.max(template.min_time);
-        actions.push(notification(
-            "mining.notify",
-            json!([
-                id,
-                stratum_prevhash(&template.prev_hash),
-                hex::encode(&coinb1),
-                hex::encode(&coinb2),
-                branch,
-                format!("{:08x}", 1),
-                format!("{:08x}", template.bits.0),
-                format!("{time:08x}"),
-                clean
-            ]),
-        ));
+        actions.push(Action::Send(notify_line(
+            &id, &template, &coinb1, &coinb2, time, clean,
+        )));
         if self.jobs.len() == JOBS_KEPT {
             self.jobs.pop_front();
         }
@@ -637,6 +621,39 @@ fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
     let mut bytes = [0u8; N];
     hex::decode_to_slice(text, &mut bytes).ok()?;
     Some(bytes)
+}
+
+/// The `mining.notify` line, written straight into one string (every connection sends one per new
+/// tip; its fields are hex and numbers, nothing to escape). A test holds it equal to what
+/// `serde_json` makes of the same params.
+fn notify_line(
+    id: &str,
+    template: &BlockTemplate,
+    coinb1: &[u8],
+    coinb2: &[u8],
+    time: u32,
+    clean: bool,
+) -> String {
+    use std::fmt::Write;
+    let mut line =
+        String::with_capacity(200 + 2 * (coinb1.len() + coinb2.len()) + 67 * template.branch.len());
+    let _ = write!(
+        line,
+        r#"{{"id":null,"method":"mining.notify","params":["{id}","{}","{}","{}",["#,
+        stratum_prevhash(&template.prev_hash),
+        hex::encode(coinb1),
+        hex::encode(coinb2),
+    );
+    for (i, node) in template.branch.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(line, r#"{comma}"{}""#, hex::encode(node.to_byte_array()));
+    }
+    let _ = write!(
+        line,
+        r#"],"{:08x}","{:08x}","{time:08x}",{clean}]}}"#,
+        1, template.bits.0
+    );
+    line
 }
 
 fn reply(id: Value, result: Value) -> Action {

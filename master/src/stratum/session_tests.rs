@@ -407,6 +407,26 @@ fn a_job_of_an_old_tip_gets_21_and_a_refresh_keeps_older_jobs() {
 }
 
 #[test]
+fn only_the_last_jobs_kept_take_shares() {
+    let mut test = Test::ready();
+    let (kept, dropped) = (test.share(30), test.share(31));
+    for _ in 1..JOBS_KEPT {
+        let actions = test.session.new_template(template(1, 3), test.start, NOW);
+        test.see(&actions);
+    }
+    let answer = test.call(10, "mining.submit", kept);
+    assert_eq!(
+        sent(&answer)[0]["result"],
+        true,
+        "job 1 is one of the last {JOBS_KEPT}"
+    );
+    let actions = test.session.new_template(template(1, 3), test.start, NOW);
+    test.see(&actions);
+    let (code, _) = error_code(&test.call(11, "mining.submit", dropped));
+    assert_eq!(code, code::JOB_NOT_FOUND, "job 1 is forgotten");
+}
+
+#[test]
 fn submits_before_subscribe_or_authorize_or_for_another_worker_are_refused() {
     let mut test = Test::new();
     let params = json!([
@@ -619,4 +639,33 @@ fn a_coinbase_without_outputs_is_still_34_bytes() {
     let coinbase = Coinbase::new(7, 0, &name, Vec::new());
     assert_eq!(Entry::Coinbase(coinbase).encoded_len(), MIN_COINBASE_BYTES);
     assert_eq!(coinbase_name(&"x".repeat(40)).len(), 40, "long names stay");
+}
+
+#[test]
+fn the_notify_line_is_what_serde_writes_for_its_params() {
+    for texts in [0, 1, 5] {
+        let template = template(3, texts);
+        let line = notify_line("1f", &template, &[0, 1], &[2, 3, 4], NOW, false);
+        let branch: Vec<String> = template
+            .branch
+            .iter()
+            .map(|node| hex::encode(node.to_byte_array()))
+            .collect();
+        let expected = json!({"id": null, "method": "mining.notify", "params": [
+            "1f",
+            stratum_prevhash(&template.prev_hash),
+            "0001",
+            "020304",
+            branch,
+            "00000001",
+            format!("{BITS:08x}"),
+            format!("{NOW:08x}"),
+            false
+        ]});
+        assert_eq!(
+            serde_json::from_str::<Value>(&line).unwrap(),
+            expected,
+            "{line}"
+        );
+    }
 }
