@@ -467,7 +467,13 @@ impl Session {
         };
         let Some(job) = self.jobs.iter_mut().find(|job| job.id == share.job_id) else {
             crate::metrics::stratum_share("stale");
-            let message = "job not found: stale or unknown job";
+            // An id this connection was sent is honest (stale); any other is made up, and counts.
+            let issued = u64::from_str_radix(&share.job_id, 16)
+                .is_ok_and(|n| (1..=self.jobs_made).contains(&n));
+            if issued {
+                return self.reply_stale(actions, id);
+            }
+            let message = "job not found: this connection was never sent that job";
             return self.error(actions, id, code::JOB_NOT_FOUND, message);
         };
         let median = job.template.min_time.saturating_sub(1);
@@ -545,9 +551,18 @@ impl Session {
         }
     }
 
-    /// Answers with an error; too many in a row close the connection. Stale shares (21) do not
-    /// count: an honest miner sends them until it sees the new tip (on the dev chain, where every
-    /// hash has even odds of being a block, hundreds per block), and they cost a lookup.
+    /// Answers a share for a job this connection was sent but no longer keeps (21). It does not
+    /// count as an error: an honest miner sends them until it sees the new tip (on the dev chain,
+    /// where every hash has even odds of being a block, hundreds per block), and they cost a lookup.
+    fn reply_stale(&mut self, actions: &mut Vec<Action>, id: Value) {
+        let message = "job not found: stale job";
+        actions.push(Action::Send(
+            json!({"id": id, "result": null, "error": [code::JOB_NOT_FOUND, message, null]})
+                .to_string(),
+        ));
+    }
+
+    /// Answers with an error; too many in a row close the connection.
     fn error(
         &mut self,
         actions: &mut Vec<Action>,
@@ -560,9 +575,6 @@ impl Session {
         actions.push(Action::Send(
             json!({"id": id, "result": null, "error": [code, message, null]}).to_string(),
         ));
-        if code == code::JOB_NOT_FOUND {
-            return;
-        }
         self.errors_in_row += 1;
         if self.errors_in_row >= self.limits.max_errors_in_row {
             actions.push(Action::Close(format!(

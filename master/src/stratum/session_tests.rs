@@ -547,14 +547,33 @@ fn a_flood_of_errors_closes_the_connection_and_a_good_share_resets_the_count() {
         test.line("garbage");
     }
     // Stale shares are honest: a miner sends them until it sees the new tip.
-    let mut stale = test.share(7);
-    stale[1] = json!("ffff");
+    let stale = test.share(7);
+    let actions = test.session.new_template(template(2, 1), test.start, NOW);
+    test.see(&actions);
     for _ in 0..10 {
         let actions = test.call(8, "mining.submit", stale.clone());
         assert_eq!(error_code(&actions).0, code::JOB_NOT_FOUND);
         assert!(!actions.iter().any(|a| matches!(a, Action::Close(_))));
     }
     let actions = test.line("garbage");
+    assert!(
+        matches!(actions.last(), Some(Action::Close(why)) if why.contains("5 errors in a row")),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn made_up_job_ids_count_as_errors() {
+    let mut test = Test::ready();
+    for made_up in ["ffff", "0", "zz", ""] {
+        let mut share = test.share(3);
+        share[1] = json!(made_up);
+        let actions = test.call(4, "mining.submit", share);
+        assert_eq!(error_code(&actions).0, code::JOB_NOT_FOUND, "{made_up}");
+    }
+    let mut share = test.share(3);
+    share[1] = json!("fffe");
+    let actions = test.call(4, "mining.submit", share);
     assert!(
         matches!(actions.last(), Some(Action::Close(why)) if why.contains("5 errors in a row")),
         "{actions:?}"
