@@ -91,7 +91,7 @@ fn ready_session(start: Instant) -> (Session, String, String) {
     let job_id = actions
         .iter()
         .find_map(|action| match action {
-            Action::Send(line) if line.contains("mining.notify") => {
+            Action::Send(line) if line.contains(r#""method":"mining.notify""#) => {
                 let notify: Value = serde_json::from_str(line).expect("JSON");
                 Some(notify["params"][0].as_str().expect("job id").to_string())
             }
