@@ -1,8 +1,8 @@
 //! The kernel on x86_64 vectors: AVX2 (8 nonces per `__m256i`) and AVX-512F (16 per `__m512i`).
 //!
-//! Each backend maps one [`Lanes`] operation to one intrinsic (three for an AVX2 rotation: two shifts and an or), so the
-//! generic kernel, tested on every CPU through the portable lanes, carries all of the logic. The
-//! lane types are private to this module and only built inside the `#[target_feature]` entry
+//! Each backend maps one [`Lanes`] operation to one intrinsic (three for an AVX2 rotation: two
+//! shifts and an or), so the generic kernel, tested on every CPU through the portable lanes,
+//! carries all of the logic. The lane types are private to this module and only built inside the `#[target_feature]` entry
 //! points, which are called only after `is_x86_feature_detected!` says yes: that is what makes the
 //! `unsafe` intrinsic calls in the trait methods sound.
 
