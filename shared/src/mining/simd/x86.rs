@@ -2,9 +2,9 @@
 //!
 //! Each backend maps one [`Lanes`] operation to one intrinsic (three for an AVX2 rotation: two
 //! shifts and an or), so the generic kernel, tested on every CPU through the portable lanes,
-//! carries all of the logic. The lane types are private to this module and only built inside the `#[target_feature]` entry
-//! points, which are called only after `is_x86_feature_detected!` says yes: that is what makes the
-//! `unsafe` intrinsic calls in the trait methods sound.
+//! carries all of the logic. The lane types are private to this module and only built inside the
+//! `#[target_feature]` entry points, which are called only after `is_x86_feature_detected!` says
+//! yes: that is what makes the `unsafe` intrinsic calls in the trait methods sound.
 
 use core::arch::x86_64::{
     __m256i, __m512i, _mm256_add_epi32, _mm256_and_si256, _mm256_andnot_si256, _mm256_loadu_si256,
