@@ -569,16 +569,14 @@ impl Drop for Minerd {
 }
 
 /// cpuminer 2.5.1 (`scripts/build-cpuminer.sh` builds it) mines over Stratum, unchanged: its
-/// shares are accepted, its blocks join the chain and pay its address. Runs when `BBCHAIN_MINERD`
-/// names the `minerd` binary; CI has none, so it is skipped otherwise.
+/// shares are accepted, its blocks join the chain and pay its address. CI has no cpuminer, so the
+/// test is ignored (and says so) unless asked for:
+/// `BBCHAIN_MINERD=path/to/minerd cargo test -p bbchain-e2e --test stratum_mining -- --ignored`.
 #[test]
+#[ignore = "needs cpuminer's minerd in BBCHAIN_MINERD (scripts/build-cpuminer.sh builds it)"]
 fn a_real_cpuminer_mines_blocks_paid_to_its_address() {
-    let Some(minerd) = std::env::var_os("BBCHAIN_MINERD") else {
-        eprintln!(
-            "skipped: set BBCHAIN_MINERD to cpuminer's minerd (scripts/build-cpuminer.sh builds it)"
-        );
-        return;
-    };
+    let minerd = std::env::var_os("BBCHAIN_MINERD")
+        .expect("BBCHAIN_MINERD names cpuminer's minerd (scripts/build-cpuminer.sh builds it)");
     let node = StratumMaster::start(&[]);
     let master = &node.master;
     let address = payout_address(8);
