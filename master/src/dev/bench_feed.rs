@@ -131,6 +131,20 @@ impl BenchMaster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+/// CPU time of the master and of this client since `before` (from [`cpu_times`]), for one round's line.
+fn cpu_report(pid: u32, before: (Option<Duration>, Option<Duration>)) -> String {
+    match (before, cpu_times(pid)) {
+        ((Some(m0), Some(c0)), (Some(m1), Some(c1))) => {
+            format!("CPU master {}, client {}", ms(m1 - m0), ms(c1 - c0))
+        }
+        _ => "CPU unknown".into(),
+    }
+}
+
+/// CPU time so far of the master (`pid`) and of this client.
+fn cpu_times(pid: u32) -> (Option<Duration>, Option<Duration>) {
+    (cpu_time(pid), cpu_time(std::process::id()))
+}
 
 /// Time a process has spent on a CPU, all its threads together (`/proc/<pid>/task/*/schedstat`):
 /// on a shared machine this says what a fan-out costs, whatever the load.
@@ -332,7 +346,7 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         let nonce = solve(&job)?;
         let height = job.height;
         arrivals.expect(height + 1);
-        let cpu_before = (cpu_time(pid), cpu_time(std::process::id()));
+        let cpu_before = cpu_times(pid);
         let sent = Instant::now();
         send(
             &mut finder,
@@ -351,12 +365,7 @@ async fn fan_out(addr: &str, connections: usize, pid: u32) -> anyhow::Result<()>
         }
         answers.push(sent.elapsed());
         let mut times = arrivals.wait_all(sent).await?;
-        let cpu = match (cpu_before, (cpu_time(pid), cpu_time(std::process::id()))) {
-            ((Some(m0), Some(c0)), (Some(m1), Some(c1))) => {
-                format!("CPU master {}, client {}", ms(m1 - m0), ms(c1 - c0))
-            }
-            _ => "CPU unknown".into(),
-        };
+        let cpu = cpu_report(pid, cpu_before);
         times.sort();
         println!(
             "fan-out round {}: finder answered after {}; every connection had its new job after {} (p50 {}, p99 {}); {cpu}",

@@ -8,8 +8,8 @@
 //! This process raises its own open-file limit; the master raises its own.
 
 use super::{
-    BenchMaster, RAMP, ROUNDS, cpu_time, hello, ms, next, next_job, peak_mib, percentile, send,
-    solve,
+    BenchMaster, RAMP, ROUNDS, cpu_report, cpu_times, hello, ms, next, next_job, peak_mib,
+    percentile, send, solve,
 };
 use anyhow::{Context, bail};
 use bbchain_core::protocol::{MasterMessage, MinerMessage};
@@ -210,7 +210,7 @@ async fn fan_out(addr: &str, port: u16, connections: usize, pid: u32) -> anyhow:
         let mut header = job.header()?;
         header.nonce = nonce;
         arrivals.expect(stratum_prevhash(&header.block_hash()));
-        let cpu_before = (cpu_time(pid), cpu_time(std::process::id()));
+        let cpu_before = cpu_times(pid);
         let sent = Instant::now();
         let submit = MinerMessage::Submit {
             job_id: job.job_id.clone(),
@@ -225,12 +225,7 @@ async fn fan_out(addr: &str, port: u16, connections: usize, pid: u32) -> anyhow:
             }
         }
         let mut times = arrivals.wait_all(sent).await?;
-        let cpu = match (cpu_before, (cpu_time(pid), cpu_time(std::process::id()))) {
-            ((Some(m0), Some(c0)), (Some(m1), Some(c1))) => {
-                format!("CPU master {}, client {}", ms(m1 - m0), ms(c1 - c0))
-            }
-            _ => "CPU unknown".into(),
-        };
+        let cpu = cpu_report(pid, cpu_before);
         times.sort();
         println!(
             "stratum fan-out round {}: every connection had its mining.notify after {} (p50 {}, p99 {}); {cpu}",
